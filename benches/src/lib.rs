@@ -1,0 +1,1 @@
+//! Benchmarks of lakemetrics against its peers; see `benches/`.

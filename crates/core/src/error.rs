@@ -1,0 +1,89 @@
+//! The one error type of `lakemetrics-core`.
+
+use crate::MetricKind;
+
+/// Everything that can go wrong when a family or series is created or a query is built.
+///
+/// Errors are raised when a series is created (names, labels, limits); recording
+/// through a handle never fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The metric name does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    #[error("invalid metric name {name:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
+    InvalidName {
+        /// The rejected name.
+        name: String,
+    },
+    /// The label name does not match `[a-zA-Z_][a-zA-Z0-9_]*` or starts with `__`.
+    #[error(
+        "invalid label name {name:?}: must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __"
+    )]
+    InvalidLabelName {
+        /// The rejected label name.
+        name: String,
+    },
+    /// A label value is longer than the registry allows.
+    #[error("label {name:?} has a value of {len} bytes; the limit is {max}")]
+    LabelValueTooLong {
+        /// The label whose value is too long.
+        name: String,
+        /// The value's length in bytes.
+        len: usize,
+        /// The configured limit in bytes.
+        max: usize,
+    },
+    /// A series has more labels than the registry allows.
+    #[error("{count} labels given; the limit is {max}")]
+    TooManyLabels {
+        /// Labels given.
+        count: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The same label name appears twice in one label set.
+    #[error("label {name:?} appears more than once")]
+    DuplicateLabel {
+        /// The repeated label name.
+        name: String,
+    },
+    /// The name is already registered with another kind.
+    #[error("metric {name:?} is a {existing}, not a {requested}")]
+    KindConflict {
+        /// The metric name.
+        name: String,
+        /// The kind it was first registered with.
+        existing: MetricKind,
+        /// The kind asked for now.
+        requested: MetricKind,
+    },
+    /// The family already exists with different options (help, unit, buckets, ...).
+    #[error("metric {name:?} is already registered with different {what}")]
+    FamilyConflict {
+        /// The metric name.
+        name: String,
+        /// Which option differs.
+        what: &'static str,
+    },
+    /// Creating the series would pass a cardinality limit.
+    #[error("metric {name:?} reached its limit of {limit} series ({scope})")]
+    CardinalityLimit {
+        /// The metric name.
+        name: String,
+        /// The limit that was reached.
+        limit: usize,
+        /// `"family"` or `"registry"`.
+        scope: &'static str,
+    },
+    /// An option is out of range (retention, buckets, quantiles, ...).
+    #[error("invalid {what}: {reason}")]
+    InvalidConfig {
+        /// The option.
+        what: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+}
+
+/// `Result` with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

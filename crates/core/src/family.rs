@@ -1,0 +1,402 @@
+//! Families: everything registered under one metric name.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+use crate::buckets::Buckets;
+use crate::intern::Sym;
+use crate::labels::{validate_metric_name, validate_unit};
+use crate::retention::{Geometry, Retention, HISTOGRAM_SLOTS, MAX_SLOTS, SUMMARY_SLOTS};
+use crate::series::{CounterCore, GaugeCore, HistogramCore, SummaryCore};
+use crate::sketch::SketchMapping;
+use crate::{ClockSource, Error, MetricKind, Result};
+
+/// The description of a family: kind, metadata, layout and limits. Register it with
+/// [`Registry::register`](crate::Registry::register) before its first series to
+/// give it more than the registry's defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use lakemetrics_core::{Buckets, Describe, Registry};
+/// let reg = Registry::new();
+/// reg.register(
+///     Describe::histogram("ingest_batch_seconds")
+///         .help("Time to process one batch.")
+///         .unit("seconds")
+///         .buckets(Buckets::exponential(0.001, 2.0, 12).unwrap())
+///         .max_series(100)
+///         .idle_ttl(Duration::from_secs(3600)),
+/// )
+/// .unwrap();
+/// let h = reg.histogram("ingest_batch_seconds", &[("handler", "csv")]).unwrap();
+/// h.observe(0.02);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Describe {
+    pub(crate) name: String,
+    pub(crate) kind: MetricKind,
+    pub(crate) help: String,
+    pub(crate) unit: Option<String>,
+    pub(crate) buckets: Option<Buckets>,
+    pub(crate) objectives: Option<Vec<f64>>,
+    pub(crate) mapping: Option<SketchMapping>,
+    pub(crate) retention: Option<Retention>,
+    pub(crate) max_series: Option<usize>,
+    pub(crate) idle_ttl: Option<Duration>,
+}
+
+/// Default summary objectives.
+pub const DEFAULT_OBJECTIVES: [f64; 3] = [0.5, 0.9, 0.99];
+
+impl Describe {
+    /// A family of `kind` named `name`, with the registry's defaults.
+    pub fn new(name: impl Into<String>, kind: MetricKind) -> Describe {
+        Describe {
+            name: name.into(),
+            kind,
+            help: String::new(),
+            unit: None,
+            buckets: None,
+            objectives: None,
+            mapping: None,
+            retention: None,
+            max_series: None,
+            idle_ttl: None,
+        }
+    }
+
+    /// A counter family.
+    pub fn counter(name: impl Into<String>) -> Describe {
+        Describe::new(name, MetricKind::Counter)
+    }
+
+    /// A gauge family.
+    pub fn gauge(name: impl Into<String>) -> Describe {
+        Describe::new(name, MetricKind::Gauge)
+    }
+
+    /// A histogram family.
+    pub fn histogram(name: impl Into<String>) -> Describe {
+        Describe::new(name, MetricKind::Histogram)
+    }
+
+    /// A summary family.
+    pub fn summary(name: impl Into<String>) -> Describe {
+        Describe::new(name, MetricKind::Summary)
+    }
+
+    /// The HELP text (any UTF-8; exporters escape it).
+    pub fn help(mut self, help: impl Into<String>) -> Describe {
+        self.help = help.into();
+        self
+    }
+
+    /// The unit (`seconds`, `bytes`, ...).
+    pub fn unit(mut self, unit: impl Into<String>) -> Describe {
+        self.unit = Some(unit.into());
+        self
+    }
+
+    /// Histogram bucket layout (histograms only).
+    pub fn buckets(mut self, buckets: Buckets) -> Describe {
+        self.buckets = Some(buckets);
+        self
+    }
+
+    /// Quantiles a summary exports (summaries only); each in `[0, 1]`.
+    pub fn objectives(mut self, objectives: impl Into<Vec<f64>>) -> Describe {
+        self.objectives = Some(objectives.into());
+        self
+    }
+
+    /// Relative error and range of a summary's sketch (summaries only).
+    pub fn sketch(mut self, mapping: SketchMapping) -> Describe {
+        self.mapping = Some(mapping);
+        self
+    }
+
+    /// History kept by this family's series (the registry's by default).
+    pub fn retention(mut self, retention: Retention) -> Describe {
+        self.retention = Some(retention);
+        self
+    }
+
+    /// Most series this family may hold (the registry's per-family default otherwise).
+    pub fn max_series(mut self, max: usize) -> Describe {
+        self.max_series = Some(max);
+        self
+    }
+
+    /// A series with no recording for this long is left out of exports and, once
+    /// no handle holds it, reclaimed by the next visit of the registry.
+    pub fn idle_ttl(mut self, ttl: Duration) -> Describe {
+        self.idle_ttl = Some(ttl);
+        self
+    }
+}
+
+/// The series of a family, as stored.
+#[derive(Clone)]
+pub(crate) enum AnySeries {
+    Counter(Arc<Series<CounterCore>>),
+    Gauge(Arc<Series<GaugeCore>>),
+    Histogram(Arc<Series<HistogramCore>>),
+    Summary(Arc<Series<SummaryCore>>),
+}
+
+/// One series: its labels, its clock and its state.
+pub(crate) struct Series<T> {
+    pub(crate) core: T,
+    /// Sorted by label name.
+    pub(crate) labels: Box<[(Sym, Sym)]>,
+    pub(crate) clock: ClockSource,
+    pub(crate) created: u64,
+    pub(crate) hash: u64,
+}
+
+impl AnySeries {
+    pub(crate) fn labels(&self) -> &[(Sym, Sym)] {
+        match self {
+            AnySeries::Counter(s) => &s.labels,
+            AnySeries::Gauge(s) => &s.labels,
+            AnySeries::Histogram(s) => &s.labels,
+            AnySeries::Summary(s) => &s.labels,
+        }
+    }
+
+    pub(crate) fn created(&self) -> u64 {
+        match self {
+            AnySeries::Counter(s) => s.created,
+            AnySeries::Gauge(s) => s.created,
+            AnySeries::Histogram(s) => s.created,
+            AnySeries::Summary(s) => s.created,
+        }
+    }
+
+    pub(crate) fn hash(&self) -> u64 {
+        match self {
+            AnySeries::Counter(s) => s.hash,
+            AnySeries::Gauge(s) => s.hash,
+            AnySeries::Histogram(s) => s.hash,
+            AnySeries::Summary(s) => s.hash,
+        }
+    }
+
+    /// Start of the newest epoch the series was created in or recorded in, and
+    /// that epoch's width.
+    pub(crate) fn last_active(&self) -> (u64, u64) {
+        let (g, e) = match self {
+            AnySeries::Counter(s) => (s.core.geometry(), s.core.last_epoch()),
+            AnySeries::Gauge(s) => (s.core.geometry(), s.core.last_epoch()),
+            AnySeries::Histogram(s) => (s.core.geometry(), s.core.last_epoch()),
+            AnySeries::Summary(s) => (s.core.geometry(), s.core.last_epoch()),
+        };
+        (g.epoch_start(e), g.width_nanos())
+    }
+
+    pub(crate) fn strong_count(&self) -> usize {
+        match self {
+            AnySeries::Counter(s) => Arc::strong_count(s),
+            AnySeries::Gauge(s) => Arc::strong_count(s),
+            AnySeries::Histogram(s) => Arc::strong_count(s),
+            AnySeries::Summary(s) => Arc::strong_count(s),
+        }
+    }
+
+    pub(crate) fn same(&self, other: &AnySeries) -> bool {
+        match (self, other) {
+            (AnySeries::Counter(a), AnySeries::Counter(b)) => Arc::ptr_eq(a, b),
+            (AnySeries::Gauge(a), AnySeries::Gauge(b)) => Arc::ptr_eq(a, b),
+            (AnySeries::Histogram(a), AnySeries::Histogram(b)) => Arc::ptr_eq(a, b),
+            (AnySeries::Summary(a), AnySeries::Summary(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// Whether the labels equal the borrowed `labels` (in any order; `labels` has
+    /// no duplicate names if it matches, since ours are distinct and counts agree).
+    pub(crate) fn labels_eq(&self, labels: &[(&str, &str)]) -> bool {
+        let ours = self.labels();
+        ours.len() == labels.len()
+            && ours
+                .iter()
+                .all(|(k, v)| labels.iter().any(|(lk, lv)| *lk == &**k && *lv == &**v))
+    }
+}
+
+/// Everything registered under one name.
+pub(crate) struct Family {
+    pub(crate) name: Sym,
+    pub(crate) kind: MetricKind,
+    pub(crate) help: String,
+    pub(crate) unit: Option<String>,
+    pub(crate) buckets: Buckets,
+    pub(crate) objectives: Box<[f64]>,
+    pub(crate) mapping: SketchMapping,
+    pub(crate) retention: Retention,
+    pub(crate) geometry: Geometry,
+    pub(crate) max_series: usize,
+    pub(crate) idle_ttl: Option<Duration>,
+    /// In creation order; the overflow series is not among them.
+    pub(crate) series: RwLock<Vec<AnySeries>>,
+    pub(crate) overflow: OnceLock<AnySeries>,
+    /// Internal families (self-metrics) are exempt from the registry-wide limit.
+    pub(crate) internal: bool,
+}
+
+/// Registry-wide defaults a family falls back on.
+pub(crate) struct Defaults {
+    pub(crate) retention: Retention,
+    pub(crate) buckets: Buckets,
+    pub(crate) mapping: SketchMapping,
+    pub(crate) max_series_per_family: usize,
+    pub(crate) idle_ttl: Option<Duration>,
+}
+
+impl Family {
+    pub(crate) fn build(d: &Describe, name: Sym, defaults: &Defaults) -> Result<Family> {
+        validate_metric_name(&d.name)?;
+        if let Some(u) = &d.unit {
+            validate_unit(u)?;
+        }
+        let only = |ok: bool, what: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::InvalidConfig {
+                    what,
+                    reason: format!(
+                        "only for {}s, and {:?} is a {}",
+                        what_kind(what),
+                        d.name,
+                        d.kind
+                    ),
+                })
+            }
+        };
+        only(
+            d.buckets.is_none() || d.kind == MetricKind::Histogram,
+            "buckets",
+        )?;
+        only(
+            (d.objectives.is_none() && d.mapping.is_none()) || d.kind == MetricKind::Summary,
+            "objectives",
+        )?;
+        let objectives: Box<[f64]> = match &d.objectives {
+            Some(o) => {
+                if let Some(q) = o.iter().find(|q| !(0.0..=1.0).contains(*q)) {
+                    return Err(Error::InvalidConfig {
+                        what: "objectives",
+                        reason: format!("quantile {q} is not in [0, 1]"),
+                    });
+                }
+                o.clone().into()
+            }
+            None => DEFAULT_OBJECTIVES.into(),
+        };
+        if d.max_series == Some(0) {
+            return Err(Error::InvalidConfig {
+                what: "max_series",
+                reason: "a family must allow at least one series".into(),
+            });
+        }
+        let retention = d.retention.unwrap_or(defaults.retention);
+        let geometry = retention.geometry(match d.kind {
+            MetricKind::Counter | MetricKind::Gauge => MAX_SLOTS,
+            MetricKind::Histogram => HISTOGRAM_SLOTS,
+            MetricKind::Summary => SUMMARY_SLOTS,
+        });
+        Ok(Family {
+            name,
+            kind: d.kind,
+            help: d.help.clone(),
+            unit: d.unit.clone(),
+            buckets: d
+                .buckets
+                .clone()
+                .unwrap_or_else(|| defaults.buckets.clone()),
+            objectives,
+            mapping: d.mapping.unwrap_or(defaults.mapping),
+            retention,
+            geometry,
+            max_series: d.max_series.unwrap_or(defaults.max_series_per_family),
+            idle_ttl: d.idle_ttl.or(defaults.idle_ttl),
+            series: RwLock::new(Vec::new()),
+            overflow: OnceLock::new(),
+            internal: false,
+        })
+    }
+
+    /// Which option of `other` differs from this family, if any.
+    pub(crate) fn conflict(&self, other: &Family) -> Option<&'static str> {
+        if self.help != other.help {
+            Some("help")
+        } else if self.unit != other.unit {
+            Some("unit")
+        } else if self.kind == MetricKind::Histogram && self.buckets != other.buckets {
+            Some("buckets")
+        } else if self.kind == MetricKind::Summary
+            && (self.objectives != other.objectives || self.mapping != other.mapping)
+        {
+            Some("objectives")
+        } else if self.retention != other.retention {
+            Some("retention")
+        } else if self.max_series != other.max_series {
+            Some("max_series")
+        } else if self.idle_ttl != other.idle_ttl {
+            Some("idle_ttl")
+        } else {
+            None
+        }
+    }
+
+    /// Whether a series last active at `last_start` (an epoch of `width`) is idle.
+    pub(crate) fn is_idle(&self, (last_start, width): (u64, u64), now: u64) -> bool {
+        match self.idle_ttl {
+            Some(ttl) => {
+                let ttl = ttl.as_nanos().min(u64::MAX as u128) as u64;
+                now.saturating_sub(last_start.saturating_add(width)) >= ttl
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn new_core(
+        &self,
+        labels: Box<[(Sym, Sym)]>,
+        clock: &ClockSource,
+        hash: u64,
+    ) -> AnySeries {
+        let now = clock.now_nanos();
+        let g = self.geometry;
+        macro_rules! wrap {
+            ($variant:ident, $core:expr) => {
+                AnySeries::$variant(Arc::new(Series {
+                    core: $core,
+                    labels,
+                    clock: clock.clone(),
+                    created: now,
+                    hash,
+                }))
+            };
+        }
+        match self.kind {
+            MetricKind::Counter => wrap!(Counter, CounterCore::new(g, now)),
+            MetricKind::Gauge => wrap!(Gauge, GaugeCore::new(g, now)),
+            MetricKind::Histogram => {
+                wrap!(Histogram, HistogramCore::new(self.buckets.clone(), g, now))
+            }
+            MetricKind::Summary => wrap!(Summary, SummaryCore::new(self.mapping, g, now)),
+        }
+    }
+}
+
+fn what_kind(what: &str) -> &'static str {
+    if what == "buckets" {
+        "histogram"
+    } else {
+        "summarie"
+    }
+}

@@ -1,0 +1,267 @@
+//! Handles: what users record through. Each is an `Arc` to its series; recording
+//! reads the clock once and touches only that series' atomics: no map, no lock, no
+//! allocation, no panic.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::family::Series;
+use crate::series::{CounterCore, GaugeCore, HistogramCore, HistogramSnapshot, SummaryCore};
+
+/// Seconds covered by a window ending at `now`, from the later of the window's first
+/// epoch start and the series' creation.
+fn covered_secs(now: u64, first_epoch_start: u64, created: u64) -> f64 {
+    now.saturating_sub(first_epoch_start.max(created)) as f64 / 1e9
+}
+
+/// A monotonically increasing `u64`.
+///
+/// ```
+/// use lakemetrics_core::Registry;
+/// let c = Registry::new().counter("rows", &[("handler", "csv")]).unwrap();
+/// c.inc();
+/// c.inc_by(9);
+/// assert_eq!(c.get(), 10);
+/// ```
+#[derive(Clone)]
+pub struct Counter(pub(crate) Arc<Series<CounterCore>>);
+
+impl Counter {
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.inc_by(1);
+    }
+
+    /// Adds `n`. Wraps at `u64::MAX` (after 584 years at a billion a second).
+    #[inline]
+    pub fn inc_by(&self, n: u64) {
+        let s = &*self.0;
+        s.core.inc_by(n, s.clock.now_nanos());
+    }
+
+    /// The cumulative total.
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.core.total()
+    }
+
+    /// The increase over the epochs covering the last `window` (bounded by
+    /// retention; precise to the epoch).
+    pub fn increase(&self, window: Duration) -> u64 {
+        let s = &*self.0;
+        s.core.increase(s.clock.now_nanos(), window)
+    }
+
+    /// Per-second rate over the last `window`: [`Counter::increase`] divided by the
+    /// time those epochs cover up to now (or since the series was created).
+    pub fn rate(&self, window: Duration) -> f64 {
+        let s = &*self.0;
+        let now = s.clock.now_nanos();
+        let g = s.core.geometry();
+        let w = window.as_nanos().min(u64::MAX as u128) as u64;
+        let first = g
+            .epoch(now.saturating_sub(w))
+            .max(g.oldest_retained(g.epoch(now)));
+        let secs = covered_secs(now, g.epoch_start(first), s.created);
+        if secs <= 0.0 {
+            return 0.0;
+        }
+        s.core.increase(now, window) as f64 / secs
+    }
+
+    /// The series' state, for inspection.
+    pub fn core(&self) -> &CounterCore {
+        &self.0.core
+    }
+}
+
+/// A point-in-time `f64`.
+///
+/// ```
+/// use lakemetrics_core::Registry;
+/// let g = Registry::new().gauge("queue_depth", &[("queue", "parquet")]).unwrap();
+/// g.set(10.0);
+/// g.add(5.0);
+/// g.sub(3.0);
+/// assert_eq!(g.get(), 12.0);
+/// ```
+#[derive(Clone)]
+pub struct Gauge(pub(crate) Arc<Series<GaugeCore>>);
+
+impl Gauge {
+    /// Sets the value.
+    #[inline]
+    pub fn set(&self, v: f64) {
+        let s = &*self.0;
+        s.core.set(v, s.clock.now_nanos());
+    }
+
+    /// Adds `d`.
+    #[inline]
+    pub fn add(&self, d: f64) {
+        let s = &*self.0;
+        s.core.add(d, s.clock.now_nanos());
+    }
+
+    /// Subtracts `d`.
+    #[inline]
+    pub fn sub(&self, d: f64) {
+        self.add(-d);
+    }
+
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1.0);
+    }
+
+    /// Subtracts one.
+    #[inline]
+    pub fn dec(&self) {
+        self.add(-1.0);
+    }
+
+    /// The current value.
+    #[inline]
+    pub fn get(&self) -> f64 {
+        self.0.core.get()
+    }
+
+    /// The largest value set in the epochs covering the last `window`, or the
+    /// current value if none was set then.
+    pub fn max_over(&self, window: Duration) -> f64 {
+        let s = &*self.0;
+        s.core.max_over(s.clock.now_nanos(), window)
+    }
+
+    /// The smallest value set in the epochs covering the last `window`, or the
+    /// current value if none was set then.
+    pub fn min_over(&self, window: Duration) -> f64 {
+        let s = &*self.0;
+        s.core.min_over(s.clock.now_nanos(), window)
+    }
+
+    /// The series' state, for inspection.
+    pub fn core(&self) -> &GaugeCore {
+        &self.0.core
+    }
+}
+
+/// A distribution in classic buckets.
+///
+/// ```
+/// use std::time::Duration;
+/// use lakemetrics_core::Registry;
+/// let h = Registry::new().histogram("batch_seconds", &[]).unwrap();
+/// for v in [0.003, 0.02, 0.2, 0.7] {
+///     h.observe(v);
+/// }
+/// assert_eq!(h.snapshot().count(), 4);
+/// let p50 = h.quantile(0.5, Duration::from_secs(60));
+/// assert!(p50 > 0.01 && p50 <= 0.025);
+/// ```
+#[derive(Clone)]
+pub struct Histogram(pub(crate) Arc<Series<HistogramCore>>);
+
+impl Histogram {
+    /// Records one observation.
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        let s = &*self.0;
+        s.core.observe(v, s.clock.now_nanos());
+    }
+
+    /// Records a duration in seconds.
+    #[inline]
+    pub fn observe_duration(&self, d: Duration) {
+        self.observe(d.as_secs_f64());
+    }
+
+    /// Cumulative counts and sum.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        self.0.core.snapshot()
+    }
+
+    /// The `q`-quantile over the last `window`, interpolated within buckets like
+    /// Prometheus' `histogram_quantile`; NaN when nothing was observed then.
+    pub fn quantile(&self, q: f64, window: Duration) -> f64 {
+        let s = &*self.0;
+        s.core.quantile(q, s.clock.now_nanos(), window)
+    }
+
+    /// Per-bucket increase over the last `window`.
+    pub fn increase(&self, window: Duration) -> HistogramSnapshot {
+        let s = &*self.0;
+        s.core.increase(s.clock.now_nanos(), window)
+    }
+
+    /// The series' state, for inspection.
+    pub fn core(&self) -> &HistogramCore {
+        &self.0.core
+    }
+}
+
+/// Quantiles over a sliding window, within a stated relative error (1% by default).
+///
+/// ```
+/// use std::time::Duration;
+/// use lakemetrics_core::Registry;
+/// let s = Registry::new().summary("record_bytes", &[]).unwrap();
+/// for v in 1..=100 {
+///     s.observe(v as f64);
+/// }
+/// let p90 = s.quantile(0.9, Duration::from_secs(60));
+/// assert!((p90 - 90.0).abs() <= 0.9);
+/// assert_eq!(s.count(), 100);
+/// ```
+#[derive(Clone)]
+pub struct Summary(pub(crate) Arc<Series<SummaryCore>>);
+
+impl Summary {
+    /// Records one observation.
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        let s = &*self.0;
+        s.core.observe(v, s.clock.now_nanos());
+    }
+
+    /// Records a duration in seconds.
+    #[inline]
+    pub fn observe_duration(&self, d: Duration) {
+        self.observe(d.as_secs_f64());
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.0.core.count()
+    }
+
+    /// Sum of observations so far.
+    pub fn sum(&self) -> f64 {
+        self.0.core.sum()
+    }
+
+    /// The `q`-quantile over the last `window` (bounded by retention); NaN when
+    /// nothing was observed then.
+    pub fn quantile(&self, q: f64, window: Duration) -> f64 {
+        let s = &*self.0;
+        s.core.quantile(q, s.clock.now_nanos(), window)
+    }
+
+    /// The series' state, for inspection.
+    pub fn core(&self) -> &SummaryCore {
+        &self.0.core
+    }
+}
+
+macro_rules! debug_handle {
+    ($($t:ident),*) => {$(
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t)).field("labels", &self.0.labels).finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+debug_handle!(Counter, Gauge, Histogram, Summary);

@@ -1,0 +1,101 @@
+//! String interning: each distinct name, label name and label value is stored once.
+
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+/// An interned string: cheap to clone, compared by content.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sym(Arc<str>);
+
+impl Sym {
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Sym {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Sym {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Sym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Sym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The table of interned strings. Touched only when series are created or
+/// reclaimed, never on the recording path.
+#[derive(Default)]
+pub(crate) struct Interner {
+    set: Mutex<HashSet<Sym>>,
+}
+
+impl Interner {
+    /// The symbol for `s`, creating it if it is new.
+    pub(crate) fn intern(&self, s: &str) -> Sym {
+        let mut set = self.set.lock();
+        if let Some(sym) = set.get(s) {
+            return sym.clone();
+        }
+        let sym = Sym(Arc::from(s));
+        set.insert(sym.clone());
+        sym
+    }
+
+    /// Forgets the symbols that only the table still holds (after series are
+    /// reclaimed), so label churn does not grow memory without bound.
+    pub(crate) fn release(&self, syms: impl IntoIterator<Item = Sym>) {
+        let mut set = self.set.lock();
+        for sym in syms {
+            // Two references: the table's and the one handed to us.
+            if Arc::strong_count(&sym.0) == 2 {
+                set.remove(sym.as_str());
+            }
+        }
+    }
+
+    /// Number of distinct strings held.
+    pub(crate) fn len(&self) -> usize {
+        self.set.lock().len()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interns_once_and_releases() {
+        let i = Interner::default();
+        let a = i.intern("csv");
+        let b = i.intern("csv");
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert_eq!(i.len(), 1);
+        drop(b);
+        i.release([a.clone()]);
+        assert_eq!(i.len(), 0);
+        // Still usable by whoever holds it.
+        assert_eq!(&*a, "csv");
+    }
+}

@@ -1,0 +1,525 @@
+//! The registry: families by name, series by hashed key.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use parking_lot::RwLock;
+use smallvec::SmallVec;
+
+use crate::buckets::Buckets;
+use crate::family::{AnySeries, Defaults, Describe, Family};
+use crate::handles::{Counter, Gauge, Histogram, Summary};
+use crate::intern::{Interner, Sym};
+use crate::labels::{validate_labels, validate_metric_name};
+use crate::retention::Retention;
+use crate::sketch::SketchMapping;
+use crate::{ClockSource, Error, MetricKind, Result};
+
+/// The label every overflow series carries.
+pub const OVERFLOW_LABEL: &str = "lakemetrics_overflow";
+/// The self-metric counting lookups sent to overflow series, by `metric`.
+pub const OVERFLOW_METRIC: &str = "lakemetrics_cardinality_overflow";
+
+/// Keys are already ahash values; hashing them again would be wasted work.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Bucket = SmallVec<[(Arc<Family>, AnySeries); 1]>;
+
+pub(crate) struct Inner {
+    pub(crate) families: RwLock<BTreeMap<Sym, Arc<Family>>>,
+    index: DashMap<u64, Bucket, BuildHasherDefault<KeyHasher>>,
+    interner: Interner,
+    hasher: ahash::RandomState,
+    pub(crate) clock: ClockSource,
+    defaults: Defaults,
+    max_series: usize,
+    series_count: AtomicUsize,
+    max_label_value_len: usize,
+    max_labels: usize,
+}
+
+/// The registry: every family and series of a process (or of a part of it).
+///
+/// Cheap to clone (an `Arc`); share it freely.
+///
+/// ```
+/// use lakemetrics_core::Registry;
+/// let reg = Registry::new();
+/// let rows = reg.counter("ingest_rows", &[("handler", "csv")]).unwrap();
+/// rows.inc_by(128);
+/// // Looking the series up again finds the same one, allocating nothing.
+/// assert_eq!(reg.counter("ingest_rows", &[("handler", "csv")]).unwrap().get(), 128);
+/// // Bad input is a typed error, never a panic.
+/// assert!(reg.counter("ingest-rows", &[]).is_err());
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Builds a [`Registry`] with settings other than the defaults.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use lakemetrics_core::{ManualClock, Registry, Retention};
+/// let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+/// let reg = Registry::builder()
+///     .clock(clock.clone())
+///     .retention(Retention::new(Duration::from_secs(1), Duration::from_secs(60)).unwrap())
+///     .max_series(10_000)
+///     .max_series_per_family(1_000)
+///     .max_label_value_len(256)
+///     .build();
+/// ```
+#[derive(Debug, Clone)]
+pub struct RegistryBuilder {
+    clock: ClockSource,
+    retention: Retention,
+    buckets: Buckets,
+    mapping: SketchMapping,
+    max_series: usize,
+    max_series_per_family: usize,
+    max_label_value_len: usize,
+    max_labels: usize,
+    idle_ttl: Option<Duration>,
+}
+
+impl Default for RegistryBuilder {
+    fn default() -> Self {
+        RegistryBuilder {
+            clock: ClockSource::default(),
+            retention: Retention::DEFAULT,
+            buckets: Buckets::default(),
+            mapping: SketchMapping::default_mapping(),
+            max_series: 1_000_000,
+            max_series_per_family: 100_000,
+            max_label_value_len: 1024,
+            max_labels: 32,
+            idle_ttl: None,
+        }
+    }
+}
+
+impl RegistryBuilder {
+    /// The clock (the coarse monotonic clock by default).
+    pub fn clock(mut self, clock: impl Into<ClockSource>) -> Self {
+        self.clock = clock.into();
+        self
+    }
+
+    /// Default history of every family (ten-second epochs over ten minutes).
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Default histogram buckets (Prometheus' defaults).
+    pub fn buckets(mut self, buckets: Buckets) -> Self {
+        self.buckets = buckets;
+        self
+    }
+
+    /// Default summary sketch (1% relative error over `[1e-9, 1e12]`).
+    pub fn sketch(mut self, mapping: SketchMapping) -> Self {
+        self.mapping = mapping;
+        self
+    }
+
+    /// Most series in the whole registry (1,000,000).
+    pub fn max_series(mut self, max: usize) -> Self {
+        self.max_series = max;
+        self
+    }
+
+    /// Most series per family unless the family says otherwise (100,000).
+    pub fn max_series_per_family(mut self, max: usize) -> Self {
+        self.max_series_per_family = max.max(1);
+        self
+    }
+
+    /// Longest label value, in bytes (1024).
+    pub fn max_label_value_len(mut self, max: usize) -> Self {
+        self.max_label_value_len = max;
+        self
+    }
+
+    /// Most labels per series (32).
+    pub fn max_labels(mut self, max: usize) -> Self {
+        self.max_labels = max;
+        self
+    }
+
+    /// Default idle time-to-live of every family (none).
+    pub fn idle_ttl(mut self, ttl: Duration) -> Self {
+        self.idle_ttl = Some(ttl);
+        self
+    }
+
+    /// The registry.
+    pub fn build(self) -> Registry {
+        Registry {
+            inner: Arc::new(Inner {
+                families: RwLock::new(BTreeMap::new()),
+                index: DashMap::default(),
+                interner: Interner::default(),
+                hasher: ahash::RandomState::new(),
+                clock: self.clock,
+                defaults: Defaults {
+                    retention: self.retention,
+                    buckets: self.buckets,
+                    mapping: self.mapping,
+                    max_series_per_family: self.max_series_per_family,
+                    idle_ttl: self.idle_ttl,
+                },
+                max_series: self.max_series,
+                series_count: AtomicUsize::new(0),
+                max_label_value_len: self.max_label_value_len,
+                max_labels: self.max_labels,
+            }),
+        }
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("families", &self.family_count())
+            .field("series", &self.series_count())
+            .finish()
+    }
+}
+
+macro_rules! lookup_fns {
+    ($($kind:ident, $variant:ident, $handle:ident, $get:ident, $get_or:ident;)*) => {$(
+        #[doc = concat!("The ", stringify!($kind), " series `name{labels}`, created if new.")]
+        ///
+        /// Finding an existing series hashes the borrowed labels and allocates
+        /// nothing. Errors: invalid name or labels, a kind conflict, or a
+        /// cardinality limit ([`Error::CardinalityLimit`]; see the `_or_overflow`
+        /// variant to record into the family's overflow series instead).
+        pub fn $get(&self, name: &str, labels: &[(&str, &str)]) -> Result<$handle> {
+            match self.series(name, MetricKind::$variant, labels, false)? {
+                AnySeries::$variant(s) => Ok($handle(s)),
+                _ => Err(self.kind_conflict(name, MetricKind::$variant)),
+            }
+        }
+
+        #[doc = concat!("Like [`Registry::", stringify!($get), "`], but past a cardinality limit returns")]
+        /// the family's overflow series (labelled `lakemetrics_overflow="true"`) and
+        /// counts the lookup in the `lakemetrics_cardinality_overflow` self-metric,
+        /// so nothing recorded is lost.
+        pub fn $get_or(&self, name: &str, labels: &[(&str, &str)]) -> Result<$handle> {
+            match self.series(name, MetricKind::$variant, labels, true)? {
+                AnySeries::$variant(s) => Ok($handle(s)),
+                _ => Err(self.kind_conflict(name, MetricKind::$variant)),
+            }
+        }
+    )*};
+}
+
+impl Registry {
+    /// A registry with the defaults: coarse clock, ten-second epochs over ten
+    /// minutes, Prometheus' default buckets, at most 1,000,000 series.
+    pub fn new() -> Registry {
+        RegistryBuilder::default().build()
+    }
+
+    /// A builder for other settings.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder::default()
+    }
+
+    /// The registry's clock.
+    pub fn clock(&self) -> &ClockSource {
+        &self.inner.clock
+    }
+
+    /// Now, by the registry's clock (ns since the Unix epoch).
+    pub fn now_nanos(&self) -> u64 {
+        self.inner.clock.now_nanos()
+    }
+
+    /// Series in the registry (not counting overflow series).
+    pub fn series_count(&self) -> usize {
+        self.inner.series_count.load(StdOrdering::Relaxed)
+    }
+
+    /// Families in the registry.
+    pub fn family_count(&self) -> usize {
+        self.inner.families.read().len()
+    }
+
+    /// Distinct strings interned (names, label names and values).
+    pub fn interned_count(&self) -> usize {
+        self.inner.interner.len()
+    }
+
+    /// Registers a family with its metadata and options. Registering the same
+    /// description again is fine; a different one for the same name is an error.
+    pub fn register(&self, describe: Describe) -> Result<()> {
+        validate_metric_name(&describe.name)?;
+        let inner = &*self.inner;
+        let name = inner.interner.intern(&describe.name);
+        let family = Family::build(&describe, name.clone(), &inner.defaults)?;
+        let mut families = inner.families.write();
+        match families.get(&name) {
+            Some(existing) if existing.kind != family.kind => Err(Error::KindConflict {
+                name: describe.name,
+                existing: existing.kind,
+                requested: family.kind,
+            }),
+            Some(existing) => match existing.conflict(&family) {
+                Some(what) => Err(Error::FamilyConflict {
+                    name: describe.name,
+                    what,
+                }),
+                None => Ok(()),
+            },
+            None => {
+                families.insert(name, Arc::new(family));
+                Ok(())
+            }
+        }
+    }
+
+    lookup_fns! {
+        counter, Counter, Counter, counter, counter_or_overflow;
+        gauge, Gauge, Gauge, gauge, gauge_or_overflow;
+        histogram, Histogram, Histogram, histogram, histogram_or_overflow;
+        summary, Summary, Summary, summary, summary_or_overflow;
+    }
+
+    fn kind_conflict(&self, name: &str, requested: MetricKind) -> Error {
+        let existing = self
+            .inner
+            .families
+            .read()
+            .get(name)
+            .map_or(requested, |f| f.kind);
+        Error::KindConflict {
+            name: name.into(),
+            existing,
+            requested,
+        }
+    }
+
+    #[inline]
+    fn key(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+        let h = &self.inner.hasher;
+        // Order-independent: a sum of per-pair hashes, so lookups need not sort.
+        let pairs = labels
+            .iter()
+            .fold(0u64, |acc, pair| acc.wrapping_add(h.hash_one(pair)));
+        h.hash_one(name) ^ pairs.rotate_left(29).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    #[inline]
+    fn series(
+        &self,
+        name: &str,
+        kind: MetricKind,
+        labels: &[(&str, &str)],
+        overflow: bool,
+    ) -> Result<AnySeries> {
+        let hash = self.key(name, labels);
+        if let Some(bucket) = self.inner.index.get(&hash) {
+            if let Some((_, s)) = bucket
+                .iter()
+                .find(|(f, s)| &*f.name == name && s.labels_eq(labels))
+            {
+                return Ok(s.clone());
+            }
+        }
+        self.create(name, kind, labels, hash, overflow)
+    }
+
+    #[cold]
+    fn create(
+        &self,
+        name: &str,
+        kind: MetricKind,
+        labels: &[(&str, &str)],
+        hash: u64,
+        overflow: bool,
+    ) -> Result<AnySeries> {
+        let inner = &*self.inner;
+        validate_metric_name(name)?;
+        validate_labels(labels, inner.max_label_value_len, inner.max_labels)?;
+        let family = self.family(name, kind)?;
+        // Lock order everywhere: family series list, then index shard.
+        let mut list = family.series.write();
+        let mut bucket = inner.index.entry(hash).or_default();
+        if let Some((_, s)) = bucket
+            .iter()
+            .find(|(f, s)| Arc::ptr_eq(f, &family) && s.labels_eq(labels))
+        {
+            return Ok(s.clone());
+        }
+        let limit = if list.len() >= family.max_series {
+            Some((family.max_series, "family"))
+        } else if !family.internal
+            && inner.series_count.fetch_add(1, StdOrdering::Relaxed) >= inner.max_series
+        {
+            inner.series_count.fetch_sub(1, StdOrdering::Relaxed);
+            Some((inner.max_series, "registry"))
+        } else {
+            None
+        };
+        if let Some((limit, scope)) = limit {
+            if bucket.is_empty() {
+                drop(bucket);
+                inner.index.remove_if(&hash, |_, b| b.is_empty());
+            } else {
+                drop(bucket);
+            }
+            drop(list);
+            if !overflow {
+                return Err(Error::CardinalityLimit {
+                    name: name.into(),
+                    limit,
+                    scope,
+                });
+            }
+            return Ok(self.overflow(&family));
+        }
+        if family.internal {
+            inner.series_count.fetch_add(1, StdOrdering::Relaxed);
+        }
+        let mut sorted: SmallVec<[(&str, &str); 8]> = labels.iter().copied().collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let labels: Box<[(Sym, Sym)]> = sorted
+            .iter()
+            .map(|(k, v)| (inner.interner.intern(k), inner.interner.intern(v)))
+            .collect();
+        let s = family.new_core(labels, &inner.clock, hash);
+        list.push(s.clone());
+        bucket.push((family.clone(), s.clone()));
+        Ok(s)
+    }
+
+    /// The family `name`, created with the registry's defaults if new.
+    fn family(&self, name: &str, kind: MetricKind) -> Result<Arc<Family>> {
+        let inner = &*self.inner;
+        let found = inner.families.read().get(name).cloned();
+        let family = match found {
+            Some(f) => f,
+            None => {
+                let sym = inner.interner.intern(name);
+                let built =
+                    Family::build(&Describe::new(name, kind), sym.clone(), &inner.defaults)?;
+                let mut families = inner.families.write();
+                families
+                    .entry(sym)
+                    .or_insert_with(|| Arc::new(built))
+                    .clone()
+            }
+        };
+        if family.kind != kind {
+            return Err(Error::KindConflict {
+                name: name.into(),
+                existing: family.kind,
+                requested: kind,
+            });
+        }
+        Ok(family)
+    }
+
+    /// The overflow series of `family`, counting the lookup.
+    #[cold]
+    fn overflow(&self, family: &Arc<Family>) -> AnySeries {
+        let inner = &*self.inner;
+        let s = family
+            .overflow
+            .get_or_init(|| {
+                let labels: Box<[(Sym, Sym)]> = Box::new([(
+                    inner.interner.intern(OVERFLOW_LABEL),
+                    inner.interner.intern("true"),
+                )]);
+                family.new_core(labels, &inner.clock, 0)
+            })
+            .clone();
+        if !family.internal {
+            if let Ok(c) = self.overflow_counter(&family.name) {
+                c.inc();
+            }
+        }
+        s
+    }
+
+    fn overflow_counter(&self, metric: &str) -> Result<Counter> {
+        let inner = &*self.inner;
+        {
+            let mut families = inner.families.write();
+            let sym = inner.interner.intern(OVERFLOW_METRIC);
+            if !families.contains_key(OVERFLOW_METRIC) {
+                let d = Describe::counter(OVERFLOW_METRIC)
+                    .help("Lookups sent to a family's overflow series because a cardinality limit was reached.");
+                let mut f = Family::build(&d, sym.clone(), &inner.defaults)?;
+                f.internal = true;
+                families.insert(sym, Arc::new(f));
+            }
+        }
+        self.counter_or_overflow(OVERFLOW_METRIC, &[("metric", metric)])
+    }
+
+    /// Removes idle series of `family` that no handle holds.
+    pub(crate) fn reclaim(&self, family: &Family, now: u64) {
+        let inner = &*self.inner;
+        let mut list = family.series.write();
+        let mut released: Vec<Sym> = Vec::new();
+        list.retain(|s| {
+            if !family.is_idle(s.last_active(), now) {
+                return true;
+            }
+            let hash = s.hash();
+            let mut removed = false;
+            if let Some(mut bucket) = inner.index.get_mut(&hash) {
+                // Under the shard's write lock no lookup can clone the series, and
+                // two references (index and list) mean no handle exists.
+                if s.strong_count() == 2 {
+                    bucket.retain(|(_, b)| !b.same(s));
+                    removed = true;
+                }
+            }
+            if removed {
+                inner.index.remove_if(&hash, |_, b| b.is_empty());
+                inner.series_count.fetch_sub(1, StdOrdering::Relaxed);
+                for (k, v) in s.labels() {
+                    released.push(k.clone());
+                    released.push(v.clone());
+                }
+            }
+            !removed
+        });
+        drop(list);
+        released.sort_unstable();
+        released.dedup();
+        inner.interner.release(released);
+    }
+}

@@ -1,0 +1,962 @@
+//! Per-series state: cumulative values beside an epoch ring of history.
+//!
+//! These are the concurrent structures the handles record into. Each keeps its
+//! cumulative state (what Prometheus exports) in plain atomics and its per-epoch
+//! history in a ring of slots following the protocol of [`crate::ring`]. Memory is
+//! allocated once, in `new`, and never grows (invariant 4).
+//!
+//! History is derived, wherever it can be, from snapshots of the cumulative state
+//! taken when an epoch starts ("bases"): the increase of epoch `e` is
+//! `base(next started epoch) - base(e)`, and of the current epoch `total - base(e)`.
+//! Over any run of epochs the increases telescope to `total - base(first)`, so an
+//! update that races an epoch boundary lands in one neighbouring epoch or the other,
+//! never in both and never in neither (invariant 2), while the cumulative value,
+//! updated by a single `fetch_add`, is exact (invariant 1). Bases taken by racing
+//! writers may be slightly out of order; readers make them monotone (a running
+//! maximum clamped by the total), which keeps the sum exact and every increase
+//! non-negative.
+
+use std::time::Duration;
+
+use smallvec::SmallVec;
+
+use crate::buckets::Buckets;
+use crate::retention::Geometry;
+use crate::ring::{f64_to_ordered, ordered_to_f64, Begin, SlotTag};
+use crate::sketch::SketchMapping;
+use crate::sync::{AtomicU32, AtomicU64, CachePadded, Ordering};
+
+/// A time range over history, in ns since the Unix epoch; either end may be open.
+/// A slot is selected when its epoch `[start, start + width)` overlaps the range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeRange {
+    /// Inclusive start.
+    pub start: Option<u64>,
+    /// Inclusive end.
+    pub end: Option<u64>,
+}
+
+impl TimeRange {
+    /// Every retained epoch.
+    pub const ALL: TimeRange = TimeRange {
+        start: None,
+        end: None,
+    };
+
+    /// Whether an epoch `[epoch_start, epoch_start + width)` overlaps the range.
+    #[inline]
+    pub fn overlaps(&self, epoch_start: u64, width: u64) -> bool {
+        self.start
+            .is_none_or(|s| epoch_start.saturating_add(width) > s)
+            && self.end.is_none_or(|e| epoch_start <= e)
+    }
+}
+
+/// Epochs that a window of `window` ending at `now` covers, clipped to retention:
+/// from the epoch holding `now - window` to the epoch holding `now`.
+#[inline]
+fn window_epochs(g: &Geometry, now: u64, window: Duration) -> (u64, u64) {
+    let now_e = g.epoch(now);
+    let w = window.as_nanos().min(u64::MAX as u128) as u64;
+    let first = g.epoch(now.saturating_sub(w)).max(g.oldest_retained(now_e));
+    (first, now_e)
+}
+
+/// Calls `f(epoch, slot_index)` for each epoch from `first` to `last` whose slot
+/// could hold it, oldest first (at most one lap of the ring).
+#[inline]
+fn for_each_epoch(g: &Geometry, first: u64, last: u64, mut f: impl FnMut(u64, usize)) {
+    let first = first.max(g.oldest_retained(last));
+    let mut e = first;
+    while e <= last {
+        f(e, g.slot(e));
+        e += 1;
+    }
+}
+
+/// Records the newest epoch that started a slot, for idle detection.
+#[inline]
+fn touch(last_epoch: &AtomicU64, e: u64) {
+    // Relaxed: an advisory timestamp; nothing is published with it.
+    last_epoch.fetch_max(e, Ordering::Relaxed);
+}
+
+fn f64_add(cell: &AtomicU64, v: f64) {
+    // Relaxed: the sum is a single value; readers need nothing published with it.
+    let mut cur = cell.load(Ordering::Relaxed);
+    loop {
+        let new = (f64::from_bits(cur) + v).to_bits();
+        match cell.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(now) => cur = now,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Counter
+
+/// One counter slot: its tag and the counter's total when the epoch started.
+#[derive(Debug, Default)]
+struct CounterSlot {
+    tag: SlotTag,
+    base: AtomicU64,
+}
+
+/// A counter's state: an exact total and one base per epoch.
+///
+/// Memory: 128 bytes (the padded total and header) + 16 bytes per slot.
+#[derive(Debug)]
+pub struct CounterCore {
+    /// On its own cache line: every increment writes it, while the ring is mostly read.
+    total: CachePadded<AtomicU64>,
+    ring: Box<[CounterSlot]>,
+    geometry: Geometry,
+    last_epoch: AtomicU64,
+}
+
+/// One epoch of a counter's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterPoint {
+    /// Start of the epoch, ns since the Unix epoch.
+    pub start: u64,
+    /// How much the counter grew in the epoch.
+    pub increase: u64,
+}
+
+impl CounterCore {
+    /// A counter at zero, created at `now`.
+    pub fn new(geometry: Geometry, now: u64) -> CounterCore {
+        CounterCore {
+            total: CachePadded::new(AtomicU64::new(0)),
+            ring: (0..geometry.len())
+                .map(|_| CounterSlot::default())
+                .collect(),
+            geometry,
+            last_epoch: AtomicU64::new(geometry.epoch(now)),
+        }
+    }
+
+    /// Adds `n` at time `now`.
+    #[inline]
+    pub fn inc_by(&self, n: u64, now: u64) {
+        let e = self.geometry.epoch(now);
+        // Relaxed: the total is one word; the only thing published with a base is
+        // the base itself (by the slot's Release store).
+        let prev = self.total.fetch_add(n, Ordering::Relaxed);
+        let slot = &self.ring[self.geometry.slot(e)];
+        if !slot.tag.holds(e) {
+            self.start(slot, e, prev);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn start(&self, slot: &CounterSlot, e: u64, base: u64) {
+        if slot.tag.begin(e) == Begin::Started {
+            // Release: read by `read`'s Acquire load (see `ring` docs).
+            slot.base.store(base, Ordering::Release);
+            slot.tag.publish(e);
+            touch(&self.last_epoch, e);
+        }
+        // Busy, Current or Newer: this increment is already in the total; it is
+        // counted in whichever neighbouring epoch's increase covers it.
+    }
+
+    /// The cumulative total.
+    #[inline]
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// The ring's shape.
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    /// The newest epoch in which the counter was created or started a slot.
+    pub fn last_epoch(&self) -> u64 {
+        self.last_epoch.load(Ordering::Relaxed)
+    }
+
+    /// Calls `f` with the normalized base of every started, retained epoch up to
+    /// `now`, oldest first, then returns the total they were clamped by.
+    fn bases(&self, now: u64, mut f: impl FnMut(u64, u64)) -> u64 {
+        let g = &self.geometry;
+        let now_e = g.epoch(now);
+        let first = g.oldest_retained(now_e);
+        // Slots first, total last: a base read through the slot's Acquire is a
+        // value the total had before, so the total read after is at least it.
+        let mut run = 0u64;
+        let mut seen: SmallVec<[(u64, u64); 64]> = SmallVec::new();
+        for_each_epoch(g, first, now_e, |e, i| {
+            let slot = &self.ring[i];
+            if let Some((se, b)) = slot.tag.read(|| slot.base.load(Ordering::Acquire)) {
+                if se == e {
+                    seen.push((e, b));
+                }
+            }
+        });
+        let total = self.total();
+        for (e, b) in seen {
+            run = run.max(b).min(total);
+            f(e, run);
+        }
+        total
+    }
+
+    /// Calls `f` for each epoch in `range` with recordings, oldest first.
+    pub fn for_each_point(&self, now: u64, range: TimeRange, mut f: impl FnMut(CounterPoint)) {
+        let g = self.geometry;
+        let mut prev: Option<(u64, u64)> = None;
+        let total = self.bases(now, |e, b| {
+            if let Some((pe, pb)) = prev {
+                let start = g.epoch_start(pe);
+                if range.overlaps(start, g.width_nanos()) {
+                    f(CounterPoint {
+                        start,
+                        increase: b - pb,
+                    });
+                }
+            }
+            prev = Some((e, b));
+        });
+        if let Some((pe, pb)) = prev {
+            let start = g.epoch_start(pe);
+            if range.overlaps(start, g.width_nanos()) {
+                f(CounterPoint {
+                    start,
+                    increase: total - pb,
+                });
+            }
+        }
+    }
+
+    /// The increase over the epochs covering `(now - window, now]`.
+    pub fn increase(&self, now: u64, window: Duration) -> u64 {
+        let (first, _) = window_epochs(&self.geometry, now, window);
+        let mut from = None;
+        let total = self.bases(now, |e, b| {
+            if e >= first && from.is_none() {
+                from = Some(b);
+            }
+        });
+        from.map_or(0, |b| total - b)
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Gauge
+
+/// One gauge slot: last, min and max of the epoch (min/max as ordered images).
+#[derive(Debug, Default)]
+struct GaugeSlot {
+    tag: SlotTag,
+    last: AtomicU64,
+    min: AtomicU64,
+    max: AtomicU64,
+}
+
+/// A gauge's state: its value and per-epoch last/min/max.
+///
+/// Memory: 128 bytes + 32 bytes per slot.
+#[derive(Debug)]
+pub struct GaugeCore {
+    value: CachePadded<AtomicU64>,
+    ring: Box<[GaugeSlot]>,
+    geometry: Geometry,
+    last_epoch: AtomicU64,
+}
+
+/// One epoch of a gauge's history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GaugePoint {
+    /// Start of the epoch, ns since the Unix epoch.
+    pub start: u64,
+    /// The value last set in the epoch.
+    pub last: f64,
+    /// The smallest value set in the epoch.
+    pub min: f64,
+    /// The largest value set in the epoch.
+    pub max: f64,
+}
+
+impl GaugeCore {
+    /// A gauge at 0.0, created at `now`.
+    pub fn new(geometry: Geometry, now: u64) -> GaugeCore {
+        GaugeCore {
+            value: CachePadded::new(AtomicU64::new(0f64.to_bits())),
+            ring: (0..geometry.len()).map(|_| GaugeSlot::default()).collect(),
+            geometry,
+            last_epoch: AtomicU64::new(geometry.epoch(now)),
+        }
+    }
+
+    /// Sets the value at time `now`.
+    #[inline]
+    pub fn set(&self, v: f64, now: u64) {
+        // Relaxed: a single word; history is recorded by `note` below.
+        self.value.store(v.to_bits(), Ordering::Relaxed);
+        self.note(v, now);
+    }
+
+    /// Adds `d` (may be negative) at time `now`; returns the new value.
+    #[inline]
+    pub fn add(&self, d: f64, now: u64) -> f64 {
+        let mut cur = self.value.load(Ordering::Relaxed);
+        let new = loop {
+            let new = f64::from_bits(cur) + d;
+            // Relaxed: a single word, as in `set`.
+            match self.value.compare_exchange_weak(
+                cur,
+                new.to_bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break new,
+                Err(now) => cur = now,
+            }
+        };
+        self.note(new, now);
+        new
+    }
+
+    #[inline]
+    fn note(&self, v: f64, now: u64) {
+        let e = self.geometry.epoch(now);
+        let slot = &self.ring[self.geometry.slot(e)];
+        if slot.tag.holds(e) {
+            Self::fold(slot, v);
+        } else {
+            self.start(slot, e, v);
+        }
+    }
+
+    #[inline]
+    fn fold(slot: &GaugeSlot, v: f64) {
+        // Relaxed RMWs/stores: they continue the release sequence of the start's
+        // Release stores, which is what readers synchronize with.
+        slot.last.store(v.to_bits(), Ordering::Relaxed);
+        if !v.is_nan() {
+            let o = f64_to_ordered(v);
+            slot.min.fetch_min(o, Ordering::Relaxed);
+            slot.max.fetch_max(o, Ordering::Relaxed);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn start(&self, slot: &GaugeSlot, e: u64, v: f64) {
+        match slot.tag.begin(e) {
+            Begin::Started => {
+                let (lo, hi) = if v.is_nan() {
+                    (u64::MAX, 0)
+                } else {
+                    (f64_to_ordered(v), f64_to_ordered(v))
+                };
+                // Release: read by `read`'s Acquire loads (see `ring` docs).
+                slot.last.store(v.to_bits(), Ordering::Release);
+                slot.min.store(lo, Ordering::Release);
+                slot.max.store(hi, Ordering::Release);
+                slot.tag.publish(e);
+                touch(&self.last_epoch, e);
+            }
+            Begin::Current => Self::fold(slot, v),
+            Begin::Busy | Begin::Newer => {
+                // Another writer is starting this slot: the value lands in the
+                // neighbouring (previous) epoch when that one exists.
+                let prev = &self.ring[self.geometry.slot(e.wrapping_sub(1))];
+                if e > 0 && prev.tag.holds(e - 1) {
+                    Self::fold(prev, v);
+                }
+            }
+        }
+    }
+
+    /// The current value.
+    #[inline]
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.value.load(Ordering::Relaxed))
+    }
+
+    /// The ring's shape.
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    /// The newest epoch in which the gauge was created or started a slot.
+    pub fn last_epoch(&self) -> u64 {
+        self.last_epoch.load(Ordering::Relaxed)
+    }
+
+    fn points(&self, first: u64, last: u64, mut f: impl FnMut(u64, GaugePoint)) {
+        let g = &self.geometry;
+        for_each_epoch(g, first, last, |e, i| {
+            let s = &self.ring[i];
+            let got = s.tag.read(|| {
+                (
+                    s.last.load(Ordering::Acquire),
+                    s.min.load(Ordering::Acquire),
+                    s.max.load(Ordering::Acquire),
+                )
+            });
+            if let Some((se, (last, lo, hi))) = got {
+                if se == e {
+                    let (min, max) = if lo == u64::MAX && hi == 0 {
+                        (f64::NAN, f64::NAN)
+                    } else {
+                        (ordered_to_f64(lo), ordered_to_f64(hi))
+                    };
+                    f(
+                        e,
+                        GaugePoint {
+                            start: g.epoch_start(e),
+                            last: f64::from_bits(last),
+                            min,
+                            max,
+                        },
+                    );
+                }
+            }
+        });
+    }
+
+    /// Calls `f` for each epoch in `range` in which the gauge was set, oldest first.
+    pub fn for_each_point(&self, now: u64, range: TimeRange, mut f: impl FnMut(GaugePoint)) {
+        let g = self.geometry;
+        let now_e = g.epoch(now);
+        self.points(g.oldest_retained(now_e), now_e, |_, p| {
+            if range.overlaps(p.start, g.width_nanos()) {
+                f(p);
+            }
+        });
+    }
+
+    /// The largest value set in the epochs covering `(now - window, now]`, or the
+    /// current value if none was set then.
+    pub fn max_over(&self, now: u64, window: Duration) -> f64 {
+        self.fold_over(now, window, |p| p.max, f64::max)
+    }
+
+    /// The smallest value set in the epochs covering `(now - window, now]`, or the
+    /// current value if none was set then.
+    pub fn min_over(&self, now: u64, window: Duration) -> f64 {
+        self.fold_over(now, window, |p| p.min, f64::min)
+    }
+
+    fn fold_over(
+        &self,
+        now: u64,
+        window: Duration,
+        pick: impl Fn(&GaugePoint) -> f64,
+        join: impl Fn(f64, f64) -> f64,
+    ) -> f64 {
+        let (first, last) = window_epochs(&self.geometry, now, window);
+        let mut acc: Option<f64> = None;
+        self.points(first, last, |_, p| {
+            let v = pick(&p);
+            if !v.is_nan() {
+                acc = Some(acc.map_or(v, |a| join(a, v)));
+            }
+        });
+        acc.unwrap_or_else(|| self.get())
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Histogram
+
+/// A classic histogram's state: per-bucket counts and the sum, with one snapshot
+/// of both per (wide) epoch.
+///
+/// Memory: 128 + 8 (buckets + 1) bytes, plus per slot 8 (buckets + 3) bytes
+/// (tag, one base per bucket, `+Inf` and the sum).
+#[derive(Debug)]
+pub struct HistogramCore {
+    buckets: Buckets,
+    /// Non-cumulative count per bucket, `+Inf` last.
+    counts: Box<[AtomicU64]>,
+    sum: CachePadded<AtomicU64>,
+    tags: Box<[SlotTag]>,
+    /// Per slot: `counts.len()` bucket bases then the sum's bits.
+    bases: Box<[AtomicU64]>,
+    geometry: Geometry,
+    last_epoch: AtomicU64,
+}
+
+/// Cumulative state of a histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    /// Non-cumulative count per bucket, `+Inf` last.
+    pub counts: SmallVec<[u64; 16]>,
+    /// Sum of all observations.
+    pub sum: f64,
+}
+
+impl HistogramSnapshot {
+    /// Number of observations.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+/// One (wide) epoch of a histogram's history. `counts` is borrowed from the reader.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistogramPoint<'a> {
+    /// Start of the epoch, ns since the Unix epoch.
+    pub start: u64,
+    /// Observations per bucket in the epoch (non-cumulative, `+Inf` last).
+    pub counts: &'a [u64],
+    /// Sum of the epoch's observations.
+    pub sum: f64,
+}
+
+impl HistogramPoint<'_> {
+    /// Observations in the epoch.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+type Row = SmallVec<[u64; 24]>;
+
+impl HistogramCore {
+    /// An empty histogram with `buckets`, created at `now`.
+    pub fn new(buckets: Buckets, geometry: Geometry, now: u64) -> HistogramCore {
+        let n = buckets.bounds().len() + 1;
+        HistogramCore {
+            counts: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            sum: CachePadded::new(AtomicU64::new(0f64.to_bits())),
+            tags: (0..geometry.len()).map(|_| SlotTag::new()).collect(),
+            bases: (0..geometry.len() * (n + 1))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            buckets,
+            geometry,
+            last_epoch: AtomicU64::new(geometry.epoch(now)),
+        }
+    }
+
+    /// Records `v` at time `now`.
+    #[inline]
+    pub fn observe(&self, v: f64, now: u64) {
+        let e = self.geometry.epoch(now);
+        let i = self.geometry.slot(e);
+        if !self.tags[i].holds(e) {
+            self.start(i, e);
+        }
+        let b = self.buckets.index(v);
+        // Relaxed: each bucket is its own exact counter; bases are published by the
+        // slot's Release stores.
+        if let Some(c) = self.counts.get(b) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        f64_add(&self.sum, v);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn start(&self, i: usize, e: u64) {
+        let tag = &self.tags[i];
+        if tag.begin(e) == Begin::Started {
+            let n = self.counts.len();
+            let row = &self.bases[i * (n + 1)..(i + 1) * (n + 1)];
+            for (b, c) in row.iter().zip(self.counts.iter()) {
+                // Release: read by `read`'s Acquire loads (see `ring` docs).
+                b.store(c.load(Ordering::Relaxed), Ordering::Release);
+            }
+            row[n].store(self.sum.load(Ordering::Relaxed), Ordering::Release);
+            tag.publish(e);
+            touch(&self.last_epoch, e);
+        }
+        // Busy/Current/Newer: the observation is counted by the cumulative state and
+        // lands in a neighbouring epoch (see module docs).
+    }
+
+    /// The bucket layout.
+    pub fn buckets(&self) -> &Buckets {
+        &self.buckets
+    }
+
+    /// The ring's shape.
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    /// The newest epoch in which the histogram was created or started a slot.
+    pub fn last_epoch(&self) -> u64 {
+        self.last_epoch.load(Ordering::Relaxed)
+    }
+
+    /// Cumulative counts and sum.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        HistogramSnapshot {
+            counts: self
+                .counts
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .collect(),
+            sum: f64::from_bits(self.sum.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Calls `f(counts, sum)` with the cumulative state without copying it out.
+    pub fn with_cumulative<R>(&self, f: impl FnOnce(&mut dyn Iterator<Item = u64>, f64) -> R) -> R {
+        let sum = f64::from_bits(self.sum.load(Ordering::Relaxed));
+        let mut it = self.counts.iter().map(|c| c.load(Ordering::Relaxed));
+        f(&mut it, sum)
+    }
+
+    /// Walks the normalized bases of started, retained epochs (oldest first) and
+    /// finally the cumulative state, as rows of bucket counts then sum bits.
+    fn walk(&self, now: u64, mut f: impl FnMut(Option<u64>, &[u64], f64)) {
+        let g = &self.geometry;
+        let n = self.counts.len();
+        let now_e = g.epoch(now);
+        let mut run: Row = smallvec::smallvec![0; n];
+        let mut rows: SmallVec<[(u64, Row, f64); 12]> = SmallVec::new();
+        for_each_epoch(g, g.oldest_retained(now_e), now_e, |e, i| {
+            let row = &self.bases[i * (n + 1)..(i + 1) * (n + 1)];
+            let got = self.tags[i].read(|| {
+                let r: Row = row[..n].iter().map(|b| b.load(Ordering::Acquire)).collect();
+                (r, f64::from_bits(row[n].load(Ordering::Acquire)))
+            });
+            if let Some((se, (r, s))) = got {
+                if se == e {
+                    rows.push((e, r, s));
+                }
+            }
+        });
+        let total: Row = self
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
+        let total_sum = f64::from_bits(self.sum.load(Ordering::Relaxed));
+        for (e, r, s) in rows {
+            for ((acc, b), t) in run.iter_mut().zip(r.iter()).zip(total.iter()) {
+                *acc = (*acc).max(*b).min(*t);
+            }
+            // Sums need not be monotone (observations may be negative): kept as taken.
+            f(Some(e), &run, s);
+        }
+        f(None, &total, total_sum);
+    }
+
+    /// Calls `f` for each epoch in `range` with observations, oldest first.
+    pub fn for_each_point(
+        &self,
+        now: u64,
+        range: TimeRange,
+        mut f: impl FnMut(HistogramPoint<'_>),
+    ) {
+        let g = self.geometry;
+        let mut prev: Option<(u64, Row, f64)> = None;
+        let mut delta: Row = SmallVec::new();
+        self.walk(now, |e, row, sum| {
+            if let Some((pe, prow, psum)) = &prev {
+                let start = g.epoch_start(*pe);
+                if range.overlaps(start, g.width_nanos()) {
+                    delta.clear();
+                    delta.extend(row.iter().zip(prow.iter()).map(|(a, b)| a - b));
+                    f(HistogramPoint {
+                        start,
+                        counts: &delta,
+                        sum: sum - psum,
+                    });
+                }
+            }
+            prev = e.map(|e| (e, Row::from_slice(row), sum));
+        });
+    }
+
+    /// Per-bucket increase and sum increase over the epochs covering
+    /// `(now - window, now]`.
+    pub fn increase(&self, now: u64, window: Duration) -> HistogramSnapshot {
+        let (first, _) = window_epochs(&self.geometry, now, window);
+        let mut from: Option<(Row, f64)> = None;
+        let mut out = HistogramSnapshot {
+            counts: smallvec::smallvec![0; self.counts.len()],
+            sum: 0.0,
+        };
+        self.walk(now, |e, row, sum| match e {
+            Some(e) if e >= first && from.is_none() => from = Some((Row::from_slice(row), sum)),
+            Some(_) => {}
+            None => {
+                if let Some((b, bs)) = &from {
+                    for ((o, t), b) in out.counts.iter_mut().zip(row).zip(b.iter()) {
+                        *o = t - b;
+                    }
+                    out.sum = sum - bs;
+                }
+            }
+        });
+        out
+    }
+
+    /// The `q`-quantile of the observations in the epochs covering
+    /// `(now - window, now]`, interpolated linearly inside the bucket as Prometheus'
+    /// `histogram_quantile` does; NaN when there were none.
+    pub fn quantile(&self, q: f64, now: u64, window: Duration) -> f64 {
+        let inc = self.increase(now, window);
+        bucket_quantile(q, self.buckets.bounds(), &inc.counts)
+    }
+}
+
+/// Prometheus' `histogram_quantile` over non-cumulative bucket counts (`+Inf` last).
+pub fn bucket_quantile(q: f64, bounds: &[f64], counts: &[u64]) -> f64 {
+    let total: u64 = counts.iter().sum();
+    if total == 0 || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    let rank = q * total as f64;
+    let mut cum = 0u64;
+    for (i, &c) in counts.iter().enumerate() {
+        let before = cum;
+        cum += c;
+        if cum as f64 >= rank && c > 0 {
+            if i == bounds.len() {
+                // In +Inf: the highest finite bound, as Prometheus reports.
+                return bounds.last().copied().unwrap_or(f64::NAN);
+            }
+            let hi = bounds[i];
+            let lo = if i == 0 {
+                if hi > 0.0 {
+                    0.0
+                } else {
+                    return hi;
+                }
+            } else {
+                bounds[i - 1]
+            };
+            return lo + (hi - lo) * ((rank - before as f64) / c as f64);
+        }
+    }
+    bounds.last().copied().unwrap_or(f64::NAN)
+}
+
+// ---------------------------------------------------------------------------------
+// Summary
+
+/// A summary's state: exact count and sum, and a ring of sketches, one per (wide)
+/// epoch, giving quantiles over a sliding window.
+///
+/// Memory: 256 bytes, plus per slot 24 bytes (tag, count and sum bases) and 4 bytes
+/// per sketch bucket (about 2,450 buckets by default: 9.8 KiB a slot).
+#[derive(Debug)]
+pub struct SummaryCore {
+    mapping: SketchMapping,
+    count: CachePadded<AtomicU64>,
+    sum: CachePadded<AtomicU64>,
+    tags: Box<[SlotTag]>,
+    /// Per slot: the count and sum bits when the epoch started.
+    bases: Box<[AtomicU64]>,
+    /// Per slot: `mapping.len()` bucket counts of the epoch's observations.
+    sketches: Box<[AtomicU32]>,
+    geometry: Geometry,
+    last_epoch: AtomicU64,
+}
+
+/// One (wide) epoch of a summary's history.
+#[derive(Debug, Clone, Copy)]
+pub struct SummaryPoint<'a> {
+    /// Start of the epoch, ns since the Unix epoch.
+    pub start: u64,
+    /// Observations in the epoch.
+    pub count: u64,
+    /// Sum of the epoch's observations.
+    pub sum: f64,
+    core: &'a SummaryCore,
+    slot: usize,
+}
+
+impl SummaryPoint<'_> {
+    /// The `q`-quantile of the epoch's observations (relative error per the mapping).
+    pub fn quantile(&self, q: f64) -> f64 {
+        let c = self.core;
+        let total = c.sketch_total(self.slot);
+        c.mapping
+            .quantile(q, total, |b| c.sketch_count(self.slot, b))
+    }
+}
+
+impl SummaryCore {
+    /// An empty summary, created at `now`.
+    pub fn new(mapping: SketchMapping, geometry: Geometry, now: u64) -> SummaryCore {
+        let k = mapping.len();
+        SummaryCore {
+            count: CachePadded::new(AtomicU64::new(0)),
+            sum: CachePadded::new(AtomicU64::new(0f64.to_bits())),
+            tags: (0..geometry.len()).map(|_| SlotTag::new()).collect(),
+            bases: (0..geometry.len() * 2).map(|_| AtomicU64::new(0)).collect(),
+            sketches: (0..geometry.len() * k).map(|_| AtomicU32::new(0)).collect(),
+            mapping,
+            geometry,
+            last_epoch: AtomicU64::new(geometry.epoch(now)),
+        }
+    }
+
+    /// Records `v` at time `now`.
+    #[inline]
+    pub fn observe(&self, v: f64, now: u64) {
+        let e = self.geometry.epoch(now);
+        let i = self.geometry.slot(e);
+        let k = self.mapping.len();
+        let b = self.mapping.index(v);
+        let target = if self.tags[i].holds(e) {
+            Some(i)
+        } else {
+            self.start(i, e)
+        };
+        // Relaxed: exact counters; the window's quantiles read the sketch counts,
+        // the exported count and sum these two.
+        self.count.fetch_add(1, Ordering::Relaxed);
+        f64_add(&self.sum, v);
+        if let Some(c) = target.and_then(|t| self.sketches.get(t * k + b)) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Starts slot `i` for epoch `e` if no one has; returns the slot the observation
+    /// goes to: `i`, or while another writer restarts it, the previous epoch's.
+    #[cold]
+    #[inline(never)]
+    fn start(&self, i: usize, e: u64) -> Option<usize> {
+        let tag = &self.tags[i];
+        match tag.begin(e) {
+            Begin::Started => {
+                let k = self.mapping.len();
+                for c in &self.sketches[i * k..(i + 1) * k] {
+                    // Release: read by `read`'s Acquire loads (see `ring` docs).
+                    c.store(0, Ordering::Release);
+                }
+                self.bases[2 * i].store(self.count.load(Ordering::Relaxed), Ordering::Release);
+                self.bases[2 * i + 1].store(self.sum.load(Ordering::Relaxed), Ordering::Release);
+                tag.publish(e);
+                touch(&self.last_epoch, e);
+                Some(i)
+            }
+            Begin::Current => Some(i),
+            Begin::Busy | Begin::Newer => {
+                let p = self.geometry.slot(e.wrapping_sub(1));
+                (e > 0 && self.tags[p].holds(e - 1)).then_some(p)
+            }
+        }
+    }
+
+    fn sketch_count(&self, slot: usize, b: usize) -> u64 {
+        let k = self.mapping.len();
+        self.sketches[slot * k + b].load(Ordering::Acquire) as u64
+    }
+
+    fn sketch_total(&self, slot: usize) -> u64 {
+        let k = self.mapping.len();
+        self.sketches[slot * k..(slot + 1) * k]
+            .iter()
+            .map(|c| c.load(Ordering::Acquire) as u64)
+            .sum()
+    }
+
+    /// Number of observations.
+    #[inline]
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Sum of observations.
+    #[inline]
+    pub fn sum(&self) -> f64 {
+        f64::from_bits(self.sum.load(Ordering::Relaxed))
+    }
+
+    /// The sketch's mapping.
+    pub fn mapping(&self) -> &SketchMapping {
+        &self.mapping
+    }
+
+    /// The ring's shape.
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    /// The newest epoch in which the summary was created or started a slot.
+    pub fn last_epoch(&self) -> u64 {
+        self.last_epoch.load(Ordering::Relaxed)
+    }
+
+    /// Slots in `[first, last]` holding their epoch, oldest first, with their
+    /// count/sum bases.
+    fn slots(&self, first: u64, last: u64, mut f: impl FnMut(u64, usize, u64, f64)) {
+        for_each_epoch(&self.geometry, first, last, |e, i| {
+            let got = self.tags[i].read(|| {
+                (
+                    self.bases[2 * i].load(Ordering::Acquire),
+                    f64::from_bits(self.bases[2 * i + 1].load(Ordering::Acquire)),
+                )
+            });
+            if let Some((se, (c, s))) = got {
+                if se == e {
+                    f(e, i, c, s);
+                }
+            }
+        });
+    }
+
+    /// Calls `f` for each epoch in `range` with observations, oldest first.
+    pub fn for_each_point(&self, now: u64, range: TimeRange, mut f: impl FnMut(SummaryPoint<'_>)) {
+        let g = self.geometry;
+        let now_e = g.epoch(now);
+        let mut prev: Option<(u64, usize, u64, f64)> = None;
+        let emit = |f: &mut dyn FnMut(SummaryPoint<'_>),
+                    (pe, pi, pc, ps): (u64, usize, u64, f64),
+                    c: u64,
+                    s: f64| {
+            let start = g.epoch_start(pe);
+            if range.overlaps(start, g.width_nanos()) {
+                f(SummaryPoint {
+                    start,
+                    count: c.saturating_sub(pc),
+                    sum: s - ps,
+                    core: self,
+                    slot: pi,
+                });
+            }
+        };
+        self.slots(g.oldest_retained(now_e), now_e, |e, i, c, s| {
+            if let Some(p) = prev {
+                emit(&mut f, p, c.max(p.2), s);
+            }
+            prev = Some((e, i, prev.map_or(c, |p| c.max(p.2)), s));
+        });
+        if let Some(p) = prev {
+            emit(&mut f, p, self.count().max(p.2), self.sum());
+        }
+    }
+
+    /// The `q`-quantile of the observations in the epochs covering
+    /// `(now - window, now]`, within the mapping's relative error; NaN when none.
+    pub fn quantile(&self, q: f64, now: u64, window: Duration) -> f64 {
+        let (first, last) = window_epochs(&self.geometry, now, window);
+        let mut slots: SmallVec<[usize; 16]> = SmallVec::new();
+        self.slots(first, last, |_, i, _, _| slots.push(i));
+        let total: u64 = slots.iter().map(|&i| self.sketch_total(i)).sum();
+        self.mapping.quantile(q, total, |b| {
+            slots.iter().map(|&i| self.sketch_count(i, b)).sum()
+        })
+    }
+
+    /// Observations in the epochs covering `(now - window, now]`, as counted by
+    /// the sketches.
+    pub fn window_count(&self, now: u64, window: Duration) -> u64 {
+        let (first, last) = window_epochs(&self.geometry, now, window);
+        let mut n = 0;
+        self.slots(first, last, |_, i, _, _| n += self.sketch_total(i));
+        n
+    }
+}

@@ -1,0 +1,223 @@
+//! Zero-copy visits over families and series: the one read API that exporters,
+//! the HTTP API and the store all use.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::family::{AnySeries, Family};
+use crate::intern::Sym;
+use crate::retention::{Geometry, Retention};
+use crate::series::{CounterCore, GaugeCore, HistogramCore, SummaryCore, TimeRange};
+use crate::sketch::SketchMapping;
+use crate::{Filter, MetricKind, Registry};
+
+/// One family as seen by a visit: its metadata and its selected series.
+pub struct FamilyView<'a> {
+    family: &'a Family,
+    series: &'a [AnySeries],
+    filter: &'a Filter,
+    now: u64,
+}
+
+/// A series' state, by kind.
+#[derive(Debug, Clone, Copy)]
+pub enum SeriesData<'a> {
+    /// A counter.
+    Counter(&'a CounterCore),
+    /// A gauge.
+    Gauge(&'a GaugeCore),
+    /// A histogram.
+    Histogram(&'a HistogramCore),
+    /// A summary.
+    Summary(&'a SummaryCore),
+}
+
+/// One series as seen by a visit.
+#[derive(Clone, Copy)]
+pub struct SeriesView<'a> {
+    series: &'a AnySeries,
+    now: u64,
+    range: TimeRange,
+}
+
+impl<'a> FamilyView<'a> {
+    /// The metric name.
+    pub fn name(&self) -> &'a str {
+        self.family.name.as_str()
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> MetricKind {
+        self.family.kind
+    }
+
+    /// The HELP text (empty if none was given).
+    pub fn help(&self) -> &'a str {
+        &self.family.help
+    }
+
+    /// The unit, if one was given.
+    pub fn unit(&self) -> Option<&'a str> {
+        self.family.unit.as_deref()
+    }
+
+    /// Histogram bucket upper bounds (`+Inf` implied).
+    pub fn bucket_bounds(&self) -> &'a [f64] {
+        self.family.buckets.bounds()
+    }
+
+    /// Summary objectives.
+    pub fn objectives(&self) -> &'a [f64] {
+        &self.family.objectives
+    }
+
+    /// The summary sketch mapping.
+    pub fn sketch(&self) -> &'a SketchMapping {
+        &self.family.mapping
+    }
+
+    /// The family's retention.
+    pub fn retention(&self) -> Retention {
+        self.family.retention
+    }
+
+    /// The ring shape of the family's series.
+    pub fn geometry(&self) -> Geometry {
+        self.family.geometry
+    }
+
+    /// The series' idle time-to-live, if any.
+    pub fn idle_ttl(&self) -> Option<Duration> {
+        self.family.idle_ttl
+    }
+
+    /// The time of the visit (ns since the Unix epoch).
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// The selected series: label matchers hold, idle ones left out unless the
+    /// filter asks for them; in creation order, the overflow series last.
+    pub fn series(&self) -> impl Iterator<Item = SeriesView<'a>> + 'a {
+        let (family, filter, now) = (self.family, self.filter, self.now);
+        self.series
+            .iter()
+            .chain(family.overflow.get())
+            .filter(move |s| selected(family, filter, s, now))
+            .map(move |s| SeriesView {
+                series: s,
+                now,
+                range: filter.range,
+            })
+    }
+}
+
+fn selected(family: &Family, filter: &Filter, s: &AnySeries, now: u64) -> bool {
+    (filter.include_idle || !family.is_idle(s.last_active(), now))
+        && filter.matches_labels(s.labels().iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// Iterator over a series' labels, sorted by name.
+pub type Labels<'a> =
+    std::iter::Map<std::slice::Iter<'a, (Sym, Sym)>, fn(&'a (Sym, Sym)) -> (&'a str, &'a str)>;
+
+impl<'a> SeriesView<'a> {
+    /// The labels, sorted by name.
+    pub fn labels(&self) -> Labels<'a> {
+        fn pair(p: &(Sym, Sym)) -> (&str, &str) {
+            (p.0.as_str(), p.1.as_str())
+        }
+        self.series
+            .labels()
+            .iter()
+            .map(pair as fn(&'a (Sym, Sym)) -> (&'a str, &'a str))
+    }
+
+    /// The state.
+    pub fn data(&self) -> SeriesData<'a> {
+        match self.series {
+            AnySeries::Counter(s) => SeriesData::Counter(&s.core),
+            AnySeries::Gauge(s) => SeriesData::Gauge(&s.core),
+            AnySeries::Histogram(s) => SeriesData::Histogram(&s.core),
+            AnySeries::Summary(s) => SeriesData::Summary(&s.core),
+        }
+    }
+
+    /// When the series was created (ns since the Unix epoch).
+    pub fn created(&self) -> u64 {
+        self.series.created()
+    }
+
+    /// Start of the newest epoch in which the series was created or recorded.
+    pub fn last_active(&self) -> u64 {
+        self.series.last_active().0
+    }
+
+    /// The time of the visit.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// The history range the filter selected.
+    pub fn range(&self) -> TimeRange {
+        self.range
+    }
+}
+
+impl Registry {
+    /// Calls `f` for each family the filter selects that has at least one selected
+    /// series, in name order. Idle series no handle holds are reclaimed on the way.
+    ///
+    /// The visitor may record into and look up existing series; it must not create
+    /// new series of the family it is visiting (that would wait on the family's
+    /// list, which the visit is reading).
+    ///
+    /// ```
+    /// use lakemetrics_core::{Filter, Registry, SeriesData};
+    /// let reg = Registry::new();
+    /// reg.counter("rows", &[("handler", "csv")]).unwrap().inc_by(3);
+    /// reg.counter("rows", &[("handler", "json")]).unwrap().inc_by(4);
+    /// let mut seen = Vec::new();
+    /// reg.visit(&Filter::all().label_eq("handler", "json"), |fam| {
+    ///     for s in fam.series() {
+    ///         if let SeriesData::Counter(c) = s.data() {
+    ///             seen.push((fam.name().to_string(), c.total()));
+    ///         }
+    ///     }
+    /// });
+    /// assert_eq!(seen, [("rows".to_string(), 4)]);
+    /// ```
+    pub fn visit(&self, filter: &Filter, mut f: impl FnMut(&FamilyView<'_>)) {
+        let now = self.now_nanos();
+        let families: Vec<Arc<Family>> = {
+            let all = self.inner.families.read();
+            all.values()
+                .filter(|fam| {
+                    filter.matches_name(&fam.name) && filter.kind.is_none_or(|k| k == fam.kind)
+                })
+                .cloned()
+                .collect()
+        };
+        for family in families {
+            let mut idle = false;
+            {
+                let list = family.series.read_recursive();
+                if family.idle_ttl.is_some() {
+                    idle = list.iter().any(|s| family.is_idle(s.last_active(), now));
+                }
+                let view = FamilyView {
+                    family: &family,
+                    series: &list,
+                    filter,
+                    now,
+                };
+                if view.series().next().is_some() {
+                    f(&view);
+                }
+            }
+            if idle {
+                self.reclaim(&family, now);
+            }
+        }
+    }
+}
