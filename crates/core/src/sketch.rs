@@ -100,7 +100,8 @@ impl SketchMapping {
         let multiplier = 1.0 / (slope * gamma.log2());
         let offset = (log2_approx(min) * multiplier).floor() as i64;
         let top = (log2_approx(max) * multiplier).floor() as i64 - offset;
-        let len = top as usize + 2;
+        // Bucket 0 (below min), 1..=top+1 (the range), top+2 (at or above max).
+        let len = top as usize + 3;
         if len > MAX_SKETCH_BUCKETS {
             return Err(bad(format!(
                 "{len} buckets needed; the limit is {MAX_SKETCH_BUCKETS} \
@@ -153,7 +154,7 @@ impl SketchMapping {
             return self.len - 1;
         }
         let k = (log2_approx(v) * self.multiplier).floor() as i64 - self.offset;
-        (k as usize + 1).min(self.len - 1)
+        (k as usize + 1).min(self.len - 2)
     }
 
     /// The value reported for bucket `index`.
