@@ -16,6 +16,7 @@
 //! maximum clamped by the total), which keeps the sum exact and every increase
 //! non-negative.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use smallvec::SmallVec;
@@ -79,6 +80,34 @@ fn for_each_epoch(g: &Geometry, first: u64, last: u64, mut f: impl FnMut(u64, us
 fn touch(last_epoch: &AtomicU64, e: u64) {
     // Relaxed: an advisory timestamp; nothing is published with it.
     last_epoch.fetch_max(e, Ordering::Relaxed);
+}
+
+/// Makes a run of bases monotone from the right: each becomes the least of itself,
+/// every later base and `total`. The increases between them then telescope to
+/// `total - first base`, all non-negative, with nothing dropped: a base inflated by
+/// a racing writer is lowered to its successor, moving that race's increments to
+/// the neighbouring epoch.
+fn suffix_min<'a>(bases: impl DoubleEndedIterator<Item = &'a mut u64>, total: u64) {
+    let mut run = total;
+    for b in bases.rev() {
+        run = run.min(*b);
+        *b = run;
+    }
+}
+
+/// Runs `f` with an empty per-thread buffer that keeps its capacity between calls,
+/// so reading history allocates nothing once warm (a fresh buffer if nested).
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u64>) -> R) -> R {
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            f(&mut buf)
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 fn f64_add(cell: &AtomicU64, v: f64) {
@@ -179,69 +208,56 @@ impl CounterCore {
         self.last_epoch.load(Ordering::Relaxed)
     }
 
-    /// Calls `f` with the normalized base of every started, retained epoch up to
-    /// `now`, oldest first, then returns the total they were clamped by.
-    fn bases(&self, now: u64, mut f: impl FnMut(u64, u64)) -> u64 {
+    /// Calls `f` with `[epoch, base, epoch, base, ...]` for every started,
+    /// retained epoch up to `now` (oldest first), bases made monotone, and the
+    /// total they end at.
+    fn with_bases<R>(&self, now: u64, f: impl FnOnce(&[u64], u64) -> R) -> R {
         let g = &self.geometry;
         let now_e = g.epoch(now);
-        let first = g.oldest_retained(now_e);
-        // Slots first, total last: a base read through the slot's Acquire is a
-        // value the total had before, so the total read after is at least it.
-        let mut run = 0u64;
-        let mut seen: SmallVec<[(u64, u64); 64]> = SmallVec::new();
-        for_each_epoch(g, first, now_e, |e, i| {
-            let slot = &self.ring[i];
-            if let Some((se, b)) = slot.tag.read(|| slot.base.load(Ordering::Acquire)) {
-                if se == e {
-                    seen.push((e, b));
+        with_scratch(|buf| {
+            for_each_epoch(g, g.oldest_retained(now_e), now_e, |e, i| {
+                let slot = &self.ring[i];
+                if let Some((se, b)) = slot.tag.read(|| slot.base.load(Ordering::Acquire)) {
+                    if se == e {
+                        buf.extend_from_slice(&[e, b]);
+                    }
                 }
-            }
-        });
-        let total = self.total();
-        for (e, b) in seen {
-            run = run.max(b).min(total);
-            f(e, run);
-        }
-        total
+            });
+            // Slots first, total last: a base read through the slot's Acquire is a
+            // value the total had before, so the total read after is at least it.
+            let total = self.total();
+            suffix_min(buf.chunks_exact_mut(2).map(|p| &mut p[1]), total);
+            f(buf, total)
+        })
     }
 
     /// Calls `f` for each epoch in `range` with recordings, oldest first.
     pub fn for_each_point(&self, now: u64, range: TimeRange, mut f: impl FnMut(CounterPoint)) {
         let g = self.geometry;
-        let mut prev: Option<(u64, u64)> = None;
-        let total = self.bases(now, |e, b| {
-            if let Some((pe, pb)) = prev {
-                let start = g.epoch_start(pe);
+        self.with_bases(now, |bases, total| {
+            let mut it = bases.chunks_exact(2).peekable();
+            while let Some(p) = it.next() {
+                let next = it.peek().map_or(total, |n| n[1]);
+                let start = g.epoch_start(p[0]);
                 if range.overlaps(start, g.width_nanos()) {
                     f(CounterPoint {
                         start,
-                        increase: b - pb,
+                        increase: next - p[1],
                     });
                 }
             }
-            prev = Some((e, b));
         });
-        if let Some((pe, pb)) = prev {
-            let start = g.epoch_start(pe);
-            if range.overlaps(start, g.width_nanos()) {
-                f(CounterPoint {
-                    start,
-                    increase: total - pb,
-                });
-            }
-        }
     }
 
     /// The increase over the epochs covering `(now - window, now]`.
     pub fn increase(&self, now: u64, window: Duration) -> u64 {
         let (first, _) = window_epochs(&self.geometry, now, window);
-        let mut from = None;
-        let total = self.bases(now, |e, b| {
-            if e >= first && from.is_none() {
-                from = Some(b);
-            }
-        });
-        from.map_or(0, |b| total - b)
+        self.with_bases(now, |bases, total| {
+            bases
+                .chunks_exact(2)
+                .find(|p| p[0] >= first)
+                .map_or(0, |p| total - p[1])
+        })
     }
 }
 
@@ -339,8 +355,14 @@ impl GaugeCore {
         slot.last.store(v.to_bits(), Ordering::Relaxed);
         if !v.is_nan() {
             let o = f64_to_ordered(v);
-            slot.min.fetch_min(o, Ordering::Relaxed);
-            slot.max.fetch_max(o, Ordering::Relaxed);
+            // Plain loads first: a value inside [min, max] (the common case) costs
+            // no read-modify-write at all.
+            if o < slot.min.load(Ordering::Relaxed) {
+                slot.min.fetch_min(o, Ordering::Relaxed);
+            }
+            if o > slot.max.load(Ordering::Relaxed) {
+                slot.max.fetch_max(o, Ordering::Relaxed);
+            }
         }
     }
 
@@ -518,8 +540,6 @@ impl HistogramPoint<'_> {
     }
 }
 
-type Row = SmallVec<[u64; 24]>;
-
 impl HistogramCore {
     /// An empty histogram with `buckets`, created at `now`.
     pub fn new(buckets: Buckets, geometry: Geometry, now: u64) -> HistogramCore {
@@ -607,40 +627,42 @@ impl HistogramCore {
         f(&mut it, sum)
     }
 
-    /// Walks the normalized bases of started, retained epochs (oldest first) and
-    /// finally the cumulative state, as rows of bucket counts then sum bits.
-    fn walk(&self, now: u64, mut f: impl FnMut(Option<u64>, &[u64], f64)) {
+    /// Calls `f(rows, stride)` where `rows` holds, for every started, retained
+    /// epoch (oldest first), `[epoch, base per bucket..., sum bits]`, bases made
+    /// monotone per bucket, then a last row `[u64::MAX, count per bucket..., sum
+    /// bits]` with the cumulative state; `stride` is the row length.
+    fn with_rows<R>(&self, now: u64, f: impl FnOnce(&[u64], usize) -> R) -> R {
         let g = &self.geometry;
         let n = self.counts.len();
+        let stride = n + 2;
         let now_e = g.epoch(now);
-        let mut run: Row = smallvec::smallvec![0; n];
-        let mut rows: SmallVec<[(u64, Row, f64); 12]> = SmallVec::new();
-        for_each_epoch(g, g.oldest_retained(now_e), now_e, |e, i| {
-            let row = &self.bases[i * (n + 1)..(i + 1) * (n + 1)];
-            let got = self.tags[i].read(|| {
-                let r: Row = row[..n].iter().map(|b| b.load(Ordering::Acquire)).collect();
-                (r, f64::from_bits(row[n].load(Ordering::Acquire)))
-            });
-            if let Some((se, (r, s))) = got {
-                if se == e {
-                    rows.push((e, r, s));
+        with_scratch(|buf| {
+            for_each_epoch(g, g.oldest_retained(now_e), now_e, |e, i| {
+                let row = &self.bases[i * (n + 1)..(i + 1) * (n + 1)];
+                let at = buf.len();
+                buf.push(e);
+                let ok = self.tags[i].read(|| {
+                    buf.extend(row.iter().map(|b| b.load(Ordering::Acquire)));
+                });
+                if !matches!(ok, Some((se, ())) if se == e) {
+                    buf.truncate(at);
                 }
+            });
+            buf.push(u64::MAX);
+            buf.extend(self.counts.iter().map(|c| c.load(Ordering::Relaxed)));
+            buf.push(self.sum.load(Ordering::Relaxed));
+            let rows = buf.len() / stride;
+            for b in 1..=n {
+                let total = buf[(rows - 1) * stride + b];
+                suffix_min(
+                    buf[..(rows - 1) * stride]
+                        .chunks_exact_mut(stride)
+                        .map(|r| &mut r[b]),
+                    total,
+                );
             }
-        });
-        let total: Row = self
-            .counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect();
-        let total_sum = f64::from_bits(self.sum.load(Ordering::Relaxed));
-        for (e, r, s) in rows {
-            for ((acc, b), t) in run.iter_mut().zip(r.iter()).zip(total.iter()) {
-                *acc = (*acc).max(*b).min(*t);
-            }
-            // Sums need not be monotone (observations may be negative): kept as taken.
-            f(Some(e), &run, s);
-        }
-        f(None, &total, total_sum);
+            f(buf, stride)
+        })
     }
 
     /// Calls `f` for each epoch in `range` with observations, oldest first.
@@ -651,22 +673,23 @@ impl HistogramCore {
         mut f: impl FnMut(HistogramPoint<'_>),
     ) {
         let g = self.geometry;
-        let mut prev: Option<(u64, Row, f64)> = None;
-        let mut delta: Row = SmallVec::new();
-        self.walk(now, |e, row, sum| {
-            if let Some((pe, prow, psum)) = &prev {
-                let start = g.epoch_start(*pe);
+        let n = self.counts.len();
+        self.with_rows(now, |rows, stride| {
+            let mut delta: SmallVec<[u64; 32]> = smallvec::smallvec![0; n];
+            for pair in rows.windows(2 * stride).step_by(stride) {
+                let (row, next) = pair.split_at(stride);
+                let start = g.epoch_start(row[0]);
                 if range.overlaps(start, g.width_nanos()) {
-                    delta.clear();
-                    delta.extend(row.iter().zip(prow.iter()).map(|(a, b)| a - b));
+                    for ((d, a), b) in delta.iter_mut().zip(&next[1..=n]).zip(&row[1..=n]) {
+                        *d = a - b;
+                    }
                     f(HistogramPoint {
                         start,
                         counts: &delta,
-                        sum: sum - psum,
+                        sum: f64::from_bits(next[n + 1]) - f64::from_bits(row[n + 1]),
                     });
                 }
             }
-            prev = e.map(|e| (e, Row::from_slice(row), sum));
         });
     }
 
@@ -674,21 +697,21 @@ impl HistogramCore {
     /// `(now - window, now]`.
     pub fn increase(&self, now: u64, window: Duration) -> HistogramSnapshot {
         let (first, _) = window_epochs(&self.geometry, now, window);
-        let mut from: Option<(Row, f64)> = None;
+        let n = self.counts.len();
         let mut out = HistogramSnapshot {
-            counts: smallvec::smallvec![0; self.counts.len()],
+            counts: smallvec::smallvec![0; n],
             sum: 0.0,
         };
-        self.walk(now, |e, row, sum| match e {
-            Some(e) if e >= first && from.is_none() => from = Some((Row::from_slice(row), sum)),
-            Some(_) => {}
-            None => {
-                if let Some((b, bs)) = &from {
-                    for ((o, t), b) in out.counts.iter_mut().zip(row).zip(b.iter()) {
-                        *o = t - b;
-                    }
-                    out.sum = sum - bs;
+        self.with_rows(now, |rows, stride| {
+            let last = &rows[rows.len() - stride..];
+            if let Some(row) = rows[..rows.len() - stride]
+                .chunks_exact(stride)
+                .find(|r| r[0] >= first)
+            {
+                for ((o, t), b) in out.counts.iter_mut().zip(&last[1..=n]).zip(&row[1..=n]) {
+                    *o = t - b;
                 }
+                out.sum = f64::from_bits(last[n + 1]) - f64::from_bits(row[n + 1]);
             }
         });
         out
@@ -912,30 +935,25 @@ impl SummaryCore {
     pub fn for_each_point(&self, now: u64, range: TimeRange, mut f: impl FnMut(SummaryPoint<'_>)) {
         let g = self.geometry;
         let now_e = g.epoch(now);
-        let mut prev: Option<(u64, usize, u64, f64)> = None;
-        let emit = |f: &mut dyn FnMut(SummaryPoint<'_>),
-                    (pe, pi, pc, ps): (u64, usize, u64, f64),
-                    c: u64,
-                    s: f64| {
-            let start = g.epoch_start(pe);
+        // (epoch, slot, count base, sum base); summaries have at most a few slots.
+        let mut rows: SmallVec<[(u64, usize, u64, f64); 8]> = SmallVec::new();
+        self.slots(g.oldest_retained(now_e), now_e, |e, i, c, s| {
+            rows.push((e, i, c, s))
+        });
+        let (total, total_sum) = (self.count(), self.sum());
+        suffix_min(rows.iter_mut().map(|r| &mut r.2), total);
+        for (k, &(e, i, c, s)) in rows.iter().enumerate() {
+            let (nc, ns) = rows.get(k + 1).map_or((total, total_sum), |r| (r.2, r.3));
+            let start = g.epoch_start(e);
             if range.overlaps(start, g.width_nanos()) {
                 f(SummaryPoint {
                     start,
-                    count: c.saturating_sub(pc),
-                    sum: s - ps,
+                    count: nc - c,
+                    sum: ns - s,
                     core: self,
-                    slot: pi,
+                    slot: i,
                 });
             }
-        };
-        self.slots(g.oldest_retained(now_e), now_e, |e, i, c, s| {
-            if let Some(p) = prev {
-                emit(&mut f, p, c.max(p.2), s);
-            }
-            prev = Some((e, i, prev.map_or(c, |p| c.max(p.2)), s));
-        });
-        if let Some(p) = prev {
-            emit(&mut f, p, self.count().max(p.2), self.sum());
         }
     }
 
