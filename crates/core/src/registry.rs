@@ -286,7 +286,13 @@ impl Registry {
         validate_metric_name(&describe.name)?;
         let inner = &*self.inner;
         let name = inner.interner.intern(&describe.name);
-        let family = Family::build(&describe, name.clone(), &inner.defaults)?;
+        let family = match Family::build(&describe, name.clone(), &inner.defaults) {
+            Ok(f) => f,
+            Err(e) => {
+                inner.interner.release([name]);
+                return Err(e);
+            }
+        };
         let mut families = inner.families.write();
         match families.get(&name) {
             Some(existing) if existing.kind != family.kind => Err(Error::KindConflict {
@@ -371,6 +377,17 @@ impl Registry {
         let inner = &*self.inner;
         validate_metric_name(name)?;
         validate_labels(labels, inner.max_label_value_len, inner.max_labels)?;
+        if !overflow
+            && name != OVERFLOW_METRIC
+            && inner.series_count.load(StdOrdering::Relaxed) >= inner.max_series
+        {
+            // Refused before anything (even an empty family) is created.
+            return Err(Error::CardinalityLimit {
+                name: name.into(),
+                limit: inner.max_series,
+                scope: "registry",
+            });
+        }
         let family = self.family(name, kind)?;
         // Lock order everywhere: family series list, then index shard.
         let mut list = family.series.write();
@@ -432,7 +449,13 @@ impl Registry {
             None => {
                 let sym = inner.interner.intern(name);
                 let built =
-                    Family::build(&Describe::new(name, kind), sym.clone(), &inner.defaults)?;
+                    match Family::build(&Describe::new(name, kind), sym.clone(), &inner.defaults) {
+                        Ok(f) => f,
+                        Err(e) => {
+                            inner.interner.release([sym]);
+                            return Err(e);
+                        }
+                    };
                 let mut families = inner.families.write();
                 families
                     .entry(sym)

@@ -99,9 +99,12 @@ fn reader_racing_a_first_start_sees_the_payload() {
             let slot = slot.clone();
             thread::spawn(move || assert!(start(&slot, 4, 40)))
         };
-        let got = slot
-            .tag
-            .read(|| (slot.a.load(Ordering::Acquire), slot.b.load(Ordering::Acquire)));
+        let got = slot.tag.read(|| {
+            (
+                slot.a.load(Ordering::Acquire),
+                slot.b.load(Ordering::Acquire),
+            )
+        });
         if let Some(got) = got {
             assert_eq!(got, (4, (40, 40)));
         }

@@ -118,15 +118,29 @@ fn run(retention: Retention, ops: Vec<Op>) {
                 // Counter: increase and rate over the window.
                 let win = window(now, w, cw, cl);
                 let expect: u64 = in_window(&m.incs, win, cw).iter().sum();
-                assert_eq!(counter.increase(wd), expect, "increase over {ms}ms at {now}");
+                assert_eq!(
+                    counter.increase(wd),
+                    expect,
+                    "increase over {ms}ms at {now}"
+                );
                 let covered = now.saturating_sub((win.0 * cw).max(created)) as f64 / 1e9;
-                let rate = if covered > 0.0 { expect as f64 / covered } else { 0.0 };
+                let rate = if covered > 0.0 {
+                    expect as f64 / covered
+                } else {
+                    0.0
+                };
                 assert!((counter.rate(wd) - rate).abs() <= 1e-9 * rate.abs().max(1.0));
 
                 // Gauge: max and min over the window, else the current value.
                 let vals = in_window(&m.sets, window(now, w, cw, cl), cw);
-                let max = vals.iter().copied().fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
-                let min = vals.iter().copied().fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.min(v))));
+                let max = vals
+                    .iter()
+                    .copied()
+                    .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
+                let min = vals
+                    .iter()
+                    .copied()
+                    .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.min(v))));
                 assert_eq!(gauge.max_over(wd), max.unwrap_or(m.gauge));
                 assert_eq!(gauge.min_over(wd), min.unwrap_or(m.gauge));
 
@@ -140,7 +154,10 @@ fn run(retention: Retention, ops: Vec<Op>) {
                 for q in [0.5, 0.9, 0.99] {
                     let got = hist.quantile(q, wd);
                     let want = bucket_quantile(q, &bounds, &counts);
-                    assert!(got == want || (got.is_nan() && want.is_nan()), "q{q}: {got} vs {want}");
+                    assert!(
+                        got == want || (got.is_nan() && want.is_nan()),
+                        "q{q}: {got} vs {want}"
+                    );
                 }
 
                 // Summary: quantiles within 1% of the exact value at the rank.
@@ -153,7 +170,10 @@ fn run(retention: Retention, ops: Vec<Op>) {
                         assert!(got.is_nan());
                     } else {
                         let exact = vals[(q * (vals.len() - 1) as f64).floor() as usize];
-                        assert!((got - exact).abs() <= 0.01 * exact, "q{q}: {got} vs {exact}");
+                        assert!(
+                            (got - exact).abs() <= 0.01 * exact,
+                            "q{q}: {got} vs {exact}"
+                        );
                     }
                 }
             }
@@ -201,7 +221,8 @@ fn check_history(m: &Model, now: u64, reg: &Registry, (cw, cl): (u64, u64), (hw,
         }
     }
     let mut got = Vec::new();
-    c.core().for_each_point(now, TimeRange::ALL, |p| got.push((p.start, p.increase)));
+    c.core()
+        .for_each_point(now, TimeRange::ALL, |p| got.push((p.start, p.increase)));
     assert_eq!(got, want);
 
     let g = reg.gauge("g", &[]).unwrap();
@@ -216,7 +237,9 @@ fn check_history(m: &Model, now: u64, reg: &Registry, (cw, cl): (u64, u64), (hw,
         }
     }
     let mut got = Vec::new();
-    g.core().for_each_point(now, TimeRange::ALL, |p| got.push((p.start, p.last, p.min, p.max)));
+    g.core().for_each_point(now, TimeRange::ALL, |p| {
+        got.push((p.start, p.last, p.min, p.max))
+    });
     assert_eq!(got, want);
 
     let h = reg.histogram("h", &[]).unwrap();
@@ -232,7 +255,8 @@ fn check_history(m: &Model, now: u64, reg: &Registry, (cw, cl): (u64, u64), (hw,
         }
     }
     let mut got = Vec::new();
-    h.core().for_each_point(now, TimeRange::ALL, |p| got.push((p.start, p.count())));
+    h.core()
+        .for_each_point(now, TimeRange::ALL, |p| got.push((p.start, p.count())));
     assert_eq!(got, want);
 }
 
@@ -269,5 +293,8 @@ fn long_run_wraps_the_ring_many_times() {
             ]
         })
         .collect();
-    run(Retention::new(Duration::from_secs(1), Duration::from_secs(5)).unwrap(), ops);
+    run(
+        Retention::new(Duration::from_secs(1), Duration::from_secs(5)).unwrap(),
+        ops,
+    );
 }

@@ -1,0 +1,122 @@
+//! Recording through every handle, and looking up an existing labeled series,
+//! allocate nothing (a counting global allocator proves it). Since recordings
+//! allocate nothing, memory cannot grow with them either (invariant 4).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lakemetrics_core::{ManualClock, Registry, Retention};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+#[allow(unsafe_code)]
+// SAFETY: defers to the system allocator; only counts calls on this thread.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations(f: impl FnOnce()) -> u64 {
+    let before = ALLOCS.with(Cell::get);
+    f();
+    ALLOCS.with(Cell::get) - before
+}
+
+fn registry(clock: &Arc<ManualClock>) -> Registry {
+    Registry::builder()
+        .clock(clock.clone())
+        .retention(Retention::new(Duration::from_secs(1), Duration::from_secs(60)).unwrap())
+        .build()
+}
+
+#[test]
+fn recording_through_handles_allocates_nothing() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = registry(&clock);
+    let c = reg.counter("c", &[("handler", "csv")]).unwrap();
+    let g = reg.gauge("g", &[]).unwrap();
+    let h = reg.histogram("h", &[]).unwrap();
+    let s = reg.summary("s", &[]).unwrap();
+    let n = allocations(|| {
+        // Many laps of every ring: every slot is restarted many times.
+        for i in 0..100_000u64 {
+            clock.advance(Duration::from_millis(7));
+            c.inc();
+            c.inc_by(i);
+            g.set(i as f64);
+            g.add(1.5);
+            g.sub(0.5);
+            h.observe((i % 100) as f64 / 10.0);
+            s.observe(1.0 + (i % 1000) as f64);
+        }
+    });
+    assert_eq!(n, 0, "recording allocated {n} times");
+}
+
+#[test]
+fn labeled_lookup_of_an_existing_series_allocates_nothing() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = registry(&clock);
+    let labels = [("handler", "csv"), ("status", "ok")];
+    reg.counter("requests", &labels).unwrap();
+    reg.gauge("depth", &labels).unwrap();
+    reg.histogram("latency", &labels).unwrap();
+    reg.summary("sizes", &labels).unwrap();
+    let reordered = [("status", "ok"), ("handler", "csv")];
+    let n = allocations(|| {
+        for _ in 0..10_000 {
+            reg.counter("requests", &labels).unwrap().inc();
+            reg.counter("requests", &reordered).unwrap().inc();
+            reg.gauge("depth", &labels).unwrap().set(1.0);
+            reg.histogram("latency", &labels).unwrap().observe(0.1);
+            reg.summary("sizes", &labels).unwrap().observe(10.0);
+        }
+    });
+    assert_eq!(n, 0, "lookups allocated {n} times");
+    assert_eq!(reg.counter("requests", &labels).unwrap().get(), 20_000);
+}
+
+#[test]
+fn windowed_queries_allocate_nothing_once_warm() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = registry(&clock);
+    let c = reg.counter("c", &[]).unwrap();
+    let h = reg.histogram("h", &[]).unwrap();
+    for i in 0..200 {
+        clock.advance(Duration::from_millis(300));
+        c.inc();
+        h.observe(i as f64 / 100.0);
+    }
+    let w = Duration::from_secs(30);
+    c.increase(w);
+    h.quantile(0.5, w);
+    let n = allocations(|| {
+        for _ in 0..100 {
+            std::hint::black_box(c.increase(w));
+            std::hint::black_box(c.rate(w));
+            std::hint::black_box(h.quantile(0.99, w));
+        }
+    });
+    assert_eq!(n, 0, "queries allocated {n} times");
+}
