@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use lakemetrics_core::{ManualClock, Registry, Retention, TimeRange};
+use lakemetrics_core::{Clock, ManualClock, Registry, Retention, TimeRange};
 
 #[test]
 fn writers_and_a_reader_across_many_epochs() {
