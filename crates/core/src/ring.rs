@@ -55,13 +55,13 @@ impl SlotTag {
     pub fn holds(&self, e: u64) -> bool {
         // Relaxed: a writer only decides here whether to start the slot; the payload
         // words it then updates are RMWs whose result does not depend on what it saw.
-        self.0.load(Ordering::Relaxed) == e + 1
+        self.0.load(Ordering::Relaxed) == e.wrapping_add(1)
     }
 
     /// Tries to take the slot for epoch `e`.
     #[inline]
     pub fn begin(&self, e: u64) -> Begin {
-        let want = e + 1;
+        let want = e.wrapping_add(1);
         let mut cur = self.0.load(Ordering::Relaxed);
         loop {
             if cur & BUSY != 0 {
@@ -92,7 +92,7 @@ impl SlotTag {
     pub fn publish(&self, e: u64) {
         // Release: publishes the payload written since `begin` to readers that
         // Acquire the tag.
-        self.0.store(e + 1, Ordering::Release);
+        self.0.store(e.wrapping_add(1), Ordering::Release);
     }
 
     /// The epoch the slot holds, if it holds a finished one.

@@ -173,9 +173,12 @@ impl CounterCore {
         // Relaxed: the total is one word; the only thing published with a base is
         // the base itself (by the slot's Release store).
         let prev = self.total.fetch_add(n, Ordering::Relaxed);
-        let slot = &self.ring[self.geometry.slot(e)];
-        if !slot.tag.holds(e) {
-            self.start(slot, e, prev);
+        // `get` rather than indexing: the slot index is always in range, and this
+        // way the recording path has no panic branch at all.
+        if let Some(slot) = self.ring.get(self.geometry.slot(e)) {
+            if !slot.tag.holds(e) {
+                self.start(slot, e, prev);
+            }
         }
     }
 
@@ -340,7 +343,9 @@ impl GaugeCore {
     #[inline]
     fn note(&self, v: f64, now: u64) {
         let e = self.geometry.epoch(now);
-        let slot = &self.ring[self.geometry.slot(e)];
+        let Some(slot) = self.ring.get(self.geometry.slot(e)) else {
+            return;
+        };
         if slot.tag.holds(e) {
             Self::fold(slot, v);
         } else {
@@ -387,9 +392,10 @@ impl GaugeCore {
             Begin::Busy | Begin::Newer => {
                 // Another writer is starting this slot: the value lands in the
                 // neighbouring (previous) epoch when that one exists.
-                let prev = &self.ring[self.geometry.slot(e.wrapping_sub(1))];
-                if e > 0 && prev.tag.holds(e - 1) {
-                    Self::fold(prev, v);
+                if let Some(prev) = self.ring.get(self.geometry.slot(e.wrapping_sub(1))) {
+                    if e > 0 && prev.tag.holds(e - 1) {
+                        Self::fold(prev, v);
+                    }
                 }
             }
         }
@@ -562,7 +568,7 @@ impl HistogramCore {
     pub fn observe(&self, v: f64, now: u64) {
         let e = self.geometry.epoch(now);
         let i = self.geometry.slot(e);
-        if !self.tags[i].holds(e) {
+        if self.tags.get(i).is_some_and(|t| !t.holds(e)) {
             self.start(i, e);
         }
         let b = self.buckets.index(v);
@@ -577,15 +583,21 @@ impl HistogramCore {
     #[cold]
     #[inline(never)]
     fn start(&self, i: usize, e: u64) {
-        let tag = &self.tags[i];
+        let n = self.counts.len();
+        let (Some(tag), Some(row)) = (
+            self.tags.get(i),
+            self.bases.get(i * (n + 1)..(i + 1) * (n + 1)),
+        ) else {
+            return;
+        };
         if tag.begin(e) == Begin::Started {
-            let n = self.counts.len();
-            let row = &self.bases[i * (n + 1)..(i + 1) * (n + 1)];
             for (b, c) in row.iter().zip(self.counts.iter()) {
                 // Release: read by `read`'s Acquire loads (see `ring` docs).
                 b.store(c.load(Ordering::Relaxed), Ordering::Release);
             }
-            row[n].store(self.sum.load(Ordering::Relaxed), Ordering::Release);
+            if let Some(sum) = row.get(n) {
+                sum.store(self.sum.load(Ordering::Relaxed), Ordering::Release);
+            }
             tag.publish(e);
             touch(&self.last_epoch, e);
         }
@@ -832,7 +844,7 @@ impl SummaryCore {
         let i = self.geometry.slot(e);
         let k = self.mapping.len();
         let b = self.mapping.index(v);
-        let target = if self.tags[i].holds(e) {
+        let target = if self.tags.get(i).is_some_and(|t| t.holds(e)) {
             Some(i)
         } else {
             self.start(i, e)
@@ -851,16 +863,22 @@ impl SummaryCore {
     #[cold]
     #[inline(never)]
     fn start(&self, i: usize, e: u64) -> Option<usize> {
-        let tag = &self.tags[i];
+        let k = self.mapping.len();
+        let (Some(tag), Some(sketch), Some([count, sum])) = (
+            self.tags.get(i),
+            self.sketches.get(i * k..(i + 1) * k),
+            self.bases.get(2 * i..2 * i + 2),
+        ) else {
+            return None;
+        };
         match tag.begin(e) {
             Begin::Started => {
-                let k = self.mapping.len();
-                for c in &self.sketches[i * k..(i + 1) * k] {
+                for c in sketch {
                     // Release: read by `read`'s Acquire loads (see `ring` docs).
                     c.store(0, Ordering::Release);
                 }
-                self.bases[2 * i].store(self.count.load(Ordering::Relaxed), Ordering::Release);
-                self.bases[2 * i + 1].store(self.sum.load(Ordering::Relaxed), Ordering::Release);
+                count.store(self.count.load(Ordering::Relaxed), Ordering::Release);
+                sum.store(self.sum.load(Ordering::Relaxed), Ordering::Release);
                 tag.publish(e);
                 touch(&self.last_epoch, e);
                 Some(i)
@@ -868,7 +886,7 @@ impl SummaryCore {
             Begin::Current => Some(i),
             Begin::Busy | Begin::Newer => {
                 let p = self.geometry.slot(e.wrapping_sub(1));
-                (e > 0 && self.tags[p].holds(e - 1)).then_some(p)
+                (e > 0 && self.tags.get(p).is_some_and(|t| t.holds(e - 1))).then_some(p)
             }
         }
     }

@@ -36,7 +36,8 @@ fn writers_and_a_reader_across_many_epochs() {
             let mut reads = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let mut sum = 0u64;
-                c.core().for_each_point(clock.now_nanos(), TimeRange::ALL, |p| sum += p.increase);
+                c.core()
+                    .for_each_point(clock.now_nanos(), TimeRange::ALL, |p| sum += p.increase);
                 assert!(sum <= c.get() + 4 * PER_THREAD, "history exceeds total");
                 reads += 1;
             }
@@ -66,7 +67,8 @@ fn writers_and_a_reader_across_many_epochs() {
     // Everything recorded within the last window adds up exactly.
     let now = clock.now_nanos();
     let mut sum = 0;
-    c.core().for_each_point(now, TimeRange::ALL, |p| sum += p.increase);
+    c.core()
+        .for_each_point(now, TimeRange::ALL, |p| sum += p.increase);
     let window = c.increase(Duration::from_secs(1));
     assert_eq!(sum, window);
     assert!(sum <= 3 * PER_THREAD);
