@@ -211,6 +211,11 @@ impl CounterCore {
         self.last_epoch.load(Ordering::Relaxed)
     }
 
+    /// Bytes this counter occupies (inline and on the heap), fixed at creation.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + std::mem::size_of_val(&*self.ring)
+    }
+
     /// Calls `f` with `[epoch, base, epoch, base, ...]` for every started,
     /// retained epoch up to `now` (oldest first), bases made monotone, and the
     /// total they end at.
@@ -417,6 +422,11 @@ impl GaugeCore {
         self.last_epoch.load(Ordering::Relaxed)
     }
 
+    /// Bytes this gauge occupies (inline and on the heap), fixed at creation.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + std::mem::size_of_val(&*self.ring)
+    }
+
     fn points(&self, first: u64, last: u64, mut f: impl FnMut(u64, GaugePoint)) {
         let g = &self.geometry;
         for_each_epoch(g, first, last, |e, i| {
@@ -618,6 +628,14 @@ impl HistogramCore {
     /// The newest epoch in which the histogram was created or started a slot.
     pub fn last_epoch(&self) -> u64 {
         self.last_epoch.load(Ordering::Relaxed)
+    }
+
+    /// Bytes this histogram occupies (inline and on the heap), fixed at creation.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + std::mem::size_of_val(&*self.counts)
+            + std::mem::size_of_val(&*self.tags)
+            + std::mem::size_of_val(&*self.bases)
     }
 
     /// Cumulative counts and sum.
@@ -929,6 +947,14 @@ impl SummaryCore {
     /// The newest epoch in which the summary was created or started a slot.
     pub fn last_epoch(&self) -> u64 {
         self.last_epoch.load(Ordering::Relaxed)
+    }
+
+    /// Bytes this summary occupies (inline and on the heap), fixed at creation.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + std::mem::size_of_val(&*self.tags)
+            + std::mem::size_of_val(&*self.bases)
+            + std::mem::size_of_val(&*self.sketches)
     }
 
     /// Slots in `[first, last]` holding their epoch, oldest first, with their
