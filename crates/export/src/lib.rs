@@ -1,1 +1,120 @@
-//! placeholder
+//! `lakemetrics-export`: streaming Prometheus text, OpenMetrics and JSON writers for
+//! a [`lakemetrics_core::Registry`].
+//!
+//! Every writer reads the registry through one zero-copy visit, takes the core
+//! [`Filter`] (families, series, history range), writes families in name order
+//! (series in creation order) straight into any [`std::io::Write`], and allocates
+//! nothing per series or sample: numbers are formatted with `itoa`/`ryu` in stack
+//! buffers, strings are escaped as they are copied. Escaping follows each spec
+//! exactly, so no label value or HELP text can break the output or inject samples.
+//!
+//! - [`write_prometheus`]: Prometheus text exposition format 0.0.4.
+//! - [`write_openmetrics`]: OpenMetrics 1.0.0 text, ending with `# EOF`.
+//! - [`write_json`]: the JSON schema documented in `docs/formats.md`, with
+//!   cumulative values and the per-epoch history the filter's time range selects.
+//! - [`Exporter`]: the same, one family at a time, for very large registries.
+//!
+//! `docs/formats.md` says exactly how each format is written (suffixes, escaping,
+//! number formats, what OpenMetrics forbids and how that is handled).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use lakemetrics_core::{Describe, Filter, ManualClock, Registry};
+//!
+//! let reg = Registry::builder()
+//!     .clock(Arc::new(ManualClock::new(1_700_000_000_000_000_000)))
+//!     .build();
+//! reg.register(Describe::counter("ingest_rows").help("Rows ingested.")).unwrap();
+//! reg.counter("ingest_rows", &[("handler", "csv \"v2\"")]).unwrap().inc_by(500);
+//!
+//! let mut out = Vec::new();
+//! lakemetrics_export::write_prometheus(&reg, &Filter::all(), &mut out).unwrap();
+//! let expected = concat!(
+//!     "# HELP ingest_rows_total Rows ingested.\n",
+//!     "# TYPE ingest_rows_total counter\n",
+//!     "ingest_rows_total{handler=\"csv \\\"v2\\\"\"} 500\n",
+//! );
+//! assert_eq!(String::from_utf8(out).unwrap(), expected);
+//!
+//! let mut out = Vec::new();
+//! lakemetrics_export::write_openmetrics(&reg, &Filter::all(), &mut out).unwrap();
+//! let expected = concat!(
+//!     "# TYPE ingest_rows counter\n",
+//!     "# HELP ingest_rows Rows ingested.\n",
+//!     "ingest_rows_total{handler=\"csv \\\"v2\\\"\"} 500\n",
+//!     "ingest_rows_created{handler=\"csv \\\"v2\\\"\"} 1700000000.0\n",
+//!     "# EOF\n",
+//! );
+//! assert_eq!(String::from_utf8(out).unwrap(), expected);
+//! ```
+
+#![warn(missing_docs)]
+
+mod escape;
+mod exporter;
+mod format;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+mod json;
+mod number;
+mod text;
+
+pub use exporter::Exporter;
+pub use format::{Format, JSON_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE};
+
+use std::io::{self, Write};
+
+use lakemetrics_core::{Filter, Registry};
+
+/// Writes the families and series `filter` selects as Prometheus text exposition
+/// format 0.0.4 (content type [`PROMETHEUS_CONTENT_TYPE`]).
+///
+/// Counters are named `<name>_total` (a name that already ends in `_total` keeps
+/// it once); histograms write cumulative `_bucket{le=..}` samples ending with
+/// `le="+Inf"`, then `_sum` and `_count`; summaries write `{quantile=..}` samples
+/// over the family's retention window, then `_sum` and `_count`.
+pub fn write_prometheus<W: Write + ?Sized>(
+    reg: &Registry,
+    filter: &Filter,
+    out: &mut W,
+) -> io::Result<()> {
+    write_format(Format::Prometheus, reg, filter, out)
+}
+
+/// Writes the families and series `filter` selects as OpenMetrics 1.0.0 text
+/// (content type [`OPENMETRICS_CONTENT_TYPE`]), ending with `# EOF`.
+///
+/// Counter families are named without `_total` and write `_total` and
+/// `_created` samples; histograms and summaries write `_created` too. A `# UNIT`
+/// line is written when the family name ends in `_<unit>`, as the spec requires.
+pub fn write_openmetrics<W: Write + ?Sized>(
+    reg: &Registry,
+    filter: &Filter,
+    out: &mut W,
+) -> io::Result<()> {
+    write_format(Format::OpenMetrics, reg, filter, out)
+}
+
+/// Writes the families and series `filter` selects as JSON (content type
+/// [`JSON_CONTENT_TYPE`]; schema in `docs/formats.md`): metadata, cumulative
+/// values and the per-epoch history within the filter's time range.
+pub fn write_json<W: Write + ?Sized>(
+    reg: &Registry,
+    filter: &Filter,
+    out: &mut W,
+) -> io::Result<()> {
+    write_format(Format::Json, reg, filter, out)
+}
+
+/// Writes the families and series `filter` selects in `format`: the function
+/// behind [`write_prometheus`], [`write_openmetrics`] and [`write_json`].
+pub fn write_format<W: Write + ?Sized>(
+    format: Format,
+    reg: &Registry,
+    filter: &Filter,
+    out: &mut W,
+) -> io::Result<()> {
+    let mut exporter = Exporter::new(format, out);
+    exporter.write_registry(reg, filter)?;
+    exporter.finish().map(drop)
+}
