@@ -1022,3 +1022,138 @@ impl SummaryCore {
         n
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    const W: u64 = 1_000;
+
+    #[test]
+    fn suffix_min_keeps_the_sum_and_order() {
+        let mut b = [10, 0, 5, 7];
+        suffix_min(b.iter_mut(), 11);
+        assert_eq!(b, [0, 0, 5, 7]);
+        let mut b = [3, 9, 20];
+        suffix_min(b.iter_mut(), 12);
+        assert_eq!(b, [3, 9, 12]);
+    }
+
+    #[test]
+    fn counter_points_per_epoch() {
+        let c = CounterCore::new(Geometry::new(W, 4), 0);
+        c.inc_by(1, 0);
+        c.inc_by(2, 10);
+        c.inc_by(4, 2 * W + 5);
+        let mut pts = Vec::new();
+        c.for_each_point(3 * W, TimeRange::ALL, |p| pts.push((p.start, p.increase)));
+        assert_eq!(pts, [(0, 3), (2 * W, 4)]);
+        // A window covers the epochs from the one holding `now - window` to now's.
+        assert_eq!(c.increase(3 * W, Duration::ZERO), 0);
+        assert_eq!(c.increase(3 * W, Duration::from_nanos(1)), 4);
+        assert_eq!(c.increase(3 * W, Duration::from_nanos(2 * W)), 4);
+        assert_eq!(c.increase(3 * W, Duration::from_nanos(3 * W)), 7);
+        // Epoch 0 leaves the window at epoch 4.
+        let mut pts = Vec::new();
+        c.for_each_point(4 * W, TimeRange::ALL, |p| pts.push((p.start, p.increase)));
+        assert_eq!(pts, [(2 * W, 4)]);
+        assert_eq!(c.total(), 7);
+    }
+
+    #[test]
+    fn gauge_points_and_extremes() {
+        let g = GaugeCore::new(Geometry::new(W, 4), 0);
+        g.set(5.0, 0);
+        g.set(-2.0, 1);
+        g.add(10.0, 2);
+        g.set(f64::NAN, 3);
+        g.set(1.0, W);
+        let mut pts = Vec::new();
+        g.for_each_point(W, TimeRange::ALL, |p| pts.push((p.last, p.min, p.max)));
+        assert_eq!(pts.len(), 2);
+        // NaN is the last value set in epoch 0, but takes no part in min/max.
+        assert!(pts[0].0.is_nan());
+        assert_eq!((pts[0].1, pts[0].2), (-2.0, 8.0));
+        assert_eq!(pts[1], (1.0, 1.0, 1.0));
+        assert_eq!(g.max_over(W, Duration::from_nanos(W)), 8.0);
+        assert_eq!(g.min_over(W + 5, Duration::from_nanos(1)), 1.0);
+        assert_eq!(g.min_over(W + 5, Duration::from_nanos(W)), -2.0);
+        // Nothing set in the window: the current value.
+        g.set(3.0, W + 1);
+        assert_eq!(g.max_over(2 * W + 5, Duration::from_nanos(1)), 3.0);
+    }
+
+    #[test]
+    fn histogram_points_and_quantiles() {
+        let h = HistogramCore::new(
+            Buckets::new(vec![1.0, 2.0]).unwrap(),
+            Geometry::new(W, 4),
+            0,
+        );
+        for v in [0.5, 1.5, 1.5, 3.0] {
+            h.observe(v, 0);
+        }
+        h.observe(0.1, W);
+        let mut pts = Vec::new();
+        h.for_each_point(W, TimeRange::ALL, |p| {
+            pts.push((p.start, p.counts.to_vec(), p.sum))
+        });
+        assert_eq!(pts.len(), 2);
+        assert_eq!((pts[0].0, &pts[0].1, pts[0].2), (0, &vec![1, 2, 1], 6.5));
+        assert_eq!((pts[1].0, &pts[1].1), (W, &vec![1, 0, 0]));
+        assert!((pts[1].2 - 0.1).abs() < 1e-12);
+        assert_eq!(h.snapshot().count(), 5);
+        // One observation in (0, 1]: PromQL interpolates to the middle.
+        assert_eq!(h.quantile(0.5, W + 5, Duration::from_nanos(1)), 0.5);
+        let q = h.quantile(0.5, W + 5, Duration::from_nanos(W));
+        assert!(q > 1.0 && q <= 2.0, "{q}");
+    }
+
+    #[test]
+    fn summary_points_and_quantiles() {
+        let s = SummaryCore::new(SketchMapping::default_mapping(), Geometry::new(W, 3), 0);
+        for v in 1..=100 {
+            s.observe(v as f64, 0);
+        }
+        s.observe(1000.0, W);
+        let mut pts = Vec::new();
+        s.for_each_point(W, TimeRange::ALL, |p| {
+            pts.push((p.start, p.count, p.quantile(1.0)))
+        });
+        assert_eq!(pts.len(), 2);
+        assert_eq!((pts[0].0, pts[0].1), (0, 100));
+        assert!((pts[0].2 - 100.0).abs() <= 1.0);
+        assert_eq!((pts[1].0, pts[1].1), (W, 1));
+        assert!((s.quantile(0.5, W + 5, Duration::from_nanos(1)) - 1000.0).abs() <= 10.0);
+        assert_eq!(s.count(), 101);
+        assert_eq!(s.window_count(W, Duration::from_nanos(W)), 101);
+    }
+
+    #[test]
+    fn bucket_quantile_matches_promql() {
+        let bounds = [1.0, 2.0, 4.0];
+        // 10 in (0,1], 10 in (1,2], 0 in (2,4], 0 in +Inf.
+        assert_eq!(bucket_quantile(0.5, &bounds, &[10, 10, 0, 0]), 1.0);
+        assert_eq!(bucket_quantile(0.75, &bounds, &[10, 10, 0, 0]), 1.5);
+        assert_eq!(bucket_quantile(0.99, &bounds, &[0, 0, 0, 5]), 4.0);
+        assert!(bucket_quantile(0.5, &bounds, &[0, 0, 0, 0]).is_nan());
+        assert_eq!(
+            bucket_quantile(-1.0, &bounds, &[1, 0, 0, 0]),
+            f64::NEG_INFINITY
+        );
+        assert_eq!(bucket_quantile(2.0, &bounds, &[1, 0, 0, 0]), f64::INFINITY);
+    }
+
+    #[test]
+    fn time_range_overlap() {
+        let r = TimeRange {
+            start: Some(10),
+            end: Some(20),
+        };
+        assert!(r.overlaps(5, 6));
+        assert!(!r.overlaps(5, 5));
+        assert!(r.overlaps(20, 5));
+        assert!(!r.overlaps(21, 5));
+        assert!(TimeRange::ALL.overlaps(0, 1));
+    }
+}
