@@ -54,6 +54,9 @@ impl Scratch {
     fn set_points(&mut self, values: &[f64]) {
         self.points.clear();
         self.ends.clear();
+        // One allocation each for common layouts, instead of a doubling series.
+        self.points.reserve(values.len() * 8);
+        self.ends.reserve(values.len());
         for &v in values {
             self.points.extend_from_slice(Canonical::new(v).as_bytes());
             self.ends.push(self.points.len());
@@ -307,6 +310,10 @@ fn write_labels_direct<W: Write + ?Sized>(
 #[inline]
 fn render_labels(buf: &mut Vec<u8>, series: &SeriesView<'_>, reserved: Option<&str>) {
     buf.clear();
+    if buf.capacity() == 0 {
+        // Enough for most label sets: one allocation rather than a doubling series.
+        buf.reserve(256);
+    }
     for (k, v) in series.labels() {
         if !buf.is_empty() {
             buf.push(b',');

@@ -1,5 +1,5 @@
-//! Golden output of both text formats for every kind, with tricky label values and
-//! HELP text (tests/golden/*.txt, reviewed by hand).
+//! Golden output of every format for every kind, with tricky label values and
+//! HELP text (tests/golden/*, reviewed by hand; LAKEMETRICS_BLESS=1 rewrites them).
 
 mod common;
 
@@ -23,4 +23,9 @@ fn prometheus_text_0_0_4() {
 #[test]
 fn openmetrics_1_0_0() {
     common::assert_golden("openmetrics.txt", &render(write_openmetrics));
+}
+
+#[test]
+fn json() {
+    common::assert_golden("json.json", &render(lakemetrics_export::write_json));
 }

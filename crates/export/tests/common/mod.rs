@@ -159,3 +159,45 @@ pub fn assert_golden(name: &str, actual: &str) {
         );
     }
 }
+
+/// A registry holding the first `n` cases of the fuzz seed corpus, each as four
+/// families (`arb<i>_...`): arbitrary label values (control characters, quotes,
+/// backslashes, Unicode), numbers (NaN, infinities, subnormals, negative
+/// buckets) and HELP text. The HELP gets a leading `h` so that it is never empty
+/// (promtool lints that) nor starts with a space (Python's parser strips it).
+pub fn arbitrary_registry(n: usize) -> Registry {
+    use lakemetrics_export::fuzzing::{seed_corpus, Case};
+    let reg = Registry::builder()
+        .clock(Arc::new(ManualClock::new(T0)))
+        .build();
+    for (i, seed) in seed_corpus().iter().take(n).enumerate() {
+        let case = Case::from_bytes(seed);
+        case.register_into(&reg, &format!("arb{i}"), &format!("h{}", case.help));
+    }
+    reg
+}
+
+/// Runs `program args` with `input` on stdin; returns (exit code, stdout, stderr).
+/// Panics with an install hint when the program cannot be started: a missing
+/// conformance tool fails the test, it does not skip it.
+pub fn run_tool(program: &str, args: &[&str], input: &[u8], hint: &str) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}; install it: {hint}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
