@@ -1,1 +1,329 @@
-fn main() {}
+//! Recording cost: lakemetrics against its peers and the raw atomic floor, one
+//! criterion group per operation, one function per implementation.
+//!
+//! ```text
+//! CARGO_TARGET_DIR=/work/target-bench cargo bench -p lakemetrics-benches --bench record \
+//!     -- --warm-up-time 1 --measurement-time 3
+//! ```
+//!
+//! Every implementation records the same inputs: handles are created once outside
+//! the timed loop, inputs go through `black_box` so the compiler cannot fold the
+//! lookup or the value, and histogram and summary observations cycle through the
+//! same 1,024 values spread over all buckets (see `lakemetrics_benches::values`).
+//! Results are in docs/benchmarks.md.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use lakemetrics_benches::{observations, RawHistogram, OBSERVATION_MASK};
+use lakemetrics_core::{Clock, CoarseClock, Registry, DEFAULT_BUCKETS};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Name of the `metrics` histogram that renders as a histogram (the exporter turns
+/// every other histogram into a summary).
+const METRICS_HISTOGRAM: &str = "bench_histogram_seconds";
+/// Name of the `metrics` histogram that renders as a summary.
+const METRICS_SUMMARY: &str = "bench_summary_seconds";
+
+/// The process-wide `metrics` recorder (metrics-exporter-prometheus), installed
+/// once, as an application would, and its handle for upkeep.
+fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(METRICS_HISTOGRAM.into()), &DEFAULT_BUCKETS)
+            .expect("non-empty buckets")
+            .build_recorder();
+        let handle = recorder.handle();
+        metrics::set_global_recorder(recorder).expect("only recorder of the process");
+        handle
+    })
+}
+
+/// Times `iters` calls of `record(i)` and returns the elapsed time; `upkeep` runs
+/// after the timed loop. For `metrics` histograms, whose observations queue up in
+/// the recorder until the exporter drains them: without a drain between samples the
+/// queue would grow by gigabytes over a run. An application's exporter drains them
+/// on every scrape or upkeep tick, off the recording path, so leaving it out of the
+/// timing is fair.
+fn timed(iters: u64, mut record: impl FnMut(usize), upkeep: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    for i in 0..iters {
+        record(i as usize & OBSERVATION_MASK);
+    }
+    let elapsed = start.elapsed();
+    upkeep();
+    elapsed
+}
+
+fn counter_inc(c: &mut Criterion) {
+    let mut g = c.benchmark_group("counter_inc");
+
+    let reg = Registry::new();
+    let ours = reg.counter("ops", &[]).unwrap();
+    g.bench_function("lakemetrics", |b| b.iter(|| black_box(&ours).inc()));
+
+    let floor = AtomicU64::new(0);
+    g.bench_function("raw_fetch_add", |b| {
+        b.iter(|| black_box(&floor).fetch_add(1, Ordering::Relaxed))
+    });
+
+    let prom = prometheus::IntCounter::new("ops_total", "Ops.").unwrap();
+    g.bench_function("prometheus", |b| b.iter(|| black_box(&prom).inc()));
+
+    let pc = prometheus_client::metrics::counter::Counter::<u64>::default();
+    g.bench_function("prometheus_client", |b| b.iter(|| black_box(&pc).inc()));
+
+    metrics_handle();
+    let m = metrics::counter!("ops_total");
+    g.bench_function("metrics", |b| b.iter(|| black_box(&m).increment(1)));
+
+    let me = measured::Counter::new();
+    g.bench_function("measured", |b| b.iter(|| black_box(&me).inc()));
+
+    g.finish();
+}
+
+fn gauge_set(c: &mut Criterion) {
+    let mut g = c.benchmark_group("gauge_set");
+    let v = 42.5_f64;
+
+    let reg = Registry::new();
+    let ours = reg.gauge("depth", &[]).unwrap();
+    g.bench_function("lakemetrics", |b| {
+        b.iter(|| black_box(&ours).set(black_box(v)))
+    });
+
+    let floor = AtomicU64::new(0);
+    g.bench_function("raw_store", |b| {
+        b.iter(|| black_box(&floor).store(black_box(v).to_bits(), Ordering::Relaxed))
+    });
+
+    let prom = prometheus::Gauge::new("depth", "Depth.").unwrap();
+    g.bench_function("prometheus", |b| {
+        b.iter(|| black_box(&prom).set(black_box(v)))
+    });
+
+    let pc = prometheus_client::metrics::gauge::Gauge::<f64, AtomicU64>::default();
+    g.bench_function("prometheus_client", |b| {
+        b.iter(|| black_box(&pc).set(black_box(v)))
+    });
+
+    metrics_handle();
+    let m = metrics::gauge!("depth");
+    g.bench_function("metrics", |b| b.iter(|| black_box(&m).set(black_box(v))));
+
+    let me = measured::FloatGauge::new();
+    g.bench_function("measured", |b| b.iter(|| black_box(&me).set(black_box(v))));
+
+    g.finish();
+}
+
+fn histogram_observe(c: &mut Criterion) {
+    let mut g = c.benchmark_group("histogram_observe");
+    let vals = observations();
+
+    let reg = Registry::new();
+    let ours = reg.histogram("latency_seconds", &[]).unwrap();
+    g.bench_function("lakemetrics", |b| {
+        b.iter_custom(|n| timed(n, |i| black_box(&ours).observe(black_box(vals[i])), || ()))
+    });
+
+    let floor = RawHistogram::new(&DEFAULT_BUCKETS);
+    g.bench_function("raw_buckets", |b| {
+        b.iter_custom(|n| timed(n, |i| black_box(&floor).observe(black_box(vals[i])), || ()))
+    });
+
+    let prom =
+        prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("latency", "L.")).unwrap();
+    g.bench_function("prometheus", |b| {
+        b.iter_custom(|n| timed(n, |i| black_box(&prom).observe(black_box(vals[i])), || ()))
+    });
+
+    let pc = prometheus_client::metrics::histogram::Histogram::new(DEFAULT_BUCKETS);
+    g.bench_function("prometheus_client", |b| {
+        b.iter_custom(|n| timed(n, |i| black_box(&pc).observe(black_box(vals[i])), || ()))
+    });
+
+    let handle = metrics_handle();
+    let m = metrics::histogram!(METRICS_HISTOGRAM);
+    g.bench_function("metrics", |b| {
+        b.iter_custom(|n| {
+            timed(
+                n,
+                |i| black_box(&m).record(black_box(vals[i])),
+                || handle.run_upkeep(),
+            )
+        })
+    });
+
+    let me = measured::Histogram::with_metadata(
+        measured::metric::histogram::Thresholds::<11>::with_buckets(DEFAULT_BUCKETS),
+    );
+    g.bench_function("measured", |b| {
+        b.iter_custom(|n| {
+            timed(
+                n,
+                |i| black_box(&me).get_metric().observe(black_box(vals[i])),
+                || (),
+            )
+        })
+    });
+
+    g.finish();
+}
+
+fn summary_observe(c: &mut Criterion) {
+    // Neither `prometheus`, `prometheus-client` nor `measured` has a summary.
+    let mut g = c.benchmark_group("summary_observe");
+    let vals = observations();
+
+    let reg = Registry::new();
+    let ours = reg.summary("latency_seconds", &[]).unwrap();
+    g.bench_function("lakemetrics", |b| {
+        b.iter_custom(|n| timed(n, |i| black_box(&ours).observe(black_box(vals[i])), || ()))
+    });
+
+    let handle = metrics_handle();
+    let m = metrics::histogram!(METRICS_SUMMARY);
+    g.bench_function("metrics", |b| {
+        b.iter_custom(|n| {
+            timed(
+                n,
+                |i| black_box(&m).record(black_box(vals[i])),
+                || handle.run_upkeep(),
+            )
+        })
+    });
+
+    g.finish();
+}
+
+/// `prometheus-client`'s label set for the labeled path: borrowed `'static`
+/// strings, the cheapest key it accepts (an owned `Vec<(String, String)>` would
+/// allocate on every lookup).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct RequestLabels {
+    handler: &'static str,
+    status: &'static str,
+}
+
+/// `measured`'s label group with values interned on first use (any `&str`, as in
+/// our lookup).
+#[derive(Clone, Copy, measured::LabelGroup)]
+#[label(set = RequestSetDynamic)]
+struct RequestDynamic<'a> {
+    #[label(dynamic_with = measured::lasso::ThreadedRodeo, default)]
+    handler: &'a str,
+    #[label(dynamic_with = measured::lasso::ThreadedRodeo, default)]
+    status: &'a str,
+}
+
+/// `measured`'s label group with values fixed at startup: its fastest string path.
+#[derive(Clone, Copy, measured::LabelGroup)]
+#[label(set = RequestSetFixed)]
+struct RequestFixed<'a> {
+    #[label(fixed_with = measured::lasso::RodeoReader)]
+    handler: &'a str,
+    #[label(fixed_with = measured::lasso::RodeoReader)]
+    status: &'a str,
+}
+
+fn labeled_inc(c: &mut Criterion) {
+    let mut g = c.benchmark_group("labeled_lookup_inc");
+    let (handler, status) = ("csv", "ok");
+
+    let reg = Registry::new();
+    reg.counter("requests", &[("handler", handler), ("status", status)])
+        .unwrap();
+    g.bench_function("lakemetrics", |b| {
+        b.iter(|| {
+            black_box(&reg)
+                .counter(
+                    black_box("requests"),
+                    black_box(&[("handler", handler), ("status", status)]),
+                )
+                .unwrap()
+                .inc()
+        })
+    });
+
+    let prom = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("requests_total", "Requests."),
+        &["handler", "status"],
+    )
+    .unwrap();
+    prom.with_label_values(&[handler, status]).inc();
+    g.bench_function("prometheus", |b| {
+        b.iter(|| {
+            black_box(&prom)
+                .with_label_values(black_box(&[handler, status]))
+                .inc()
+        })
+    });
+
+    let pc = prometheus_client::metrics::family::Family::<
+        RequestLabels,
+        prometheus_client::metrics::counter::Counter,
+    >::default();
+    let pc_labels = RequestLabels { handler, status };
+    pc.get_or_create(&pc_labels).inc();
+    g.bench_function("prometheus_client", |b| {
+        b.iter(|| black_box(&pc).get_or_create(black_box(&pc_labels)).inc())
+    });
+
+    metrics_handle();
+    metrics::counter!("requests_total", "handler" => "csv", "status" => "ok").increment(1);
+    g.bench_function("metrics", |b| {
+        b.iter(|| {
+            metrics::counter!("requests_total", "handler" => "csv", "status" => "ok").increment(1)
+        })
+    });
+
+    let me_dyn = measured::CounterVec::with_label_set(RequestSetDynamic::default());
+    me_dyn.inc(RequestDynamic { handler, status });
+    g.bench_function("measured_dynamic", |b| {
+        b.iter(|| {
+            black_box(&me_dyn).inc(black_box(RequestDynamic { handler, status }));
+        })
+    });
+
+    let me_fixed = measured::CounterVec::with_label_set(RequestSetFixed::new(
+        measured::lasso::Rodeo::from_iter(["csv", "json", "parquet"]).into_reader(),
+        measured::lasso::Rodeo::from_iter(["ok", "error"]).into_reader(),
+    ));
+    g.bench_function("measured_fixed", |b| {
+        b.iter(|| {
+            black_box(&me_fixed).inc(black_box(RequestFixed { handler, status }));
+        })
+    });
+
+    g.finish();
+}
+
+fn clock_now(c: &mut Criterion) {
+    let mut g = c.benchmark_group("clock_now");
+
+    let coarse = CoarseClock::new();
+    g.bench_function("lakemetrics_coarse", |b| {
+        b.iter(|| black_box(&coarse).now_nanos())
+    });
+    g.bench_function("instant_now", |b| b.iter(Instant::now));
+    g.bench_function("system_time_now", |b| b.iter(SystemTime::now));
+
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default().configure_from_args()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = counter_inc, gauge_set, histogram_observe, summary_observe, labeled_inc, clock_now
+}
+criterion_main!(benches);

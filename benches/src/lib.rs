@@ -1,1 +1,103 @@
-//! Benchmarks of lakemetrics against its peers; see `benches/`.
+//! Benchmarks of lakemetrics against its peers (`prometheus`, `prometheus-client`,
+//! `metrics` with `metrics-exporter-prometheus`, `measured`), each compared in the
+//! same run; see `benches/` and docs/benchmarks.md.
+//!
+//! This library holds what the benches share: the observation values and the raw
+//! floors that show what an operation costs with nothing but its atomics.
+
+#![warn(missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Number of distinct observation values, a power of two.
+pub const OBSERVATIONS: usize = 1024;
+/// Mask to index [`observations`] with a running counter.
+pub const OBSERVATION_MASK: usize = OBSERVATIONS - 1;
+
+/// The values every histogram and summary bench observes, in this order: log-uniform
+/// over 0.1 ms to 20 s, so every default bucket (0.005 to 10 s, and `+Inf`) is hit
+/// and a branch predictor cannot learn one bucket. Deterministic (a fixed LCG).
+pub fn observations() -> Vec<f64> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..OBSERVATIONS)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+            // 1e-4 * 2e5^unit: 0.1 ms .. 20 s.
+            1e-4 * (unit * 2e5_f64.ln()).exp()
+        })
+        .collect()
+}
+
+/// The floor for a classic-bucket histogram: a linear search of the bounds, then a
+/// `fetch_add` on the bucket, one on the count and a CAS loop adding to the sum,
+/// all `Relaxed`. No clock, no history, no cumulative-count consistency.
+#[derive(Debug)]
+pub struct RawHistogram {
+    bounds: Vec<f64>,
+    buckets: Vec<AtomicU64>,
+    count: AtomicU64,
+    sum_bits: AtomicU64,
+}
+
+impl RawHistogram {
+    /// A histogram with `bounds` (upper bounds, ascending) plus `+Inf`.
+    pub fn new(bounds: &[f64]) -> RawHistogram {
+        RawHistogram {
+            bounds: bounds.to_vec(),
+            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_bits: AtomicU64::new(0f64.to_bits()),
+        }
+    }
+
+    /// Records `v`.
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        let i = self
+            .bounds
+            .iter()
+            .position(|&b| v <= b)
+            .unwrap_or(self.bounds.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let mut cur = self.sum_bits.load(Ordering::Relaxed);
+        loop {
+            let new = (f64::from_bits(cur) + v).to_bits();
+            match self.sum_bits.compare_exchange_weak(
+                cur,
+                new,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// The number of observations.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observations_cover_every_default_bucket() {
+        let bounds = [
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let h = RawHistogram::new(&bounds);
+        for v in observations() {
+            h.observe(v);
+        }
+        assert_eq!(h.count(), OBSERVATIONS as u64);
+        assert!(h.buckets.iter().all(|b| b.load(Ordering::Relaxed) > 0));
+    }
+}
