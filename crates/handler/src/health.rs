@@ -40,6 +40,20 @@ pub struct Health {
     pub peak_queue_depth: u64,
 }
 
+/// A handler's cumulative figures since it was created; see
+/// [`HandlerMetrics::totals`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
+    /// Batches completed (succeeded or failed).
+    pub batches: u64,
+    /// Batches failed (of any kind).
+    pub failures: u64,
+    /// Records handled.
+    pub records: u64,
+    /// Bytes handled.
+    pub bytes: u64,
+}
+
 /// Throughput over a window.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Throughput {
@@ -68,6 +82,18 @@ pub struct Latency {
 }
 
 impl HandlerMetrics {
+    /// The cumulative figures (what Prometheus exports), however old.
+    pub fn totals(&self) -> Totals {
+        let m = &*self.inner;
+        let failures = m.failed.get();
+        Totals {
+            batches: m.succeeded.get() + failures,
+            failures,
+            records: m.records.get(),
+            bytes: m.bytes.get(),
+        }
+    }
+
     /// The handler's health over the last `window` (bounded by retention).
     ///
     /// Reads a handful of series (no map lookup) and allocates nothing with the

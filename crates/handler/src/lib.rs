@@ -98,7 +98,7 @@ mod names;
 mod stopwatch;
 mod timer;
 
-pub use health::{Health, Latency, Throughput};
+pub use health::{Health, Latency, Throughput, Totals};
 pub use instrument::{ByErrorKind, Instrumented};
 pub use kind::{ErrorKind, LEARNED_KINDS};
 pub use metrics::{HandlerMetrics, HandlerMetricsBuilder, DEFAULT_MAX_ERROR_SERIES};

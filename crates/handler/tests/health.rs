@@ -124,6 +124,9 @@ fn old_data_leaves_the_window() {
     let all = h.health(secs(15));
     assert_eq!(all.batches, 150);
     assert_eq!(all.failures, 20);
+    let totals = h.totals();
+    assert_eq!((totals.batches, totals.failures), (150, 20));
+    assert_eq!((totals.records, totals.bytes), (1000, 100_000));
 }
 
 #[test]

@@ -1,1 +1,46 @@
-//! placeholder
+//! `lakemetrics`: in-process metrics for data-ingestion services.
+//!
+//! Lock-free, allocation-free recording into a sharded registry that keeps a
+//! bounded window of history for every series, with Prometheus text,
+//! OpenMetrics and JSON export. This is the crate to depend on: it re-exports
+//!
+//! - the engine, [`lakemetrics_core`], at the root ([`Registry`], [`Counter`],
+//!   [`Gauge`], [`Histogram`], [`Summary`], [`Filter`], ...);
+//! - the writers, [`lakemetrics_export`], as [`export`];
+//! - the ingestion-handler helpers, [`lakemetrics_handler`], as [`handler`], with
+//!   [`HandlerMetrics`] also at the root.
+//!
+//! The `lakemetrics` binary runs a simulated ingestion service that records
+//! through all of it: `cargo run --release --bin lakemetrics -- demo`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use lakemetrics::{Filter, HandlerMetrics, Registry};
+//!
+//! let reg = Registry::new();
+//! let csv = HandlerMetrics::builder(&reg, "csv")
+//!     .error_kinds(["parse_error"])
+//!     .build()
+//!     .unwrap();
+//!
+//! let t = csv.start();
+//! csv.record_batch(128 * 1024, 1_000);
+//! t.success();
+//! let r: Result<(), &str> = csv.time(|| Err("parse_error"));
+//! assert!(r.is_err());
+//!
+//! let health = csv.health(Duration::from_secs(60));
+//! assert_eq!((health.batches, health.failures), (2, 1));
+//!
+//! let mut text = Vec::new();
+//! lakemetrics::export::write_prometheus(&reg, &Filter::all(), &mut text).unwrap();
+//! let text = String::from_utf8(text).unwrap();
+//! assert!(text.contains("ingest_errors_total{handler=\"csv\",kind=\"parse_error\"} 1"));
+//! ```
+
+#![warn(missing_docs)]
+
+pub use lakemetrics_core::*;
+pub use lakemetrics_export as export;
+pub use lakemetrics_handler as handler;
+pub use lakemetrics_handler::HandlerMetrics;
