@@ -8,7 +8,7 @@
 //!
 //! Timestamps are nanoseconds since the Unix epoch, as `u64` (good until 2554).
 
-use std::sync::Arc;
+use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::sync::{AtomicU64, Ordering};
@@ -22,7 +22,19 @@ pub trait Clock: Send + Sync + 'static {
     fn now_nanos(&self) -> u64;
 }
 
-/// The default clock: a coarse monotonic clock anchored to wall time.
+/// The default clock: a coarse monotonic clock anchored to wall time, read from a
+/// process-wide word that a ticker thread refreshes every millisecond.
+///
+/// Reading it is one Relaxed load of a read-mostly cache line (about a nanosecond),
+/// which is what lets a counter increment stay within twice a bare `fetch_add`.
+/// The ticker starts with the first `CoarseClock::new()` (a registry using the
+/// default clock calls it when built, never on the recording path), reads
+/// `CLOCK_MONOTONIC_COARSE` through the vDSO and adds the offset to wall time
+/// measured once per process. Until it runs, or if it cannot be started, reads fall
+/// back to the vDSO directly (a few nanoseconds). Timestamps never go backwards
+/// and lag real time by at most the tick plus the kernel's coarse resolution (a few
+/// milliseconds), far below any sensible retention resolution. The ticker is not a
+/// cleanup task: it only publishes the time.
 ///
 /// ```
 /// use lakemetrics_core::{Clock, CoarseClock};
@@ -33,21 +45,51 @@ pub trait Clock: Send + Sync + 'static {
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct CoarseClock {
-    /// Wall time at the anchor, in ns since the Unix epoch, minus the monotonic
-    /// reading at the anchor: `now = offset + monotonic`.
-    offset: u64,
+    _private: (),
 }
 
-impl CoarseClock {
-    /// Anchors the monotonic clock to the current wall time.
-    pub fn new() -> CoarseClock {
+/// How often the ticker republishes the time.
+pub const TICK_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The time the ticker last published (ns since the Unix epoch); 0 until it runs.
+/// A std atomic on purpose: the clock is outside the protocols loom checks.
+static TICK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Wall time minus monotonic time, measured once per process.
+fn offset() -> u64 {
+    static OFFSET: OnceLock<u64> = OnceLock::new();
+    *OFFSET.get_or_init(|| {
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        let mono = monotonic_coarse();
-        CoarseClock {
-            offset: wall.saturating_sub(mono),
-        }
+        wall.saturating_sub(monotonic_coarse())
+    })
+}
+
+fn start_ticker() {
+    static STARTED: Once = Once::new();
+    STARTED.call_once(|| {
+        let off = offset();
+        let spawned = std::thread::Builder::new()
+            .name("lakemetrics-clock".into())
+            .spawn(move || loop {
+                // Relaxed: a single word; readers need nothing published with it.
+                TICK.store(
+                    off.wrapping_add(monotonic_coarse()),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                std::thread::sleep(TICK_INTERVAL);
+            });
+        // If the thread cannot be spawned, TICK stays 0 and reads use the vDSO.
+        drop(spawned);
+    });
+}
+
+impl CoarseClock {
+    /// The process' coarse clock; starts its ticker thread on first use.
+    pub fn new() -> CoarseClock {
+        start_ticker();
+        CoarseClock { _private: () }
     }
 }
 
@@ -60,8 +102,19 @@ impl Default for CoarseClock {
 impl Clock for CoarseClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
-        self.offset.wrapping_add(monotonic_coarse())
+        // Relaxed: see `TICK`.
+        let t = TICK.load(std::sync::atomic::Ordering::Relaxed);
+        if t != 0 {
+            t
+        } else {
+            direct_now()
+        }
     }
+}
+
+#[cold]
+fn direct_now() -> u64 {
+    offset().wrapping_add(monotonic_coarse())
 }
 
 #[cfg(target_os = "linux")]
@@ -199,6 +252,15 @@ mod tests {
         let c = CoarseClock::new().now_nanos();
         // Within a second of wall time (the coarse tick is a few ms).
         assert!(c.abs_diff(wall) < 1_000_000_000, "{c} vs {wall}");
+    }
+
+    #[test]
+    fn ticker_advances() {
+        let c = CoarseClock::new();
+        let a = c.now_nanos();
+        std::thread::sleep(Duration::from_millis(50));
+        let b = c.now_nanos();
+        assert!(b - a >= 30_000_000, "advanced only {} ns", b - a);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 use crate::buckets::Buckets;
+use crate::handles::{Counter, Gauge, Histogram, Summary};
 use crate::intern::Sym;
 use crate::labels::{validate_metric_name, validate_unit};
 use crate::retention::{Geometry, Retention, HISTOGRAM_SLOTS, MAX_SLOTS, SUMMARY_SLOTS};
@@ -130,7 +131,10 @@ impl Describe {
     }
 
     /// A series with no recording for this long is left out of exports and, once
-    /// no handle holds it, reclaimed by the next visit of the registry.
+    /// no handle holds it, reclaimed by the next visit of the registry. (The
+    /// per-thread lookup cache counts as a holder: a thread keeps at most 64
+    /// recently looked-up series that way, until other lookups displace them or
+    /// the thread ends.)
     pub fn idle_ttl(mut self, ttl: Duration) -> Describe {
         self.idle_ttl = Some(ttl);
         self
@@ -140,10 +144,10 @@ impl Describe {
 /// The series of a family, as stored.
 #[derive(Clone)]
 pub(crate) enum AnySeries {
-    Counter(Arc<Series<CounterCore>>),
-    Gauge(Arc<Series<GaugeCore>>),
-    Histogram(Arc<Series<HistogramCore>>),
-    Summary(Arc<Series<SummaryCore>>),
+    Counter(Counter),
+    Gauge(Gauge),
+    Histogram(Histogram),
+    Summary(Summary),
 }
 
 /// One series: its labels, its clock and its state.
@@ -159,28 +163,28 @@ pub(crate) struct Series<T> {
 impl AnySeries {
     pub(crate) fn labels(&self) -> &[(Sym, Sym)] {
         match self {
-            AnySeries::Counter(s) => &s.labels,
-            AnySeries::Gauge(s) => &s.labels,
-            AnySeries::Histogram(s) => &s.labels,
-            AnySeries::Summary(s) => &s.labels,
+            AnySeries::Counter(s) => &s.0.labels,
+            AnySeries::Gauge(s) => &s.0.labels,
+            AnySeries::Histogram(s) => &s.0.labels,
+            AnySeries::Summary(s) => &s.0.labels,
         }
     }
 
     pub(crate) fn created(&self) -> u64 {
         match self {
-            AnySeries::Counter(s) => s.created,
-            AnySeries::Gauge(s) => s.created,
-            AnySeries::Histogram(s) => s.created,
-            AnySeries::Summary(s) => s.created,
+            AnySeries::Counter(s) => s.0.created,
+            AnySeries::Gauge(s) => s.0.created,
+            AnySeries::Histogram(s) => s.0.created,
+            AnySeries::Summary(s) => s.0.created,
         }
     }
 
     pub(crate) fn hash(&self) -> u64 {
         match self {
-            AnySeries::Counter(s) => s.hash,
-            AnySeries::Gauge(s) => s.hash,
-            AnySeries::Histogram(s) => s.hash,
-            AnySeries::Summary(s) => s.hash,
+            AnySeries::Counter(s) => s.0.hash,
+            AnySeries::Gauge(s) => s.0.hash,
+            AnySeries::Histogram(s) => s.0.hash,
+            AnySeries::Summary(s) => s.0.hash,
         }
     }
 
@@ -188,41 +192,31 @@ impl AnySeries {
     /// that epoch's width.
     pub(crate) fn last_active(&self) -> (u64, u64) {
         let (g, e) = match self {
-            AnySeries::Counter(s) => (s.core.geometry(), s.core.last_epoch()),
-            AnySeries::Gauge(s) => (s.core.geometry(), s.core.last_epoch()),
-            AnySeries::Histogram(s) => (s.core.geometry(), s.core.last_epoch()),
-            AnySeries::Summary(s) => (s.core.geometry(), s.core.last_epoch()),
+            AnySeries::Counter(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
+            AnySeries::Gauge(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
+            AnySeries::Histogram(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
+            AnySeries::Summary(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
         };
         (g.epoch_start(e), g.width_nanos())
     }
 
     pub(crate) fn strong_count(&self) -> usize {
         match self {
-            AnySeries::Counter(s) => Arc::strong_count(s),
-            AnySeries::Gauge(s) => Arc::strong_count(s),
-            AnySeries::Histogram(s) => Arc::strong_count(s),
-            AnySeries::Summary(s) => Arc::strong_count(s),
+            AnySeries::Counter(s) => Arc::strong_count(&s.0),
+            AnySeries::Gauge(s) => Arc::strong_count(&s.0),
+            AnySeries::Histogram(s) => Arc::strong_count(&s.0),
+            AnySeries::Summary(s) => Arc::strong_count(&s.0),
         }
     }
 
     pub(crate) fn same(&self, other: &AnySeries) -> bool {
         match (self, other) {
-            (AnySeries::Counter(a), AnySeries::Counter(b)) => Arc::ptr_eq(a, b),
-            (AnySeries::Gauge(a), AnySeries::Gauge(b)) => Arc::ptr_eq(a, b),
-            (AnySeries::Histogram(a), AnySeries::Histogram(b)) => Arc::ptr_eq(a, b),
-            (AnySeries::Summary(a), AnySeries::Summary(b)) => Arc::ptr_eq(a, b),
+            (AnySeries::Counter(a), AnySeries::Counter(b)) => Arc::ptr_eq(&a.0, &b.0),
+            (AnySeries::Gauge(a), AnySeries::Gauge(b)) => Arc::ptr_eq(&a.0, &b.0),
+            (AnySeries::Histogram(a), AnySeries::Histogram(b)) => Arc::ptr_eq(&a.0, &b.0),
+            (AnySeries::Summary(a), AnySeries::Summary(b)) => Arc::ptr_eq(&a.0, &b.0),
             _ => false,
         }
-    }
-
-    /// Whether the labels equal the borrowed `labels` (in any order; `labels` has
-    /// no duplicate names if it matches, since ours are distinct and counts agree).
-    pub(crate) fn labels_eq(&self, labels: &[(&str, &str)]) -> bool {
-        let ours = self.labels();
-        ours.len() == labels.len()
-            && ours
-                .iter()
-                .all(|(k, v)| labels.iter().any(|(lk, lv)| *lk == &**k && *lv == &**v))
     }
 }
 
@@ -373,13 +367,13 @@ impl Family {
         let g = self.geometry;
         macro_rules! wrap {
             ($variant:ident, $core:expr) => {
-                AnySeries::$variant(Arc::new(Series {
+                AnySeries::$variant($variant(Arc::new(Series {
                     core: $core,
                     labels,
                     clock: clock.clone(),
                     created: now,
                     hash,
-                }))
+                })))
             };
         }
         match self.kind {

@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 mod buckets;
+mod cache;
 mod clock;
 mod error;
 mod family;

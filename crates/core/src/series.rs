@@ -63,6 +63,49 @@ fn window_epochs(g: &Geometry, now: u64, window: Duration) -> (u64, u64) {
     (first, now_e)
 }
 
+/// The epoch and slot of the last recording, packed as `epoch << 12 | slot`, so
+/// that a recording in the same epoch (nearly all of them) finds both with one
+/// multiply and a compare instead of two divisions' worth of dependent multiplies.
+/// Always verified against `now`, so a stale or racing value only costs the slow
+/// computation, never a wrong slot.
+#[derive(Debug)]
+struct Cursor(AtomicU64);
+
+const SLOT_BITS: u32 = 12;
+
+impl Cursor {
+    fn new(g: &Geometry, now: u64) -> Cursor {
+        let c = Cursor(AtomicU64::new(u64::MAX));
+        c.locate(g, now);
+        c
+    }
+
+    #[inline]
+    fn locate(&self, g: &Geometry, now: u64) -> (u64, usize) {
+        // Relaxed: a hint, checked below; nothing is published with it.
+        let h = self.0.load(Ordering::Relaxed);
+        let e = h >> SLOT_BITS;
+        if now.wrapping_sub(e.wrapping_mul(g.width_nanos())) < g.width_nanos() {
+            return (e, (h & ((1 << SLOT_BITS) - 1)) as usize);
+        }
+        self.relocate(g, now)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn relocate(&self, g: &Geometry, now: u64) -> (u64, usize) {
+        let e = g.epoch(now);
+        let slot = g.slot(e);
+        // Epochs stay far below 2^52 for any width of a millisecond or more; the
+        // hint is simply not kept beyond that.
+        if e < 1 << (64 - SLOT_BITS) && slot < 1 << SLOT_BITS {
+            self.0
+                .store(e << SLOT_BITS | slot as u64, Ordering::Relaxed);
+        }
+        (e, slot)
+    }
+}
+
 /// Calls `f(epoch, slot_index)` for each epoch from `first` to `last` whose slot
 /// could hold it, oldest first (at most one lap of the ring).
 #[inline]
@@ -137,8 +180,10 @@ struct CounterSlot {
 /// Memory: 128 bytes (the padded total and header) + 16 bytes per slot.
 #[derive(Debug)]
 pub struct CounterCore {
-    /// On its own cache line: every increment writes it, while the ring is mostly read.
+    /// On its own cache line: every increment writes it, while the cursor and the
+    /// ring are mostly read.
     total: CachePadded<AtomicU64>,
+    cursor: Cursor,
     ring: Box<[CounterSlot]>,
     geometry: Geometry,
     last_epoch: AtomicU64,
@@ -158,6 +203,7 @@ impl CounterCore {
     pub fn new(geometry: Geometry, now: u64) -> CounterCore {
         CounterCore {
             total: CachePadded::new(AtomicU64::new(0)),
+            cursor: Cursor::new(&geometry, now),
             ring: (0..geometry.len())
                 .map(|_| CounterSlot::default())
                 .collect(),
@@ -169,13 +215,13 @@ impl CounterCore {
     /// Adds `n` at time `now`.
     #[inline]
     pub fn inc_by(&self, n: u64, now: u64) {
-        let e = self.geometry.epoch(now);
+        let (e, i) = self.cursor.locate(&self.geometry, now);
         // Relaxed: the total is one word; the only thing published with a base is
         // the base itself (by the slot's Release store).
         let prev = self.total.fetch_add(n, Ordering::Relaxed);
         // `get` rather than indexing: the slot index is always in range, and this
         // way the recording path has no panic branch at all.
-        if let Some(slot) = self.ring.get(self.geometry.slot(e)) {
+        if let Some(slot) = self.ring.get(i) {
             if !slot.tag.holds(e) {
                 self.start(slot, e, prev);
             }
@@ -287,6 +333,7 @@ struct GaugeSlot {
 #[derive(Debug)]
 pub struct GaugeCore {
     value: CachePadded<AtomicU64>,
+    cursor: Cursor,
     ring: Box<[GaugeSlot]>,
     geometry: Geometry,
     last_epoch: AtomicU64,
@@ -310,6 +357,7 @@ impl GaugeCore {
     pub fn new(geometry: Geometry, now: u64) -> GaugeCore {
         GaugeCore {
             value: CachePadded::new(AtomicU64::new(0f64.to_bits())),
+            cursor: Cursor::new(&geometry, now),
             ring: (0..geometry.len()).map(|_| GaugeSlot::default()).collect(),
             geometry,
             last_epoch: AtomicU64::new(geometry.epoch(now)),
@@ -347,8 +395,8 @@ impl GaugeCore {
 
     #[inline]
     fn note(&self, v: f64, now: u64) {
-        let e = self.geometry.epoch(now);
-        let Some(slot) = self.ring.get(self.geometry.slot(e)) else {
+        let (e, i) = self.cursor.locate(&self.geometry, now);
+        let Some(slot) = self.ring.get(i) else {
             return;
         };
         if slot.tag.holds(e) {
@@ -515,6 +563,7 @@ pub struct HistogramCore {
     /// Non-cumulative count per bucket, `+Inf` last.
     counts: Box<[AtomicU64]>,
     sum: CachePadded<AtomicU64>,
+    cursor: Cursor,
     tags: Box<[SlotTag]>,
     /// Per slot: `counts.len()` bucket bases then the sum's bits.
     bases: Box<[AtomicU64]>,
@@ -563,6 +612,7 @@ impl HistogramCore {
         HistogramCore {
             counts: (0..n).map(|_| AtomicU64::new(0)).collect(),
             sum: CachePadded::new(AtomicU64::new(0f64.to_bits())),
+            cursor: Cursor::new(&geometry, now),
             tags: (0..geometry.len()).map(|_| SlotTag::new()).collect(),
             bases: (0..geometry.len() * (n + 1))
                 .map(|_| AtomicU64::new(0))
@@ -576,8 +626,7 @@ impl HistogramCore {
     /// Records `v` at time `now`.
     #[inline]
     pub fn observe(&self, v: f64, now: u64) {
-        let e = self.geometry.epoch(now);
-        let i = self.geometry.slot(e);
+        let (e, i) = self.cursor.locate(&self.geometry, now);
         if self.tags.get(i).is_some_and(|t| !t.holds(e)) {
             self.start(i, e);
         }
@@ -807,6 +856,7 @@ pub struct SummaryCore {
     mapping: SketchMapping,
     count: CachePadded<AtomicU64>,
     sum: CachePadded<AtomicU64>,
+    cursor: Cursor,
     tags: Box<[SlotTag]>,
     /// Per slot: the count and sum bits when the epoch started.
     bases: Box<[AtomicU64]>,
@@ -846,6 +896,7 @@ impl SummaryCore {
         SummaryCore {
             count: CachePadded::new(AtomicU64::new(0)),
             sum: CachePadded::new(AtomicU64::new(0f64.to_bits())),
+            cursor: Cursor::new(&geometry, now),
             tags: (0..geometry.len()).map(|_| SlotTag::new()).collect(),
             bases: (0..geometry.len() * 2).map(|_| AtomicU64::new(0)).collect(),
             sketches: (0..geometry.len() * k).map(|_| AtomicU32::new(0)).collect(),
@@ -858,8 +909,7 @@ impl SummaryCore {
     /// Records `v` at time `now`.
     #[inline]
     pub fn observe(&self, v: f64, now: u64) {
-        let e = self.geometry.epoch(now);
-        let i = self.geometry.slot(e);
+        let (e, i) = self.cursor.locate(&self.geometry, now);
         let k = self.mapping.len();
         let b = self.mapping.index(v);
         let target = if self.tags.get(i).is_some_and(|t| t.holds(e)) {

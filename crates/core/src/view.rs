@@ -136,10 +136,10 @@ impl<'a> SeriesView<'a> {
     /// The state.
     pub fn data(&self) -> SeriesData<'a> {
         match self.series {
-            AnySeries::Counter(s) => SeriesData::Counter(&s.core),
-            AnySeries::Gauge(s) => SeriesData::Gauge(&s.core),
-            AnySeries::Histogram(s) => SeriesData::Histogram(&s.core),
-            AnySeries::Summary(s) => SeriesData::Summary(&s.core),
+            AnySeries::Counter(s) => SeriesData::Counter(&s.0.core),
+            AnySeries::Gauge(s) => SeriesData::Gauge(&s.0.core),
+            AnySeries::Histogram(s) => SeriesData::Histogram(&s.0.core),
+            AnySeries::Summary(s) => SeriesData::Summary(&s.0.core),
         }
     }
 
