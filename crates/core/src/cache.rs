@@ -147,7 +147,8 @@ mod tests {
             "a much longer string than sixteen",
         ];
         for a in same {
-            assert!(str_eq(a, &a.to_string()));
+            let copy = String::from(a);
+            assert!(str_eq(a, copy.as_str()));
         }
         for (a, b) in [
             ("a", "b"),
