@@ -75,6 +75,21 @@ pub enum Error {
         /// `"family"` or `"registry"`.
         scope: &'static str,
     },
+    /// A restore would overwrite a series that already exists.
+    #[error("series {name:?} already exists; a checkpoint restores only into series that do not")]
+    SeriesExists {
+        /// The metric name.
+        name: String,
+    },
+    /// Saved state does not fit the family it is restored into (another bucket
+    /// layout or sketch size, or columns of the wrong length).
+    #[error("saved state of {name:?} does not fit its family: {reason}")]
+    StateMismatch {
+        /// The metric name.
+        name: String,
+        /// What does not fit.
+        reason: String,
+    },
     /// An option is out of range (retention, buckets, quantiles, ...).
     #[error("invalid {what}: {reason}")]
     InvalidConfig {

@@ -68,6 +68,16 @@ impl Describe {
         }
     }
 
+    /// The metric name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> MetricKind {
+        self.kind
+    }
+
     /// A counter family.
     pub fn counter(name: impl Into<String>) -> Describe {
         Describe::new(name, MetricKind::Counter)
@@ -198,6 +208,16 @@ impl AnySeries {
             AnySeries::Summary(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
         };
         (g.epoch_start(e), g.width_nanos())
+    }
+
+    /// Loads saved state (see [`crate::series::SeriesState`]); false if it does not fit.
+    pub(crate) fn restore(&self, epochs: &[u64], data: &crate::series::StateData) -> bool {
+        match self {
+            AnySeries::Counter(s) => s.0.core.restore(epochs, data),
+            AnySeries::Gauge(s) => s.0.core.restore(epochs, data),
+            AnySeries::Histogram(s) => s.0.core.restore(epochs, data),
+            AnySeries::Summary(s) => s.0.core.restore(epochs, data),
+        }
     }
 
     pub(crate) fn strong_count(&self) -> usize {
@@ -362,6 +382,7 @@ impl Family {
         labels: Box<[(Sym, Sym)]>,
         clock: &ClockSource,
         hash: u64,
+        created: Option<u64>,
     ) -> AnySeries {
         let now = clock.now_nanos();
         let g = self.geometry;
@@ -371,7 +392,7 @@ impl Family {
                     core: $core,
                     labels,
                     clock: clock.clone(),
-                    created: now,
+                    created: created.unwrap_or(now),
                     hash,
                 })))
             };

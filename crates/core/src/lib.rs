@@ -58,8 +58,8 @@ pub use kind::MetricKind;
 pub use registry::{Registry, RegistryBuilder, OVERFLOW_LABEL, OVERFLOW_METRIC};
 pub use retention::{Geometry, Retention, HISTOGRAM_SLOTS, MAX_SLOTS, SUMMARY_SLOTS};
 pub use series::{
-    bucket_quantile, CounterPoint, GaugePoint, HistogramPoint, HistogramSnapshot, SummaryPoint,
-    TimeRange,
+    bucket_quantile, CounterPoint, GaugePoint, HistogramPoint, HistogramSnapshot, SeriesState,
+    StateData, SummaryPoint, TimeRange,
 };
 pub use sketch::{SketchMapping, MAX_SKETCH_BUCKETS};
 pub use view::{FamilyView, Labels, SeriesData, SeriesView};

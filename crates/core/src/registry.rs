@@ -16,7 +16,8 @@ use crate::family::{AnySeries, Defaults, Describe, Family};
 use crate::handles::{Counter, Gauge, Histogram, Summary};
 use crate::intern::{Interner, Sym};
 use crate::labels::{validate_labels, validate_metric_name};
-use crate::retention::Retention;
+use crate::retention::{Geometry, Retention};
+use crate::series::{SeriesState, StateData};
 use crate::sketch::SketchMapping;
 use crate::{ClockSource, Error, MetricKind, Result};
 
@@ -415,7 +416,7 @@ impl Registry {
                 return Ok(s.clone());
             }
         }
-        self.create(name, kind, labels, hash, overflow)
+        self.create(name, kind, labels, hash, overflow, None)
     }
 
     #[cold]
@@ -426,6 +427,7 @@ impl Registry {
         labels: &[(&str, &str)],
         hash: u64,
         overflow: bool,
+        restore: Option<(&SeriesState, bool)>,
     ) -> Result<AnySeries> {
         let inner = &*self.inner;
         validate_metric_name(name)?;
@@ -449,6 +451,9 @@ impl Registry {
             .iter()
             .find(|(f, s)| Arc::ptr_eq(f, &family) && labels_match(s.labels(), labels))
         {
+            if restore.is_some() {
+                return Err(Error::SeriesExists { name: name.into() });
+            }
             return Ok(s.clone());
         }
         let limit = if list.len() >= family.max_series {
@@ -487,7 +492,18 @@ impl Registry {
             .iter()
             .map(|(k, v)| (inner.interner.intern(k), inner.interner.intern(v)))
             .collect();
-        let s = family.new_core(labels, &inner.clock, hash);
+        let s = family.new_core(
+            labels,
+            &inner.clock,
+            hash,
+            restore.map(|(st, _)| st.created),
+        );
+        if let Some((state, history)) = restore {
+            let epochs: &[u64] = if history { &state.epochs } else { &[] };
+            // `fits` was checked before anything was created, so this holds.
+            let loaded = s.restore(epochs, &state.data);
+            debug_assert!(loaded);
+        }
         list.push(s.clone());
         bucket.push((family.clone(), s.clone()));
         Ok(s)
@@ -537,7 +553,7 @@ impl Registry {
                     inner.interner.intern(OVERFLOW_LABEL),
                     inner.interner.intern("true"),
                 )]);
-                family.new_core(labels, &inner.clock, 0)
+                family.new_core(labels, &inner.clock, 0, None)
             })
             .clone();
         if !family.internal {
@@ -562,6 +578,90 @@ impl Registry {
             }
         }
         self.counter_or_overflow(OVERFLOW_METRIC, &[("metric", metric)])
+    }
+
+    /// Checks, without changing anything, that `state` can be restored as the
+    /// series `name{labels}`: valid name and labels, a registered family of the
+    /// state's kind that the state fits (bucket layout, sketch size, column
+    /// lengths), and no such series yet.
+    pub fn check_restore(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        state: &SeriesState,
+    ) -> Result<()> {
+        let inner = &*self.inner;
+        validate_metric_name(name)?;
+        validate_labels(labels, inner.max_label_value_len, inner.max_labels)?;
+        let family =
+            inner
+                .families
+                .read()
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Error::StateMismatch {
+                    name: name.into(),
+                    reason: "its family is not registered".into(),
+                })?;
+        fits(&family, name, state)?;
+        let overflow = is_overflow_labels(labels);
+        let exists = if overflow {
+            family.overflow.get().is_some()
+        } else {
+            let hash = self.key(name, labels);
+            inner.index.get(&hash).is_some_and(|b| {
+                b.iter()
+                    .any(|(f, s)| Arc::ptr_eq(f, &family) && labels_match(s.labels(), labels))
+            })
+        };
+        if exists {
+            return Err(Error::SeriesExists { name: name.into() });
+        }
+        Ok(())
+    }
+
+    /// Restores saved state as the new series `name{labels}` (its family must be
+    /// registered first): creation time and cumulative values always, history when
+    /// it was saved with the ring shape the family has now (`geometry`); returns
+    /// whether history was restored. Checks everything [`Registry::check_restore`]
+    /// checks before creating anything.
+    pub fn restore_series(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        state: &SeriesState,
+        geometry: Geometry,
+    ) -> Result<bool> {
+        self.check_restore(name, labels, state)?;
+        let inner = &*self.inner;
+        let family = self.family(name, state.kind())?;
+        let history = geometry == family.geometry;
+        if is_overflow_labels(labels) {
+            let s = family.new_core(
+                Box::new([(
+                    inner.interner.intern(OVERFLOW_LABEL),
+                    inner.interner.intern("true"),
+                )]),
+                &inner.clock,
+                0,
+                Some(state.created),
+            );
+            s.restore(if history { &state.epochs } else { &[] }, &state.data);
+            return match family.overflow.set(s) {
+                Ok(()) => Ok(history),
+                Err(_) => Err(Error::SeriesExists { name: name.into() }),
+            };
+        }
+        let hash = self.key(name, labels);
+        self.create(
+            name,
+            state.kind(),
+            labels,
+            hash,
+            false,
+            Some((state, history)),
+        )?;
+        Ok(history)
     }
 
     /// Removes idle series of `family` that no handle holds.
@@ -597,5 +697,74 @@ impl Registry {
         released.sort_unstable();
         released.dedup();
         inner.interner.release(released);
+    }
+}
+
+fn is_overflow_labels(labels: &[(&str, &str)]) -> bool {
+    matches!(labels, [(OVERFLOW_LABEL, "true")])
+}
+
+/// Whether saved state fits a family: kind, bucket count, sketch size, columns.
+fn fits(family: &Family, name: &str, state: &SeriesState) -> Result<()> {
+    let bad = |reason: String| {
+        Err(Error::StateMismatch {
+            name: name.into(),
+            reason,
+        })
+    };
+    if state.kind() != family.kind {
+        return bad(format!(
+            "saved as a {}, registered as a {}",
+            state.kind(),
+            family.kind
+        ));
+    }
+    let n = state.epochs.len();
+    if !state.epochs.windows(2).all(|w| w[0] < w[1]) {
+        return bad("history epochs are not strictly increasing".into());
+    }
+    match &state.data {
+        StateData::Counter { bases, .. } if bases.len() != n => {
+            bad("counter columns disagree".into())
+        }
+        StateData::Gauge { last, min, max, .. }
+            if last.len() != n || min.len() != n || max.len() != n =>
+        {
+            bad("gauge columns disagree".into())
+        }
+        StateData::Histogram {
+            counts,
+            bases,
+            sum_bases,
+            ..
+        } => {
+            let b = family.buckets.bounds().len() + 1;
+            if counts.len() != b {
+                bad(format!(
+                    "{} buckets saved, the family has {b}",
+                    counts.len()
+                ))
+            } else if bases.len() != n * b || sum_bases.len() != n {
+                bad("histogram columns disagree".into())
+            } else {
+                Ok(())
+            }
+        }
+        StateData::Summary {
+            count_bases,
+            sum_bases,
+            sketches,
+            ..
+        } => {
+            let k = family.mapping.len();
+            if count_bases.len() != n || sum_bases.len() != n || sketches.len() != n * k {
+                bad(format!(
+                    "summary columns disagree (the family's sketch has {k} buckets)"
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
     }
 }

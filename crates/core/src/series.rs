@@ -1073,6 +1073,348 @@ impl SummaryCore {
     }
 }
 
+// ---------------------------------------------------------------------------------
+// Raw state, for stores: every started, retained slot as written, and the
+// cumulative values. Restoring writes them back into a fresh series of the same
+// geometry.
+
+/// The saved state of one series: what a checkpoint holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesState {
+    /// When the series was created (ns since the Unix epoch).
+    pub created: u64,
+    /// Epochs of the started, retained slots, ascending.
+    pub epochs: Vec<u64>,
+    /// The cumulative values and per-slot payloads, by kind.
+    pub data: StateData,
+}
+
+impl SeriesState {
+    /// The kind of series this state belongs to.
+    pub fn kind(&self) -> crate::MetricKind {
+        match self.data {
+            StateData::Counter { .. } => crate::MetricKind::Counter,
+            StateData::Gauge { .. } => crate::MetricKind::Gauge,
+            StateData::Histogram { .. } => crate::MetricKind::Histogram,
+            StateData::Summary { .. } => crate::MetricKind::Summary,
+        }
+    }
+}
+
+/// Per-kind part of a [`SeriesState`]; per-slot columns follow `epochs`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateData {
+    /// A counter.
+    Counter {
+        /// The total.
+        total: u64,
+        /// The total when each epoch started.
+        bases: Vec<u64>,
+    },
+    /// A gauge.
+    Gauge {
+        /// The value.
+        value: f64,
+        /// Last value set in each epoch.
+        last: Vec<f64>,
+        /// Smallest value set in each epoch (NaN if only NaN was set).
+        min: Vec<f64>,
+        /// Largest value set in each epoch (NaN if only NaN was set).
+        max: Vec<f64>,
+    },
+    /// A histogram.
+    Histogram {
+        /// Count per bucket, `+Inf` last.
+        counts: Vec<u64>,
+        /// Sum of observations.
+        sum: f64,
+        /// Per epoch, `counts.len()` bucket counts when it started (row-major).
+        bases: Vec<u64>,
+        /// The sum when each epoch started.
+        sum_bases: Vec<f64>,
+    },
+    /// A summary.
+    Summary {
+        /// Observations.
+        count: u64,
+        /// Sum of observations.
+        sum: f64,
+        /// The count when each epoch started.
+        count_bases: Vec<u64>,
+        /// The sum when each epoch started.
+        sum_bases: Vec<f64>,
+        /// Per epoch, the sketch's bucket counts (row-major, `mapping.len()` each).
+        sketches: Vec<u32>,
+    },
+}
+
+/// The epochs `read` finds in retained slots, ascending, with their payloads.
+fn capture_slots<T>(
+    g: &Geometry,
+    now: u64,
+    mut read: impl FnMut(u64, usize) -> Option<T>,
+) -> Vec<(u64, T)> {
+    let now_e = g.epoch(now);
+    let mut out = Vec::new();
+    for_each_epoch(g, g.oldest_retained(now_e), now_e, |e, i| {
+        if let Some(v) = read(e, i) {
+            out.push((e, v));
+        }
+    });
+    out
+}
+
+impl CounterCore {
+    /// The saved state at `now` (history limited to retained epochs).
+    pub fn capture(&self, now: u64) -> (Vec<u64>, StateData) {
+        let slots = capture_slots(&self.geometry, now, |e, i| {
+            let slot = self.ring.get(i)?;
+            slot.tag
+                .read(|| slot.base.load(Ordering::Acquire))
+                .and_then(|(se, b)| (se == e).then_some(b))
+        });
+        let (epochs, bases) = slots.into_iter().unzip();
+        (
+            epochs,
+            StateData::Counter {
+                total: self.total(),
+                bases,
+            },
+        )
+    }
+
+    /// Loads saved state into this (fresh, unshared) counter. Returns false, and
+    /// changes nothing, if `data` is not a counter's or its columns disagree.
+    pub fn restore(&self, epochs: &[u64], data: &StateData) -> bool {
+        let StateData::Counter { total, bases } = data else {
+            return false;
+        };
+        if bases.len() != epochs.len() {
+            return false;
+        }
+        for (&e, &b) in epochs.iter().zip(bases) {
+            if let Some(slot) = self.ring.get(self.geometry.slot(e)) {
+                if slot.tag.begin(e) == Begin::Started {
+                    slot.base.store(b, Ordering::Release);
+                    slot.tag.publish(e);
+                    touch(&self.last_epoch, e);
+                }
+            }
+        }
+        self.total.store(*total, Ordering::Relaxed);
+        true
+    }
+}
+
+impl GaugeCore {
+    /// The saved state at `now` (history limited to retained epochs).
+    pub fn capture(&self, now: u64) -> (Vec<u64>, StateData) {
+        let mut pts = Vec::new();
+        let now_e = self.geometry.epoch(now);
+        self.points(self.geometry.oldest_retained(now_e), now_e, |e, p| {
+            pts.push((e, p))
+        });
+        let epochs = pts.iter().map(|(e, _)| *e).collect();
+        (
+            epochs,
+            StateData::Gauge {
+                value: self.get(),
+                last: pts.iter().map(|(_, p)| p.last).collect(),
+                min: pts.iter().map(|(_, p)| p.min).collect(),
+                max: pts.iter().map(|(_, p)| p.max).collect(),
+            },
+        )
+    }
+
+    /// Loads saved state into this (fresh, unshared) gauge. Returns false, and
+    /// changes nothing, if `data` is not a gauge's or its columns disagree.
+    pub fn restore(&self, epochs: &[u64], data: &StateData) -> bool {
+        let StateData::Gauge {
+            value,
+            last,
+            min,
+            max,
+        } = data
+        else {
+            return false;
+        };
+        let n = epochs.len();
+        if last.len() != n || min.len() != n || max.len() != n {
+            return false;
+        }
+        for (k, &e) in epochs.iter().enumerate() {
+            if let Some(slot) = self.ring.get(self.geometry.slot(e)) {
+                if slot.tag.begin(e) == Begin::Started {
+                    let (lo, hi) = if min[k].is_nan() || max[k].is_nan() {
+                        (u64::MAX, 0)
+                    } else {
+                        (f64_to_ordered(min[k]), f64_to_ordered(max[k]))
+                    };
+                    slot.last.store(last[k].to_bits(), Ordering::Release);
+                    slot.min.store(lo, Ordering::Release);
+                    slot.max.store(hi, Ordering::Release);
+                    slot.tag.publish(e);
+                    touch(&self.last_epoch, e);
+                }
+            }
+        }
+        self.value.store(value.to_bits(), Ordering::Relaxed);
+        true
+    }
+}
+
+impl HistogramCore {
+    /// The saved state at `now` (history limited to retained epochs).
+    pub fn capture(&self, now: u64) -> (Vec<u64>, StateData) {
+        let n = self.counts.len();
+        let slots = capture_slots(&self.geometry, now, |e, i| {
+            let row = self.bases.get(i * (n + 1)..(i + 1) * (n + 1))?;
+            self.tags
+                .get(i)?
+                .read(|| {
+                    row.iter()
+                        .map(|b| b.load(Ordering::Acquire))
+                        .collect::<Vec<u64>>()
+                })
+                .and_then(|(se, r)| (se == e).then_some(r))
+        });
+        let snap = self.snapshot();
+        let mut epochs = Vec::with_capacity(slots.len());
+        let mut bases = Vec::with_capacity(slots.len() * n);
+        let mut sum_bases = Vec::with_capacity(slots.len());
+        for (e, row) in slots {
+            epochs.push(e);
+            bases.extend_from_slice(&row[..n]);
+            sum_bases.push(f64::from_bits(row[n]));
+        }
+        (
+            epochs,
+            StateData::Histogram {
+                counts: snap.counts.to_vec(),
+                sum: snap.sum,
+                bases,
+                sum_bases,
+            },
+        )
+    }
+
+    /// Loads saved state into this (fresh, unshared) histogram. Returns false, and
+    /// changes nothing, if `data` is not a histogram's of this bucket layout or its
+    /// columns disagree.
+    pub fn restore(&self, epochs: &[u64], data: &StateData) -> bool {
+        let StateData::Histogram {
+            counts,
+            sum,
+            bases,
+            sum_bases,
+        } = data
+        else {
+            return false;
+        };
+        let n = self.counts.len();
+        if counts.len() != n || bases.len() != epochs.len() * n || sum_bases.len() != epochs.len() {
+            return false;
+        }
+        for (k, &e) in epochs.iter().enumerate() {
+            let i = self.geometry.slot(e);
+            let (Some(tag), Some(row)) = (
+                self.tags.get(i),
+                self.bases.get(i * (n + 1)..(i + 1) * (n + 1)),
+            ) else {
+                continue;
+            };
+            if tag.begin(e) == Begin::Started {
+                for (dst, src) in row.iter().zip(&bases[k * n..(k + 1) * n]) {
+                    dst.store(*src, Ordering::Release);
+                }
+                row[n].store(sum_bases[k].to_bits(), Ordering::Release);
+                tag.publish(e);
+                touch(&self.last_epoch, e);
+            }
+        }
+        for (dst, src) in self.counts.iter().zip(counts) {
+            dst.store(*src, Ordering::Relaxed);
+        }
+        self.sum.store(sum.to_bits(), Ordering::Relaxed);
+        true
+    }
+}
+
+impl SummaryCore {
+    /// The saved state at `now` (history limited to retained epochs).
+    pub fn capture(&self, now: u64) -> (Vec<u64>, StateData) {
+        let k = self.mapping.len();
+        let mut epochs = Vec::new();
+        let mut count_bases = Vec::new();
+        let mut sum_bases = Vec::new();
+        let mut sketches = Vec::new();
+        let now_e = self.geometry.epoch(now);
+        self.slots(self.geometry.oldest_retained(now_e), now_e, |e, i, c, s| {
+            epochs.push(e);
+            count_bases.push(c);
+            sum_bases.push(s);
+            sketches.extend(
+                self.sketches[i * k..(i + 1) * k]
+                    .iter()
+                    .map(|b| b.load(Ordering::Acquire)),
+            );
+        });
+        (
+            epochs,
+            StateData::Summary {
+                count: self.count(),
+                sum: self.sum(),
+                count_bases,
+                sum_bases,
+                sketches,
+            },
+        )
+    }
+
+    /// Loads saved state into this (fresh, unshared) summary. Returns false, and
+    /// changes nothing, if `data` is not a summary's of this sketch size or its
+    /// columns disagree.
+    pub fn restore(&self, epochs: &[u64], data: &StateData) -> bool {
+        let StateData::Summary {
+            count,
+            sum,
+            count_bases,
+            sum_bases,
+            sketches,
+        } = data
+        else {
+            return false;
+        };
+        let k = self.mapping.len();
+        let n = epochs.len();
+        if count_bases.len() != n || sum_bases.len() != n || sketches.len() != n * k {
+            return false;
+        }
+        for (j, &e) in epochs.iter().enumerate() {
+            let i = self.geometry.slot(e);
+            let (Some(tag), Some(sketch), Some([cb, sb])) = (
+                self.tags.get(i),
+                self.sketches.get(i * k..(i + 1) * k),
+                self.bases.get(2 * i..2 * i + 2),
+            ) else {
+                continue;
+            };
+            if tag.begin(e) == Begin::Started {
+                for (dst, src) in sketch.iter().zip(&sketches[j * k..(j + 1) * k]) {
+                    dst.store(*src, Ordering::Release);
+                }
+                cb.store(count_bases[j], Ordering::Release);
+                sb.store(sum_bases[j].to_bits(), Ordering::Release);
+                tag.publish(e);
+                touch(&self.last_epoch, e);
+            }
+        }
+        self.count.store(*count, Ordering::Relaxed);
+        self.sum.store(sum.to_bits(), Ordering::Relaxed);
+        true
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

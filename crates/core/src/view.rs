@@ -7,9 +7,9 @@ use std::time::Duration;
 use crate::family::{AnySeries, Family};
 use crate::intern::Sym;
 use crate::retention::{Geometry, Retention};
-use crate::series::{CounterCore, GaugeCore, HistogramCore, SummaryCore, TimeRange};
+use crate::series::{CounterCore, GaugeCore, HistogramCore, SeriesState, SummaryCore, TimeRange};
 use crate::sketch::SketchMapping;
-use crate::{Filter, MetricKind, Registry};
+use crate::{Describe, Filter, MetricKind, Registry};
 
 /// One family as seen by a visit: its metadata and its selected series.
 pub struct FamilyView<'a> {
@@ -96,6 +96,32 @@ impl<'a> FamilyView<'a> {
         self.now
     }
 
+    /// Most series the family may hold.
+    pub fn max_series(&self) -> usize {
+        self.family.max_series
+    }
+
+    /// The family's full description, as [`Registry::register`] takes it (stores
+    /// save it to register the family again on restore).
+    pub fn describe(&self) -> Describe {
+        let f = self.family;
+        let mut d = Describe::new(f.name.as_str(), f.kind)
+            .help(f.help.clone())
+            .retention(f.retention)
+            .max_series(f.max_series);
+        if let Some(u) = &f.unit {
+            d = d.unit(u.clone());
+        }
+        if let Some(ttl) = f.idle_ttl {
+            d = d.idle_ttl(ttl);
+        }
+        match f.kind {
+            MetricKind::Histogram => d.buckets(f.buckets.clone()),
+            MetricKind::Summary => d.objectives(f.objectives.to_vec()).sketch(f.mapping),
+            _ => d,
+        }
+    }
+
     /// The selected series: label matchers hold, idle ones left out unless the
     /// filter asks for them; in creation order, the overflow series last.
     pub fn series(&self) -> impl Iterator<Item = SeriesView<'a>> + 'a {
@@ -156,6 +182,22 @@ impl<'a> SeriesView<'a> {
     /// The time of the visit.
     pub fn now(&self) -> u64 {
         self.now
+    }
+
+    /// The series' full saved state (cumulative values and every retained slot),
+    /// for checkpoints; see [`Registry::restore_series`].
+    pub fn state(&self) -> SeriesState {
+        let (epochs, data) = match self.data() {
+            SeriesData::Counter(c) => c.capture(self.now),
+            SeriesData::Gauge(g) => g.capture(self.now),
+            SeriesData::Histogram(h) => h.capture(self.now),
+            SeriesData::Summary(s) => s.capture(self.now),
+        };
+        SeriesState {
+            created: self.created(),
+            epochs,
+            data,
+        }
     }
 
     /// The history range the filter selected.
