@@ -18,42 +18,102 @@ use std::io::{self, Write};
 /// both text formats, and HELP text in OpenMetrics.
 #[inline]
 pub(crate) fn write_quoted_escaped<W: Write + ?Sized>(out: &mut W, s: &str) -> io::Result<()> {
-    write_escaped(out, s.as_bytes(), |b| match b {
-        b'\\' => Some(b"\\\\"),
-        b'"' => Some(b"\\\""),
-        b'\n' => Some(b"\\n"),
-        _ => None,
-    })
+    write_escaped::<W, true>(out, s.as_bytes())
 }
 
 /// Writes HELP text for Prometheus text 0.0.4: backslash and line feed escaped,
 /// double quotes left as they are (0.0.4 defines no `\"` in HELP).
 #[inline]
 pub(crate) fn write_help_0_0_4<W: Write + ?Sized>(out: &mut W, s: &str) -> io::Result<()> {
-    write_escaped(out, s.as_bytes(), |b| match b {
-        b'\\' => Some(b"\\\\"),
-        b'\n' => Some(b"\\n"),
-        _ => None,
-    })
+    write_escaped::<W, false>(out, s.as_bytes())
 }
 
 #[inline(always)]
-fn write_escaped<W: Write + ?Sized>(
+fn write_escaped<W: Write + ?Sized, const QUOTES: bool>(
     out: &mut W,
     bytes: &[u8],
-    escape: impl Fn(u8) -> Option<&'static [u8; 2]>,
 ) -> io::Result<()> {
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        // The escaped bytes are ASCII, so they never occur inside a multi-byte
-        // UTF-8 sequence and the runs copied whole stay valid UTF-8.
-        if let Some(rep) = escape(b) {
-            out.write_all(&bytes[start..i])?;
-            out.write_all(rep)?;
-            start = i + 1;
-        }
+    // The escaped bytes are ASCII, so they never occur inside a multi-byte UTF-8
+    // sequence and the runs copied whole stay valid UTF-8.
+    while let Some(i) = find_special::<QUOTES>(&bytes[start..]) {
+        let at = start + i;
+        out.write_all(&bytes[start..at])?;
+        out.write_all(match bytes[at] {
+            b'\\' => b"\\\\",
+            b'"' => b"\\\"",
+            _ => b"\\n",
+        })?;
+        start = at + 1;
     }
     out.write_all(&bytes[start..])
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `w` equal to `b`. Exact for the lowest such byte
+/// (a borrow can only flag bytes above a real match), which is all we use.
+#[inline(always)]
+fn bytes_equal(w: u64, b: u8) -> u64 {
+    let x = w ^ (LO * u64::from(b));
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// High bit set in each byte of `w` below 0x20 (exact for the lowest such byte).
+#[inline(always)]
+fn bytes_control(w: u64) -> u64 {
+    w.wrapping_sub(LO * 0x20) & !w & HI
+}
+
+/// Index of the first `\\`, line feed or (if `QUOTES`) `"` in `bytes`: eight bytes
+/// at a time, since label values are scanned for every series of every export.
+#[inline(always)]
+fn find_special<const QUOTES: bool>(bytes: &[u8]) -> Option<usize> {
+    let special = |b: u8| b == b'\\' || b == b'\n' || (QUOTES && b == b'"');
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let w = u64::from_le_bytes([
+            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+        ]);
+        let mut m = bytes_equal(w, b'\\') | bytes_equal(w, b'\n');
+        if QUOTES {
+            m |= bytes_equal(w, b'"');
+        }
+        if m != 0 {
+            return Some(base + (m.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| special(b))
+        .map(|i| base + i)
+}
+
+/// Index of the first byte JSON must escape: `"`, `\\` or a control character.
+#[inline(always)]
+fn find_json_special(bytes: &[u8]) -> Option<usize> {
+    let special = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let w = u64::from_le_bytes([
+            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+        ]);
+        let m = bytes_equal(w, b'"') | bytes_equal(w, b'\\') | bytes_control(w);
+        if m != 0 {
+            return Some(base + (m.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| special(b))
+        .map(|i| base + i)
 }
 
 /// Writes `s` as a JSON string, quotes included, escaping as `serde_json` does:
@@ -64,7 +124,10 @@ pub(crate) fn write_json_string<W: Write + ?Sized>(out: &mut W, s: &str) -> io::
     out.write_all(b"\"")?;
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    while let Some(i) = find_json_special(&bytes[start..]) {
+        let at = start + i;
+        out.write_all(&bytes[start..at])?;
+        let b = bytes[at];
         let short: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -73,23 +136,21 @@ pub(crate) fn write_json_string<W: Write + ?Sized>(out: &mut W, s: &str) -> io::
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
+            _ => b"",
         };
-        out.write_all(&bytes[start..i])?;
         if short.is_empty() {
             out.write_all(&[
                 b'\\',
                 b'u',
                 b'0',
                 b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 0xf) as usize],
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
             ])?;
         } else {
             out.write_all(short)?;
         }
-        start = i + 1;
+        start = at + 1;
     }
     out.write_all(&bytes[start..])?;
     out.write_all(b"\"")
@@ -120,6 +181,32 @@ mod tests {
         let f = |o: &mut Vec<u8>, s: &str| write_help_0_0_4(o, s);
         assert_eq!(run(f, r#"say "hi" \ bye"#), r#"say "hi" \\ bye"#);
         assert_eq!(run(f, "a\nb"), "a\\nb");
+    }
+
+    #[test]
+    fn every_position_and_byte() {
+        // The word-at-a-time scan must find every special byte wherever it sits.
+        for len in 0..20 {
+            for pos in 0..len {
+                for special in [b'\\', b'"', b'\n', 0x00, 0x1f, b'a', 0x7f, 0xff] {
+                    let mut v = vec![b'x'; len];
+                    v[pos] = special;
+                    let want = |q: bool| {
+                        let s = |b: u8| b == b'\\' || b == b'\n' || (q && b == b'"');
+                        v.iter().position(|&b| s(b))
+                    };
+                    assert_eq!(find_special::<true>(&v), want(true), "{v:?}");
+                    assert_eq!(find_special::<false>(&v), want(false), "{v:?}");
+                    let json = v.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+                    assert_eq!(find_json_special(&v), json, "{v:?}");
+                }
+            }
+        }
+        // Bytes >= 0x80 next to specials (borrows across bytes).
+        let v = [0x80, 0x00, 0x81, b'\n', 0xff, 0x20, 0x21, b'"', 0x5c];
+        assert_eq!(find_special::<true>(&v), Some(3));
+        assert_eq!(find_json_special(&v), Some(1));
+        assert_eq!(find_json_special(&v[2..]), Some(1));
     }
 
     #[test]
