@@ -11,13 +11,14 @@
 //! buckets, each with help text. Each render writes into a buffer kept across
 //! iterations where the peer's API takes one (all but `prometheus`' `gather`, which
 //! builds its protobuf-shaped snapshot every time, as it does on every scrape).
-//! Before timing, each output is checked to hold every series. Results are in
-//! docs/benchmarks.md.
+//! Before timing, each output is checked to hold every series. Times are the
+//! benchmarking thread's CPU time (`lakemetrics_benches::ThreadCpuTime`). Results
+//! are in docs/benchmarks.md.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use lakemetrics_benches::{observations, OBSERVATION_MASK};
+use lakemetrics_benches::{observations, ThreadCpuTime, OBSERVATION_MASK};
 use lakemetrics_core::{Describe, Filter, Registry, DEFAULT_BUCKETS};
 use measured::metric::group::MetricGroup as _;
 use measured::metric::histogram::Thresholds;
@@ -302,7 +303,7 @@ fn measured_metrics(shape: &Shape, vals: &[f64]) -> MeasuredMetrics {
     m
 }
 
-fn export(c: &mut Criterion) {
+fn export(c: &mut Criterion<ThreadCpuTime>) {
     let shape = Shape::new();
     let vals = observations();
     let mut g = c.benchmark_group("export_text");
@@ -403,5 +404,9 @@ fn export(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, export);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime).configure_from_args();
+    targets = export
+}
 criterion_main!(benches);

@@ -6,7 +6,9 @@
 //!     -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
-//! Every implementation records the same inputs: handles are created once outside
+//! Times are the benchmarking thread's CPU time (see
+//! `lakemetrics_benches::ThreadCpuTime`: the machine is shared). Every
+//! implementation records the same inputs: handles are created once outside
 //! the timed loop, inputs go through `black_box` so the compiler cannot fold the
 //! lookup or the value, and histogram and summary observations cycle through the
 //! same 1,024 values spread over all buckets (see `lakemetrics_benches::values`).
@@ -18,7 +20,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use lakemetrics_benches::{observations, RawHistogram, OBSERVATION_MASK};
+use lakemetrics_benches::{observations, RawHistogram, ThreadCpuTime, OBSERVATION_MASK};
 use lakemetrics_core::{Clock, CoarseClock, Registry, DEFAULT_BUCKETS};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -43,23 +45,23 @@ fn metrics_handle() -> &'static PrometheusHandle {
     })
 }
 
-/// Times `iters` calls of `record(i)` and returns the elapsed time; `upkeep` runs
+/// Times `iters` calls of `record(i)` and returns the thread CPU time they took; `upkeep` runs
 /// after the timed loop. For `metrics` histograms, whose observations queue up in
 /// the recorder until the exporter drains them: without a drain between samples the
 /// queue would grow by gigabytes over a run. An application's exporter drains them
 /// on every scrape or upkeep tick, off the recording path, so leaving it out of the
 /// timing is fair.
 fn timed(iters: u64, mut record: impl FnMut(usize), upkeep: impl FnOnce()) -> Duration {
-    let start = Instant::now();
+    let start = ThreadCpuTime::now();
     for i in 0..iters {
         record(i as usize & OBSERVATION_MASK);
     }
-    let elapsed = start.elapsed();
+    let elapsed = ThreadCpuTime::now() - start;
     upkeep();
     elapsed
 }
 
-fn counter_inc(c: &mut Criterion) {
+fn counter_inc(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("counter_inc");
 
     let reg = Registry::new();
@@ -87,7 +89,7 @@ fn counter_inc(c: &mut Criterion) {
     g.finish();
 }
 
-fn gauge_set(c: &mut Criterion) {
+fn gauge_set(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("gauge_set");
     let v = 42.5_f64;
 
@@ -122,7 +124,7 @@ fn gauge_set(c: &mut Criterion) {
     g.finish();
 }
 
-fn histogram_observe(c: &mut Criterion) {
+fn histogram_observe(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("histogram_observe");
     let vals = observations();
 
@@ -176,7 +178,7 @@ fn histogram_observe(c: &mut Criterion) {
     g.finish();
 }
 
-fn summary_observe(c: &mut Criterion) {
+fn summary_observe(c: &mut Criterion<ThreadCpuTime>) {
     // Neither `prometheus`, `prometheus-client` nor `measured` has a summary.
     let mut g = c.benchmark_group("summary_observe");
     let vals = observations();
@@ -232,7 +234,7 @@ struct RequestFixed<'a> {
     status: &'a str,
 }
 
-fn labeled_inc(c: &mut Criterion) {
+fn labeled_inc(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("labeled_lookup_inc");
     let (handler, status) = ("csv", "ok");
 
@@ -248,6 +250,19 @@ fn labeled_inc(c: &mut Criterion) {
                 )
                 .unwrap()
                 .inc()
+        })
+    });
+
+    // The closure form: no handle taken, so no reference-count traffic.
+    g.bench_function("lakemetrics_with", |b| {
+        b.iter(|| {
+            black_box(&reg)
+                .with_counter(
+                    black_box("requests"),
+                    black_box(&[("handler", handler), ("status", status)]),
+                    |c| c.inc(),
+                )
+                .unwrap()
         })
     });
 
@@ -304,7 +319,7 @@ fn labeled_inc(c: &mut Criterion) {
     g.finish();
 }
 
-fn clock_now(c: &mut Criterion) {
+fn clock_now(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("clock_now");
 
     let coarse = CoarseClock::new();
@@ -317,8 +332,10 @@ fn clock_now(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default().configure_from_args()
+fn config() -> Criterion<ThreadCpuTime> {
+    Criterion::default()
+        .with_measurement(ThreadCpuTime)
+        .configure_from_args()
 }
 
 criterion_group! {

@@ -2,12 +2,85 @@
 //! `metrics` with `metrics-exporter-prometheus`, `measured`), each compared in the
 //! same run; see `benches/` and docs/benchmarks.md.
 //!
-//! This library holds what the benches share: the observation values and the raw
-//! floors that show what an operation costs with nothing but its atomics.
+//! This library holds what the benches share: the measurement (the calling
+//! thread's CPU time), the observation values, and the raw floors that show what an
+//! operation costs with nothing but its atomics.
 
 #![warn(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+
+/// A criterion measurement of the benchmarking thread's CPU time
+/// (`CLOCK_THREAD_CPUTIME_ID`) instead of wall time.
+///
+/// The benches run on a small machine shared with other work (builds, tests):
+/// when another process shares our core, wall time counts the slices it runs in
+/// and a whole group reads up to twice as slow, unevenly across the functions of
+/// a group. Thread CPU time leaves those slices out. It still includes what
+/// sharing costs the thread itself (caches, memory bandwidth), so keep comparing
+/// implementations only within one run. Every bench here is single-threaded, so
+/// CPU time and elapsed time agree on a quiet machine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadCpuTime;
+
+/// The formatter of wall time, which prints durations as we want.
+static WALL: WallTime = WallTime;
+
+impl ThreadCpuTime {
+    /// The CPU time this thread has used so far.
+    pub fn now() -> Duration {
+        thread_cpu_time()
+    }
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu_time()
+    }
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu_time().saturating_sub(start)
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WALL.formatter()
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec, and CLOCK_THREAD_CPUTIME_ID
+    // exists on every Linux this runs on; on failure `ts` stays zero.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Elsewhere, wall time since the first call.
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_time() -> Duration {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
 
 /// Number of distinct observation values, a power of two.
 pub const OBSERVATIONS: usize = 1024;
@@ -87,6 +160,17 @@ impl RawHistogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thread_cpu_time_advances_with_work() {
+        let m = ThreadCpuTime;
+        let start = m.start();
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        assert!(m.to_f64(&m.end(start)) > 0.0, "{x}");
+    }
 
     #[test]
     fn observations_cover_every_default_bucket() {
