@@ -14,12 +14,15 @@
 //! at run time; `instant_pair` is the two clock reads alone. `health` times
 //! `h.health(10 s)` on a handler with traffic in every second of the window, with
 //! ten-second epochs (the registry's default) and one-second epochs, both over
-//! ten minutes. Results are in docs/benchmarks.md.
+//! ten minutes. Times are the thread's CPU time
+//! (`lakemetrics_benches::ThreadCpuTime`: the machine is shared). Results are in
+//! docs/benchmarks.md.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use lakemetrics_benches::ThreadCpuTime;
 use lakemetrics_core::{Registry, Retention};
 use lakemetrics_handler::{HandlerMetrics, DEFAULT_DURATION_BOUNDS};
 
@@ -37,7 +40,7 @@ fn handler(reg: &Registry) -> HandlerMetrics {
         .unwrap()
 }
 
-fn timer_cycle(c: &mut Criterion) {
+fn timer_cycle(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("timer_cycle");
     let reg = registry();
     let h = handler(&reg);
@@ -96,7 +99,7 @@ fn timer_cycle(c: &mut Criterion) {
     g.finish();
 }
 
-fn record_batch(c: &mut Criterion) {
+fn record_batch(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("record_batch");
     let reg = registry();
     let h = handler(&reg);
@@ -106,7 +109,7 @@ fn record_batch(c: &mut Criterion) {
     g.finish();
 }
 
-fn health(c: &mut Criterion) {
+fn health(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("health");
     // Ten-second epochs over ten minutes (the registry's default: 60 counter
     // slots), and one-second epochs over ten minutes (600 slots).
@@ -146,5 +149,15 @@ fn health(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, timer_cycle, record_batch, health);
+fn config() -> Criterion<ThreadCpuTime> {
+    Criterion::default()
+        .with_measurement(ThreadCpuTime)
+        .configure_from_args()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = timer_cycle, record_batch, health
+}
 criterion_main!(benches);
