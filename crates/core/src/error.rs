@@ -75,6 +75,27 @@ pub enum Error {
         /// `"family"` or `"registry"`.
         scope: &'static str,
     },
+    /// The family's exposed sample names would collide with another family's
+    /// (for example a gauge `rows_total` beside a counter `rows`, or a gauge
+    /// `lat_count` beside a histogram `lat`).
+    #[error("metric {name:?} would expose {sample:?}, which family {other:?} already exposes")]
+    NameClash {
+        /// The metric name asked for.
+        name: String,
+        /// The clashing sample or family name.
+        sample: String,
+        /// The family that already exposes it.
+        other: String,
+    },
+    /// A label name the kind reserves for itself (`le` on histograms, `quantile`
+    /// on summaries).
+    #[error("label {name:?} is reserved on {kind}s")]
+    ReservedLabel {
+        /// The label name.
+        name: String,
+        /// The kind that reserves it.
+        kind: MetricKind,
+    },
     /// A restore would overwrite a series that already exists.
     #[error("series {name:?} already exists; a checkpoint restores only into series that do not")]
     SeriesExists {

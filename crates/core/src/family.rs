@@ -415,3 +415,75 @@ fn what_kind(what: &str) -> &'static str {
         "summarie"
     }
 }
+
+/// Suffixes the exposition formats append to family names.
+const SUFFIXES: [&str; 5] = ["_total", "_created", "_bucket", "_sum", "_count"];
+
+/// The names a family of `kind` called `name` puts into the exposition formats:
+/// its family name(s) and the names of its samples.
+pub(crate) fn exposed_names(name: &str, kind: MetricKind) -> smallvec::SmallVec<[String; 5]> {
+    let mut out = smallvec::SmallVec::new();
+    match kind {
+        MetricKind::Counter => {
+            let base = name.strip_suffix("_total").unwrap_or(name);
+            out.push(base.to_string());
+            out.push(format!("{base}_total"));
+            out.push(format!("{base}_created"));
+        }
+        MetricKind::Gauge => out.push(name.to_string()),
+        MetricKind::Histogram => {
+            out.push(name.to_string());
+            for s in ["_bucket", "_sum", "_count", "_created"] {
+                out.push(format!("{name}{s}"));
+            }
+        }
+        MetricKind::Summary => {
+            out.push(name.to_string());
+            for s in ["_sum", "_count", "_created"] {
+                out.push(format!("{name}{s}"));
+            }
+        }
+    }
+    out
+}
+
+/// A family among `families` whose exposed names overlap those of a new family
+/// `name` of `kind`: `(clashing name, other family)`.
+pub(crate) fn clash(
+    families: &std::collections::BTreeMap<Sym, Arc<Family>>,
+    name: &str,
+    kind: MetricKind,
+) -> Option<(String, String)> {
+    for x in exposed_names(name, kind) {
+        // Families that could expose `x`: `x` itself, `x` minus a suffix, `x_total`.
+        let mut owners: smallvec::SmallVec<[String; 7]> =
+            smallvec::smallvec![x.clone(), format!("{x}_total")];
+        owners.extend(
+            SUFFIXES
+                .iter()
+                .filter_map(|s| x.strip_suffix(s))
+                .map(str::to_string),
+        );
+        for o in owners {
+            if o == name {
+                continue;
+            }
+            if let Some(f) = families.get(o.as_str()) {
+                if exposed_names(&f.name, f.kind).contains(&x) {
+                    return Some((x, f.name.to_string()));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The label a kind reserves, if `labels` uses it.
+pub(crate) fn reserved_label<'a>(kind: MetricKind, labels: &[(&'a str, &str)]) -> Option<&'a str> {
+    let reserved = match kind {
+        MetricKind::Histogram => "le",
+        MetricKind::Summary => "quantile",
+        _ => return None,
+    };
+    labels.iter().map(|(k, _)| *k).find(|k| *k == reserved)
+}

@@ -14,6 +14,7 @@ pub struct Sym(Arc<str>);
 
 impl Sym {
     /// The string.
+    #[inline]
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -12,7 +12,7 @@ use smallvec::SmallVec;
 
 use crate::buckets::Buckets;
 use crate::cache::{self, labels_match, str_eq};
-use crate::family::{AnySeries, Defaults, Describe, Family};
+use crate::family::{clash, reserved_label, AnySeries, Defaults, Describe, Family};
 use crate::handles::{Counter, Gauge, Histogram, Summary};
 use crate::intern::{Interner, Sym};
 use crate::labels::{validate_labels, validate_metric_name};
@@ -345,6 +345,16 @@ impl Registry {
                 None => Ok(()),
             },
             None => {
+                if let Some((sample, other)) = clash(&families, &describe.name, family.kind) {
+                    drop(families);
+                    drop(family);
+                    inner.interner.release([name]);
+                    return Err(Error::NameClash {
+                        name: describe.name,
+                        sample,
+                        other,
+                    });
+                }
                 families.insert(name, Arc::new(family));
                 Ok(())
             }
@@ -432,6 +442,12 @@ impl Registry {
         let inner = &*self.inner;
         validate_metric_name(name)?;
         validate_labels(labels, inner.max_label_value_len, inner.max_labels)?;
+        if let Some(l) = reserved_label(kind, labels) {
+            return Err(Error::ReservedLabel {
+                name: l.into(),
+                kind,
+            });
+        }
         if !overflow
             && name != OVERFLOW_METRIC
             && inner.series_count.load(StdOrdering::Relaxed) >= inner.max_series
@@ -526,10 +542,25 @@ impl Registry {
                         }
                     };
                 let mut families = inner.families.write();
-                families
-                    .entry(sym)
-                    .or_insert_with(|| Arc::new(built))
-                    .clone()
+                match families.get(name) {
+                    Some(f) => f.clone(),
+                    None => {
+                        if let Some((sample, other)) = clash(&families, name, kind) {
+                            drop(families);
+                            drop(built);
+                            inner.interner.release([sym]);
+                            return Err(Error::NameClash {
+                                name: name.into(),
+                                sample,
+                                other,
+                            });
+                        }
+                        families
+                            .entry(sym)
+                            .or_insert_with(|| Arc::new(built))
+                            .clone()
+                    }
+                }
             }
         };
         if family.kind != kind {
@@ -604,6 +635,12 @@ impl Registry {
                     reason: "its family is not registered".into(),
                 })?;
         fits(&family, name, state)?;
+        if let Some(l) = reserved_label(family.kind, labels) {
+            return Err(Error::ReservedLabel {
+                name: l.into(),
+                kind: family.kind,
+            });
+        }
         let overflow = is_overflow_labels(labels);
         let exists = if overflow {
             family.overflow.get().is_some()

@@ -921,7 +921,11 @@ impl SummaryCore {
         // the exported count and sum these two.
         self.count.fetch_add(1, Ordering::Relaxed);
         f64_add(&self.sum, v);
-        if let Some(c) = target.and_then(|t| self.sketches.get(t * k + b)) {
+        // NaN has no rank: counted and summed (as Prometheus does), not sketched.
+        if let Some(c) = target
+            .filter(|_| !v.is_nan())
+            .and_then(|t| self.sketches.get(t * k + b))
+        {
             c.fetch_add(1, Ordering::Relaxed);
         }
     }

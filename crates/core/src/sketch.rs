@@ -8,8 +8,9 @@
 //! for the configured relative error `a`; reporting `2 lo hi / (lo + hi)` for a
 //! bucket is then within `a` of every value in it. Quantiles are therefore within
 //! relative error `a` of the value of the observation at the quantile's rank.
-//! Bucket 0 holds values below `min` (zero, negatives, NaN), reported as 0; the top
-//! bucket holds values at or above `max`, reported as `max`.
+//! Bucket 0 holds values below `min` (zero, negatives), reported as 0; the top
+//! bucket holds values at or above `max`, reported as `max`. Summaries keep NaN
+//! out of the sketch (they still count it and add it to their sum).
 //!
 //! Buckets are plain counts, so sketches merge by addition.
 
@@ -177,7 +178,9 @@ impl SketchMapping {
         if total == 0 || q.is_nan() {
             return f64::NAN;
         }
-        let rank = (q.clamp(0.0, 1.0) * (total - 1) as f64).floor() as u64;
+        // Nearest rank: the smallest value with at least q·n observations at or
+        // below it (so q = 0.99 of two observations is the larger one).
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total) - 1;
         let mut seen = 0u64;
         for i in 0..self.len {
             seen += count(i);

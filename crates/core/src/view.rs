@@ -138,25 +138,39 @@ impl<'a> FamilyView<'a> {
     }
 }
 
+#[inline]
 fn selected(family: &Family, filter: &Filter, s: &AnySeries, now: u64) -> bool {
-    (filter.include_idle || !family.is_idle(s.last_active(), now))
-        && filter.matches_labels(s.labels().iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    // The common export (no TTL, no matchers) checks nothing per series.
+    (filter.include_idle || family.idle_ttl.is_none() || !family.is_idle(s.last_active(), now))
+        && (filter.labels.is_empty()
+            || filter.matches_labels(s.labels().iter().map(|(k, v)| (k.as_str(), v.as_str()))))
 }
 
 /// Iterator over a series' labels, sorted by name.
-pub type Labels<'a> =
-    std::iter::Map<std::slice::Iter<'a, (Sym, Sym)>, fn(&'a (Sym, Sym)) -> (&'a str, &'a str)>;
+#[derive(Debug, Clone)]
+pub struct Labels<'a>(std::slice::Iter<'a, (Sym, Sym)>);
+
+impl<'a> Iterator for Labels<'a> {
+    type Item = (&'a str, &'a str);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Labels<'_> {}
 
 impl<'a> SeriesView<'a> {
     /// The labels, sorted by name.
+    #[inline]
     pub fn labels(&self) -> Labels<'a> {
-        fn pair(p: &(Sym, Sym)) -> (&str, &str) {
-            (p.0.as_str(), p.1.as_str())
-        }
-        self.series
-            .labels()
-            .iter()
-            .map(pair as fn(&'a (Sym, Sym)) -> (&'a str, &'a str))
+        Labels(self.series.labels().iter())
     }
 
     /// The state.
@@ -233,12 +247,15 @@ impl Registry {
         let now = self.now_nanos();
         let families: Vec<Arc<Family>> = {
             let all = self.inner.families.read();
-            all.values()
-                .filter(|fam| {
-                    filter.matches_name(&fam.name) && filter.kind.is_none_or(|k| k == fam.kind)
-                })
-                .cloned()
-                .collect()
+            let mut v = Vec::with_capacity(all.len());
+            v.extend(
+                all.values()
+                    .filter(|fam| {
+                        filter.matches_name(&fam.name) && filter.kind.is_none_or(|k| k == fam.kind)
+                    })
+                    .cloned(),
+            );
+            v
         };
         for family in families {
             let mut idle = false;

@@ -177,6 +177,49 @@ fn every_bad_input_is_a_typed_error_and_changes_nothing() {
             },
         ),
         (
+            "gauge named like a counter's samples",
+            |r| r.gauge("rows_total", &[]).map(drop),
+            Error::NameClash {
+                name: "rows_total".into(),
+                sample: "rows_total".into(),
+                other: "rows".into(),
+            },
+        ),
+        (
+            "gauge named like a histogram's samples",
+            |r| r.register(Describe::gauge("lat_count")),
+            Error::NameClash {
+                name: "lat_count".into(),
+                sample: "lat_count".into(),
+                other: "lat".into(),
+            },
+        ),
+        (
+            "counter whose family name is a gauge's",
+            |r| r.counter("depth_total", &[]).map(drop),
+            Error::NameClash {
+                name: "depth_total".into(),
+                sample: "depth".into(),
+                other: "depth".into(),
+            },
+        ),
+        (
+            "le on a histogram",
+            |r| r.histogram("lat", &[("le", "1")]).map(drop),
+            Error::ReservedLabel {
+                name: "le".into(),
+                kind: MetricKind::Histogram,
+            },
+        ),
+        (
+            "quantile on a summary",
+            |r| r.summary("sizes", &[("quantile", "0.5")]).map(drop),
+            Error::ReservedLabel {
+                name: "quantile".into(),
+                kind: MetricKind::Summary,
+            },
+        ),
+        (
             "buckets on a counter",
             |r| r.register(Describe::counter("other").buckets(Buckets::default())),
             Error::InvalidConfig {

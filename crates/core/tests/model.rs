@@ -169,7 +169,9 @@ fn run(retention: Retention, ops: Vec<Op>) {
                     if vals.is_empty() {
                         assert!(got.is_nan());
                     } else {
-                        let exact = vals[(q * (vals.len() - 1) as f64).floor() as usize];
+                        // Nearest rank: the ceil(q n)-th smallest.
+                        let n = vals.len();
+                        let exact = vals[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
                         assert!(
                             (got - exact).abs() <= 0.01 * exact,
                             "q{q}: {got} vs {exact}"
