@@ -7,8 +7,9 @@ use lakemetrics_core::{Buckets, Counter, Describe, Gauge, Histogram, Registry, R
 
 use crate::kind::KindTable;
 use crate::names::{
-    MetricNames, DEFAULT_BATCH_BYTES_BOUNDS, DEFAULT_BATCH_RECORDS_BOUNDS, DEFAULT_DURATION_BOUNDS,
-    DEFAULT_PREFIX, HANDLER_LABEL, KIND_DROPPED, OUTCOME_FAILURE, OUTCOME_LABEL, OUTCOME_SUCCESS,
+    MetricNames, BATCH_BYTES, BATCH_DURATION, BATCH_RECORDS, DEFAULT_BATCH_BYTES_BOUNDS,
+    DEFAULT_BATCH_RECORDS_BOUNDS, DEFAULT_DURATION_BOUNDS, DEFAULT_PREFIX, ERRORS, HANDLER_LABEL,
+    KIND_DROPPED, OUTCOME_FAILURE, OUTCOME_LABEL, OUTCOME_SUCCESS,
 };
 use crate::stopwatch::Stopwatch;
 
@@ -167,22 +168,20 @@ impl HandlerMetricsBuilder {
             if let Some(unit) = spec.unit {
                 d = d.unit(unit);
             }
-            d = if name == names.batch_duration() {
-                with_retention(d.buckets(self.duration_buckets.clone()), latency_retention)
-            } else if name == names.batch_bytes() {
-                with_retention(
+            d = match spec.suffix {
+                BATCH_DURATION => {
+                    with_retention(d.buckets(self.duration_buckets.clone()), latency_retention)
+                }
+                BATCH_BYTES => with_retention(
                     d.buckets(default_buckets(&DEFAULT_BATCH_BYTES_BOUNDS)),
                     retention,
-                )
-            } else if name == names.batch_records() {
-                with_retention(
+                ),
+                BATCH_RECORDS => with_retention(
                     d.buckets(default_buckets(&DEFAULT_BATCH_RECORDS_BOUNDS)),
                     retention,
-                )
-            } else if name == names.errors() {
-                with_retention(d.max_series(self.max_error_series), retention)
-            } else {
-                with_retention(d, retention)
+                ),
+                ERRORS => with_retention(d.max_series(self.max_error_series), retention),
+                _ => with_retention(d, retention),
             };
             reg.register(d)?;
         }
