@@ -220,8 +220,16 @@ impl Case {
         let pairs: Vec<(&str, &str)> = self.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
         reg.counter(&counter, &pairs).unwrap().inc_by(self.counter);
         reg.gauge(&gauge, &pairs).unwrap().set(self.gauge);
-        let h = reg.histogram(&histogram, &pairs).unwrap();
-        let s = reg.summary(&summary, &pairs).unwrap();
+        // Core reserves `le` on histograms and `quantile` on summaries.
+        let without = |reserved: &str| -> Vec<(&str, &str)> {
+            pairs
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != reserved)
+                .collect()
+        };
+        let h = reg.histogram(&histogram, &without("le")).unwrap();
+        let s = reg.summary(&summary, &without("quantile")).unwrap();
         for &v in &self.observations {
             h.observe(v);
             s.observe(v);
@@ -530,8 +538,15 @@ struct Expected {
 impl Expected {
     fn of(case: &Case, reg: &Registry) -> Expected {
         let pairs: Vec<(&str, &str)> = case.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let h = reg.histogram("fz_wait", &pairs).unwrap().snapshot();
-        let s = reg.summary("fz_zz_latency", &pairs).unwrap();
+        let without = |reserved: &str| -> Vec<(&str, &str)> {
+            pairs
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != reserved)
+                .collect()
+        };
+        let h = reg.histogram("fz_wait", &without("le")).unwrap().snapshot();
+        let s = reg.summary("fz_zz_latency", &without("quantile")).unwrap();
         let objectives = if case.objectives.is_empty() {
             lakemetrics_core::DEFAULT_OBJECTIVES.to_vec()
         } else {
@@ -604,17 +619,12 @@ fn text_roundtrip(data: &[u8], om: bool) {
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    // A series' own `le` / `quantile` label is written as `exported_le` / `exported_quantile`.
-    let renamed = |reserved: &str| -> Vec<(String, String)> {
+    // Histograms and summaries were given the labels without the one they reserve.
+    let without = |reserved: &str| -> Vec<(String, String)> {
         labels
             .iter()
-            .map(|(k, v)| {
-                if k == reserved {
-                    (format!("exported_{k}"), v.clone())
-                } else {
-                    (k.clone(), v.clone())
-                }
-            })
+            .filter(|(k, _)| k != reserved)
+            .cloned()
             .collect()
     };
     let unit_line = |family: &str| {
@@ -674,7 +684,7 @@ fn text_roundtrip(data: &[u8], om: bool) {
         "{}",
         ctx("histogram unit: fz_wait does not end in _bytes")
     );
-    let hl = renamed("le");
+    let hl = without("le");
     let n = case.bounds.len() + 1;
     for (i, s) in h.samples[..n].iter().enumerate() {
         assert_eq!(s.name, "fz_wait_bucket", "{}", ctx("bucket"));
@@ -721,7 +731,7 @@ fn text_roundtrip(data: &[u8], om: bool) {
     assert_eq!(s.name, "fz_zz_latency");
     assert_eq!(s.kind, "summary");
     assert_eq!(s.help, help);
-    let sl = renamed("quantile");
+    let sl = without("quantile");
     let mut samples = s.samples.iter();
     for &(q, v) in &want.quantiles {
         if om && v < 0.0 {
@@ -814,7 +824,15 @@ pub fn json_roundtrip(data: &[u8]) {
         assert_eq!(fam["unit"], unit, "{}", ctx("unit"));
         let series = fam["series"].as_array().unwrap();
         assert_eq!(series.len(), 1);
-        assert_eq!(series[0]["labels"], labels, "{}", ctx("labels"));
+        // Histograms and summaries were given the labels without the one they reserve.
+        let mut want_labels = labels.clone();
+        if let (Some(m), Some(reserved)) = (
+            want_labels.as_object_mut(),
+            [None, None, Some("le"), Some("quantile")][i],
+        ) {
+            m.remove(reserved);
+        }
+        assert_eq!(series[0]["labels"], want_labels, "{}", ctx("labels"));
         let created = series[0]["created_ms"].as_f64().unwrap();
         assert!(
             (created - want.created as f64 / 1e6).abs() < 1e-3,

@@ -17,10 +17,9 @@
 //! - OpenMetrics ends with `# EOF`.
 //!
 //! Labels are written in the series' order (sorted by name), then `le` or
-//! `quantile`, whose values use the canonical float form of [`Canonical`]. A
-//! series' own label named `le` (histograms) or `quantile` (summaries) would
-//! clash with those, so it is written as `exported_le` / `exported_quantile`,
-//! the prefix Prometheus uses for clashing labels.
+//! `quantile`, whose values use the canonical float form of [`Canonical`]. Core
+//! refuses a series' own label named `le` on histograms or `quantile` on
+//! summaries (`Error::ReservedLabel`), so those never clash.
 
 use std::io::{self, Write};
 
@@ -69,15 +68,6 @@ impl Scratch {
     }
 }
 
-/// The label a kind adds to its samples, which a series' own label must not use.
-fn reserved_label(kind: MetricKind) -> Option<&'static str> {
-    match kind {
-        MetricKind::Histogram => Some("le"),
-        MetricKind::Summary => Some("quantile"),
-        MetricKind::Counter | MetricKind::Gauge => None,
-    }
-}
-
 /// Writes one family block: metadata, then every selected series.
 pub(crate) fn write_family<W: Write + ?Sized>(
     out: &mut W,
@@ -108,7 +98,6 @@ pub(crate) fn write_family<W: Write + ?Sized>(
         MetricKind::Summary => scratch.set_points(fam.objectives()),
         MetricKind::Counter | MetricKind::Gauge => {}
     }
-    let reserved = reserved_label(kind);
     for series in fam.series() {
         match series.data() {
             SeriesData::Counter(c) => {
@@ -116,12 +105,12 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                 match dialect {
                     Dialect::Prometheus => {
                         write_name(out, stem, suffix)?;
-                        write_labels_direct(out, &series, reserved)?;
+                        write_labels_direct(out, &series)?;
                         write_u64(out, total)?;
                         out.write_all(b"\n")?;
                     }
                     Dialect::OpenMetrics => {
-                        render_labels(&mut scratch.labels, &series, reserved);
+                        render_labels(&mut scratch.labels, &series);
                         let labels = &scratch.labels;
                         write_sample_head(out, stem, "_total", labels, None)?;
                         write_u64(out, total)?;
@@ -132,12 +121,12 @@ pub(crate) fn write_family<W: Write + ?Sized>(
             }
             SeriesData::Gauge(g) => {
                 write_name(out, stem, "")?;
-                write_labels_direct(out, &series, reserved)?;
+                write_labels_direct(out, &series)?;
                 write_f64(out, g.get())?;
                 out.write_all(b"\n")?;
             }
             SeriesData::Histogram(h) => {
-                render_labels(&mut scratch.labels, &series, reserved);
+                render_labels(&mut scratch.labels, &series);
                 let (labels, scratch) = (&scratch.labels, &*scratch);
                 let bounds = fam.bucket_bounds();
                 h.with_cumulative(|counts, sum| -> io::Result<()> {
@@ -172,7 +161,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                 }
             }
             SeriesData::Summary(s) => {
-                render_labels(&mut scratch.labels, &series, reserved);
+                render_labels(&mut scratch.labels, &series);
                 let labels = &scratch.labels;
                 let window = fam.retention().window();
                 let now = series.now();
@@ -285,18 +274,11 @@ fn write_name<W: Write + ?Sized>(out: &mut W, stem: &str, suffix: &str) -> io::R
 /// Writes `{labels} ` (or a single space when there are none) straight from the
 /// series: for kinds with one sample per series.
 #[inline]
-fn write_labels_direct<W: Write + ?Sized>(
-    out: &mut W,
-    series: &SeriesView<'_>,
-    reserved: Option<&str>,
-) -> io::Result<()> {
+fn write_labels_direct<W: Write + ?Sized>(out: &mut W, series: &SeriesView<'_>) -> io::Result<()> {
     let mut first = true;
     for (k, v) in series.labels() {
         out.write_all(if first { b"{" } else { b"," })?;
         first = false;
-        if Some(k) == reserved {
-            out.write_all(b"exported_")?;
-        }
         out.write_all(k.as_bytes())?;
         out.write_all(b"=\"")?;
         write_quoted_escaped(out, v)?;
@@ -308,7 +290,7 @@ fn write_labels_direct<W: Write + ?Sized>(
 /// Renders the series' labels into `buf` (`a="x",b="y"`), once for the several
 /// samples of a histogram or summary series.
 #[inline]
-fn render_labels(buf: &mut Vec<u8>, series: &SeriesView<'_>, reserved: Option<&str>) {
+fn render_labels(buf: &mut Vec<u8>, series: &SeriesView<'_>) {
     buf.clear();
     if buf.capacity() == 0 {
         // Enough for most label sets: one allocation rather than a doubling series.
@@ -317,9 +299,6 @@ fn render_labels(buf: &mut Vec<u8>, series: &SeriesView<'_>, reserved: Option<&s
     for (k, v) in series.labels() {
         if !buf.is_empty() {
             buf.push(b',');
-        }
-        if Some(k) == reserved {
-            buf.extend_from_slice(b"exported_");
         }
         buf.extend_from_slice(k.as_bytes());
         buf.extend_from_slice(b"=\"");
