@@ -7,7 +7,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use lakemetrics_core::{Describe, Filter, Registry};
+use std::sync::Arc;
+
+use lakemetrics_core::{Describe, Filter, ManualClock, Registry};
 use lakemetrics_export::{write_format, Exporter, Format};
 
 struct Counting;
@@ -59,7 +61,11 @@ fn counted<R>(f: impl FnOnce() -> R) -> (R, usize) {
 /// Exactly `n` series: half counters in ten families, an eighth histograms, up to
 /// 100 summaries (each holds a sketch per epoch), the rest gauges.
 fn registry(n: usize) -> Registry {
-    let reg = Registry::new();
+    // A manual clock: the two exports compared must be byte-identical, and the
+    // JSON header carries the time.
+    let reg = Registry::builder()
+        .clock(Arc::new(ManualClock::new(1_700_000_000_000_000_000)))
+        .build();
     for f in 0..10 {
         let name = format!("ingest_rows_{f}");
         reg.register(Describe::counter(&name).help("Rows ingested, by handler and status."))
