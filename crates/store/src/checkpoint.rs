@@ -1,0 +1,1221 @@
+//! What a checkpoint holds, and how one is written from a registry and read back.
+//!
+//! Writing streams: each family is one family block and as many series blocks as
+//! its series need, each compressed and checksummed on its own, so memory stays
+//! at one block whatever the registry's size. Reading checks every checksum, every
+//! count and every saved family and series (the core's own rules, applied to a
+//! scratch registry) before it returns anything.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lakemetrics_core::{
+    Buckets, Describe, FamilyView, Filter, Geometry, ManualClock, MetricKind, Registry, Retention,
+    SeriesState, SketchMapping, StateData, MAX_SLOTS,
+};
+
+use crate::column::{column, put_column, Value};
+use crate::error::Corruption;
+use crate::format::{
+    block_header, corrupt, crc32, header, malformed, put_duration, put_f64, put_str, put_u32,
+    put_u64, put_u8, put_varint, trailer, Bad, Reader, Res, Totals, BLOCK_FAMILY, BLOCK_HEADER_LEN,
+    BLOCK_SERIES, BLOCK_SERIES_MAX, BLOCK_VALUES, HEADER_LEN, MAGIC, MAX_BLOCK_BYTES, TRAILER_LEN,
+    TRAILER_MAGIC, VERSION,
+};
+
+/// Everything one checkpoint file holds, decoded and verified.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// The checkpoint's sequence number in its store.
+    pub seq: u64,
+    /// When it was taken, by the registry's clock (ns since the Unix epoch).
+    pub taken_at_nanos: u64,
+    /// The families, in name order, each with its series.
+    pub families: Vec<SavedFamily>,
+}
+
+/// A saved family: its full description, its ring shape and its series.
+#[derive(Debug, Clone)]
+pub struct SavedFamily {
+    /// The metric name.
+    pub name: String,
+    /// The kind.
+    pub kind: MetricKind,
+    /// The HELP text.
+    pub help: String,
+    /// The unit, if one was given.
+    pub unit: Option<String>,
+    /// History kept per series.
+    pub retention: Retention,
+    /// Most series the family may hold.
+    pub max_series: usize,
+    /// Idle time-to-live of its series, if any.
+    pub idle_ttl: Option<Duration>,
+    /// Bucket layout (histograms only).
+    pub buckets: Option<Buckets>,
+    /// Exported quantiles (summaries only; empty otherwise).
+    pub objectives: Vec<f64>,
+    /// Sketch shape (summaries only).
+    pub sketch: Option<SketchMapping>,
+    /// The ring shape the history was saved with; restored history needs the
+    /// family to have the same shape now.
+    pub geometry: Geometry,
+    /// The series, in the order they were saved (creation order, overflow last).
+    pub series: Vec<SavedSeries>,
+}
+
+/// A saved series: labels (sorted by name) and state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedSeries {
+    /// The labels, sorted by name.
+    pub labels: Vec<(String, String)>,
+    /// Cumulative values and retained history.
+    pub state: SeriesState,
+}
+
+impl SavedFamily {
+    /// The description to register the family with.
+    pub fn describe(&self) -> Describe {
+        let mut d = Describe::new(self.name.clone(), self.kind)
+            .help(self.help.clone())
+            .retention(self.retention)
+            .max_series(self.max_series);
+        if let Some(u) = &self.unit {
+            d = d.unit(u.clone());
+        }
+        if let Some(ttl) = self.idle_ttl {
+            d = d.idle_ttl(ttl);
+        }
+        if let Some(b) = &self.buckets {
+            d = d.buckets(b.clone());
+        }
+        if self.kind == MetricKind::Summary {
+            d = d.objectives(self.objectives.clone());
+        }
+        if let Some(m) = self.sketch {
+            d = d.sketch(m);
+        }
+        d
+    }
+
+    /// History points (retained epochs) over all its series.
+    pub fn points(&self) -> u64 {
+        self.series
+            .iter()
+            .map(|s| s.state.epochs.len() as u64)
+            .sum()
+    }
+}
+
+impl Checkpoint {
+    /// Decodes and verifies a whole checkpoint held in memory; `path` only names
+    /// it in errors.
+    pub fn decode(bytes: &[u8], path: impl AsRef<std::path::Path>) -> crate::Result<Checkpoint> {
+        decode(bytes, true).map_err(|b| b.at(path.as_ref()))
+    }
+
+    /// Reads, decodes and verifies a checkpoint file.
+    pub fn read(path: impl AsRef<std::path::Path>) -> crate::Result<Checkpoint> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, "read", e))?;
+        Checkpoint::decode(&bytes, path)
+    }
+
+    /// Series over all families.
+    pub fn series_count(&self) -> usize {
+        self.families.iter().map(|f| f.series.len()).sum()
+    }
+
+    /// History points over all series.
+    pub fn points(&self) -> u64 {
+        self.families.iter().map(SavedFamily::points).sum()
+    }
+}
+
+impl Bad {
+    pub(crate) fn at(self, path: &std::path::Path) -> crate::Error {
+        match self {
+            Bad::Corrupt { offset, problem } => crate::Error::Corrupt {
+                path: path.to_path_buf(),
+                offset,
+                problem,
+            },
+            Bad::Version(version) => crate::Error::UnsupportedVersion {
+                path: path.to_path_buf(),
+                version,
+            },
+        }
+    }
+}
+
+fn kind_code(kind: MetricKind) -> u8 {
+    match kind {
+        MetricKind::Counter => 0,
+        MetricKind::Gauge => 1,
+        MetricKind::Histogram => 2,
+        MetricKind::Summary => 3,
+    }
+}
+
+fn kind_from(code: u8) -> Option<MetricKind> {
+    Some(match code {
+        0 => MetricKind::Counter,
+        1 => MetricKind::Gauge,
+        2 => MetricKind::Histogram,
+        3 => MetricKind::Summary,
+        _ => return None,
+    })
+}
+
+pub(crate) fn kind_index(kind: MetricKind) -> usize {
+    kind_code(kind) as usize
+}
+
+// ------------------------------------------------------------------------------
+// Writing
+
+/// Stored history of one kind: how many points and values, in how many bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryStats {
+    /// Series.
+    pub series: u64,
+    /// History points: retained epochs over all series.
+    pub points: u64,
+    /// Numbers those points hold: the epoch plus the slot's payload (one base
+    /// for a counter, last/min/max for a gauge, a base per bucket and the sum
+    /// for a histogram, count, sum and the non-zero sketch buckets for a summary).
+    pub values: u64,
+    /// Bytes of the history columns, compressed, with their column headers.
+    pub bytes: u64,
+}
+
+impl HistoryStats {
+    /// Bytes per history point (0 when there are none).
+    pub fn bytes_per_point(&self) -> f64 {
+        if self.points == 0 {
+            0.0
+        } else {
+            self.bytes as f64 / self.points as f64
+        }
+    }
+
+    /// Bytes per stored number (0 when there are none).
+    pub fn bytes_per_value(&self) -> f64 {
+        if self.values == 0 {
+            0.0
+        } else {
+            self.bytes as f64 / self.values as f64
+        }
+    }
+
+    fn add(&mut self, o: &HistoryStats) {
+        self.series += o.series;
+        self.points += o.points;
+        self.values += o.values;
+        self.bytes += o.bytes;
+    }
+}
+
+/// What writing a checkpoint produced.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Written {
+    pub taken_at: u64,
+    pub bytes: u64,
+    pub totals: Totals,
+    pub history: [HistoryStats; 4],
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// Writes a whole checkpoint of `reg` to `out`.
+pub(crate) fn write<W: Write>(
+    reg: &Registry,
+    seq: u64,
+    level: usize,
+    out: W,
+) -> io::Result<Written> {
+    let taken_at = reg.now_nanos();
+    let mut enc = Encoder {
+        out,
+        offset: 0,
+        level,
+        totals: Totals::default(),
+        history: Default::default(),
+    };
+    enc.put(&header(seq, taken_at))?;
+    let mut failed = None;
+    reg.visit(&Filter::all().include_idle(true), |fam| {
+        if failed.is_none() {
+            failed = enc.family(fam).err();
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let t = trailer(enc.totals, enc.offset);
+    enc.put(&t)?;
+    enc.out.flush()?;
+    Ok(Written {
+        taken_at,
+        bytes: enc.offset,
+        totals: enc.totals,
+        history: enc.history,
+    })
+}
+
+struct Encoder<W> {
+    out: W,
+    offset: u64,
+    level: usize,
+    totals: Totals,
+    history: [HistoryStats; 4],
+}
+
+impl<W: Write> Encoder<W> {
+    fn put(&mut self, b: &[u8]) -> io::Result<()> {
+        self.out.write_all(b)?;
+        self.offset += b.len() as u64;
+        Ok(())
+    }
+
+    fn block(&mut self, kind: u8, payload: &[u8]) -> io::Result<()> {
+        if payload.len() > MAX_BLOCK_BYTES as usize {
+            return Err(invalid(format!(
+                "a block of {} bytes passes the format's limit",
+                payload.len()
+            )));
+        }
+        let h = block_header(kind, self.totals.blocks, payload);
+        self.put(&h)?;
+        self.put(payload)?;
+        self.totals.blocks += 1;
+        Ok(())
+    }
+
+    fn family(&mut self, fam: &FamilyView<'_>) -> io::Result<()> {
+        // Collected first: the count written in the family block must be the
+        // number of series that follow, even if an overflow series appears meanwhile.
+        let series: Vec<_> = fam.series().collect();
+        let kind = fam.kind();
+        let mut p = Vec::with_capacity(256);
+        put_str(&mut p, fam.name());
+        put_u8(&mut p, kind_code(kind));
+        put_str(&mut p, fam.help());
+        match fam.unit() {
+            Some(u) => {
+                put_u8(&mut p, 1);
+                put_str(&mut p, u);
+            }
+            None => put_u8(&mut p, 0),
+        }
+        let r = fam.retention();
+        put_duration(&mut p, r.resolution());
+        put_duration(&mut p, r.window());
+        put_u64(&mut p, fam.max_series() as u64);
+        match fam.idle_ttl() {
+            Some(ttl) => {
+                put_u8(&mut p, 1);
+                put_duration(&mut p, ttl);
+            }
+            None => put_u8(&mut p, 0),
+        }
+        let g = fam.geometry();
+        put_u64(&mut p, g.width_nanos());
+        put_u32(&mut p, g.len() as u32);
+        put_u64(&mut p, series.len() as u64);
+        let (mut buckets, mut sketch_len) = (0, 0);
+        match kind {
+            MetricKind::Histogram => {
+                let bounds = fam.bucket_bounds();
+                put_varint(&mut p, bounds.len() as u64);
+                for b in bounds {
+                    put_f64(&mut p, *b);
+                }
+                buckets = bounds.len() + 1;
+            }
+            MetricKind::Summary => {
+                let o = fam.objectives();
+                put_varint(&mut p, o.len() as u64);
+                for q in o {
+                    put_f64(&mut p, *q);
+                }
+                let m = fam.sketch();
+                put_f64(&mut p, m.relative_error());
+                put_f64(&mut p, m.min());
+                put_f64(&mut p, m.max());
+                sketch_len = m.len();
+            }
+            MetricKind::Counter | MetricKind::Gauge => {}
+        }
+        self.block(BLOCK_FAMILY, &p)?;
+        self.totals.families += 1;
+
+        let mut chunk = Chunk::new(kind, buckets, sketch_len);
+        for s in &series {
+            chunk.push(s.labels(), s.state())?;
+            if chunk.full() {
+                self.flush(&mut chunk)?;
+            }
+        }
+        if chunk.n > 0 {
+            self.flush(&mut chunk)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, chunk: &mut Chunk<'_>) -> io::Result<()> {
+        let (payload, stats) = chunk.encode(self.level);
+        self.block(BLOCK_SERIES, &payload)?;
+        self.totals.series += stats.series;
+        self.totals.points += stats.points;
+        self.history[kind_index(chunk.kind)].add(&stats);
+        chunk.clear();
+        Ok(())
+    }
+}
+
+/// Per-kind columns of a series block being built.
+enum Columns {
+    Counter {
+        total: Vec<u64>,
+        bases: Vec<u64>,
+    },
+    Gauge {
+        value: Vec<f64>,
+        last: Vec<f64>,
+        min: Vec<f64>,
+        max: Vec<f64>,
+    },
+    Histogram {
+        counts: Vec<u64>,
+        sum: Vec<f64>,
+        /// Per series, bucket-major (each bucket's bases over the epochs in a
+        /// run), so every run is non-decreasing and deltas stay small.
+        bases: Vec<u64>,
+        sum_bases: Vec<f64>,
+    },
+    Summary {
+        count: Vec<u64>,
+        sum: Vec<f64>,
+        count_bases: Vec<u64>,
+        sum_bases: Vec<f64>,
+        /// Per slot, its non-zero sketch buckets.
+        nnz: Vec<u32>,
+        /// Per non-zero bucket, its distance from the previous one's successor.
+        gaps: Vec<u32>,
+        /// Per non-zero bucket, its count.
+        counts: Vec<u32>,
+    },
+}
+
+/// A series block being built: labels through a string table, then columns.
+struct Chunk<'a> {
+    kind: MetricKind,
+    buckets: usize,
+    sketch_len: usize,
+    n: usize,
+    strings: HashMap<&'a str, u64>,
+    table: Vec<u8>,
+    labels: Vec<u8>,
+    created: Vec<u64>,
+    slots: Vec<u32>,
+    epochs: Vec<u64>,
+    cols: Columns,
+    /// Numbers held, sketches counted dense (as a reader will hold them).
+    values: usize,
+}
+
+impl<'a> Chunk<'a> {
+    fn new(kind: MetricKind, buckets: usize, sketch_len: usize) -> Chunk<'a> {
+        let cols = match kind {
+            MetricKind::Counter => Columns::Counter {
+                total: Vec::new(),
+                bases: Vec::new(),
+            },
+            MetricKind::Gauge => Columns::Gauge {
+                value: Vec::new(),
+                last: Vec::new(),
+                min: Vec::new(),
+                max: Vec::new(),
+            },
+            MetricKind::Histogram => Columns::Histogram {
+                counts: Vec::new(),
+                sum: Vec::new(),
+                bases: Vec::new(),
+                sum_bases: Vec::new(),
+            },
+            MetricKind::Summary => Columns::Summary {
+                count: Vec::new(),
+                sum: Vec::new(),
+                count_bases: Vec::new(),
+                sum_bases: Vec::new(),
+                nnz: Vec::new(),
+                gaps: Vec::new(),
+                counts: Vec::new(),
+            },
+        };
+        Chunk {
+            kind,
+            buckets,
+            sketch_len,
+            n: 0,
+            strings: HashMap::new(),
+            table: Vec::new(),
+            labels: Vec::new(),
+            created: Vec::new(),
+            slots: Vec::new(),
+            epochs: Vec::new(),
+            cols,
+            values: 0,
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.values >= BLOCK_VALUES
+            || self.n >= BLOCK_SERIES_MAX
+            || self.table.len() + self.labels.len() >= BLOCK_VALUES * 8
+    }
+
+    fn clear(&mut self) {
+        *self = Chunk::new(self.kind, self.buckets, self.sketch_len);
+    }
+
+    fn string(&mut self, s: &'a str) -> u64 {
+        let next = self.strings.len() as u64;
+        *self.strings.entry(s).or_insert_with(|| {
+            put_str(&mut self.table, s);
+            next
+        })
+    }
+
+    fn push(
+        &mut self,
+        labels: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+        state: SeriesState,
+    ) -> io::Result<()> {
+        let m = state.epochs.len();
+        let (b, k) = (self.buckets, self.sketch_len);
+        let kind = self.kind;
+        let mismatch = || invalid(format!("a {kind} series' state does not match its family"));
+        // Check before anything is appended, so a refused series leaves no trace.
+        let fits = match &state.data {
+            StateData::Counter { bases, .. } => {
+                self.kind == MetricKind::Counter && bases.len() == m
+            }
+            StateData::Gauge { last, min, max, .. } => {
+                self.kind == MetricKind::Gauge
+                    && last.len() == m
+                    && min.len() == m
+                    && max.len() == m
+            }
+            StateData::Histogram {
+                counts,
+                bases,
+                sum_bases,
+                ..
+            } => {
+                self.kind == MetricKind::Histogram
+                    && counts.len() == b
+                    && bases.len() == m * b
+                    && sum_bases.len() == m
+            }
+            StateData::Summary {
+                count_bases,
+                sum_bases,
+                sketches,
+                ..
+            } => {
+                self.kind == MetricKind::Summary
+                    && count_bases.len() == m
+                    && sum_bases.len() == m
+                    && sketches.len() == m * k
+            }
+        };
+        if !fits || m > u32::MAX as usize {
+            return Err(mismatch());
+        }
+        put_varint(&mut self.labels, labels.len() as u64);
+        for (name, value) in labels {
+            let (i, j) = (self.string(name), self.string(value));
+            put_varint(&mut self.labels, i);
+            put_varint(&mut self.labels, j);
+        }
+        self.n += 1;
+        self.created.push(state.created);
+        self.slots.push(m as u32);
+        self.epochs.extend_from_slice(&state.epochs);
+        self.values += 2 + m;
+        match (&mut self.cols, state.data) {
+            (
+                Columns::Counter {
+                    total: t,
+                    bases: bs,
+                },
+                StateData::Counter { total, bases },
+            ) => {
+                t.push(total);
+                bs.extend_from_slice(&bases);
+                self.values += 1 + m;
+            }
+            (
+                Columns::Gauge {
+                    value: v,
+                    last: l,
+                    min: lo,
+                    max: hi,
+                },
+                StateData::Gauge {
+                    value,
+                    last,
+                    min,
+                    max,
+                },
+            ) => {
+                v.push(value);
+                l.extend_from_slice(&last);
+                lo.extend_from_slice(&min);
+                hi.extend_from_slice(&max);
+                self.values += 1 + 3 * m;
+            }
+            (
+                Columns::Histogram {
+                    counts: c,
+                    sum: s,
+                    bases: bs,
+                    sum_bases: sb,
+                },
+                StateData::Histogram {
+                    counts,
+                    sum,
+                    bases,
+                    sum_bases,
+                },
+            ) => {
+                c.extend_from_slice(&counts);
+                s.push(sum);
+                for j in 0..b {
+                    bs.extend((0..m).map(|e| bases[e * b + j]));
+                }
+                sb.extend_from_slice(&sum_bases);
+                self.values += b + 1 + m * (b + 1);
+            }
+            (
+                Columns::Summary {
+                    count: c,
+                    sum: s,
+                    count_bases: cb,
+                    sum_bases: sb,
+                    nnz,
+                    gaps,
+                    counts,
+                },
+                StateData::Summary {
+                    count,
+                    sum,
+                    count_bases,
+                    sum_bases,
+                    sketches,
+                },
+            ) => {
+                c.push(count);
+                s.push(sum);
+                cb.extend_from_slice(&count_bases);
+                sb.extend_from_slice(&sum_bases);
+                for row in sketches.chunks_exact(k.max(1)) {
+                    let mut next = 0usize;
+                    let mut z = 0u32;
+                    for (j, &v) in row.iter().enumerate() {
+                        if v != 0 {
+                            gaps.push((j - next) as u32);
+                            counts.push(v);
+                            next = j + 1;
+                            z += 1;
+                        }
+                    }
+                    nnz.push(z);
+                }
+                self.values += 2 + m * (3 + k);
+            }
+            _ => return Err(mismatch()),
+        }
+        Ok(())
+    }
+
+    /// The block's payload and the history it holds.
+    fn encode(&self, level: usize) -> (Vec<u8>, HistoryStats) {
+        let mut p = Vec::with_capacity(self.table.len() + self.labels.len() + self.values * 2);
+        put_varint(&mut p, self.n as u64);
+        put_varint(&mut p, self.strings.len() as u64);
+        p.extend_from_slice(&self.table);
+        p.extend_from_slice(&self.labels);
+        put_column(&mut p, &self.created, level);
+        put_column(&mut p, &self.slots, level);
+        let points = self.epochs.len() as u64;
+        let mut hist = HistoryStats {
+            series: self.n as u64,
+            points,
+            values: points,
+            bytes: put_column(&mut p, &self.epochs, level) as u64,
+        };
+        let mut history = |p: &mut Vec<u8>, col: &dyn ColumnRef| {
+            let (bytes, values) = col.put(p, level);
+            hist.bytes += bytes as u64;
+            hist.values += values as u64;
+        };
+        match &self.cols {
+            Columns::Counter { total, bases } => {
+                put_column(&mut p, total, level);
+                history(&mut p, bases);
+            }
+            Columns::Gauge {
+                value,
+                last,
+                min,
+                max,
+            } => {
+                put_column(&mut p, value, level);
+                history(&mut p, last);
+                history(&mut p, min);
+                history(&mut p, max);
+            }
+            Columns::Histogram {
+                counts,
+                sum,
+                bases,
+                sum_bases,
+            } => {
+                put_column(&mut p, counts, level);
+                put_column(&mut p, sum, level);
+                history(&mut p, bases);
+                history(&mut p, sum_bases);
+            }
+            Columns::Summary {
+                count,
+                sum,
+                count_bases,
+                sum_bases,
+                nnz,
+                gaps,
+                counts,
+            } => {
+                put_column(&mut p, count, level);
+                put_column(&mut p, sum, level);
+                history(&mut p, count_bases);
+                history(&mut p, sum_bases);
+                // The non-zero counts are the values; where they sit is overhead.
+                let (nnz_bytes, _) = nnz.put(&mut p, level);
+                let (gap_bytes, _) = gaps.put(&mut p, level);
+                history(&mut p, counts);
+                hist.bytes += (nnz_bytes + gap_bytes) as u64;
+            }
+        }
+        (p, hist)
+    }
+}
+
+/// A column of any value type, for the history accounting above.
+trait ColumnRef {
+    fn put(&self, out: &mut Vec<u8>, level: usize) -> (usize, usize);
+}
+
+impl<T: Value> ColumnRef for Vec<T> {
+    fn put(&self, out: &mut Vec<u8>, level: usize) -> (usize, usize) {
+        (put_column(out, self, level), self.len())
+    }
+}
+
+// ------------------------------------------------------------------------------
+// Reading
+
+/// Decodes and verifies a whole checkpoint; with `verify` false, checksums are
+/// computed but not enforced (for fuzzing the parser behind them).
+pub(crate) fn decode(bytes: &[u8], verify: bool) -> Res<Checkpoint> {
+    let mut r = Reader::new(bytes, 0);
+    let magic = r.take(MAGIC.len())?;
+    if magic != MAGIC {
+        return Err(corrupt(0, Corruption::BadMagic));
+    }
+    let version = r.u16()?;
+    let flags = r.u16()?;
+    let reserved = r.u32()?;
+    let seq = r.u64()?;
+    let taken_at_nanos = r.u64()?;
+    let stored = r.u32()?;
+    let computed = crc32(&[&bytes[..HEADER_LEN - 4]]);
+    let crc_ok = !verify || stored == computed;
+    if version != VERSION {
+        // A header that checks out under version 1's layout names its version;
+        // anything else is damage.
+        return Err(if crc_ok {
+            Bad::Version(version)
+        } else {
+            corrupt(0, Corruption::ChecksumMismatch { stored, computed })
+        });
+    }
+    if !crc_ok {
+        return Err(corrupt(
+            0,
+            Corruption::ChecksumMismatch { stored, computed },
+        ));
+    }
+    if flags != 0 || reserved != 0 {
+        return Err(malformed(10, "header flags this version does not define"));
+    }
+
+    let mut d = Decoder {
+        scratch: Registry::builder()
+            .clock(Arc::new(ManualClock::new(taken_at_nanos)))
+            .max_label_value_len(usize::MAX)
+            .max_labels(usize::MAX)
+            .build(),
+        families: Vec::new(),
+        names: HashSet::new(),
+        current: None,
+        totals: Totals::default(),
+    };
+    loop {
+        let at = r.offset();
+        match r.peek() {
+            None => return Err(corrupt(at, Corruption::MissingTrailer)),
+            Some(b) if b == TRAILER_MAGIC[0] => {
+                d.finish_family(at)?;
+                let t = r.take(TRAILER_LEN)?;
+                if t[..8] != TRAILER_MAGIC {
+                    return Err(malformed(at, "bad trailer magic"));
+                }
+                let mut tr = Reader::new(&t[8..], at + 8);
+                let found = Totals {
+                    blocks: tr.u32()?,
+                    families: tr.u32()?,
+                    series: tr.u64()?,
+                    points: tr.u64()?,
+                };
+                let offset = tr.u64()?;
+                let stored = tr.u32()?;
+                let computed = crc32(&[&t[..TRAILER_LEN - 4]]);
+                if verify && stored != computed {
+                    return Err(corrupt(
+                        at,
+                        Corruption::ChecksumMismatch { stored, computed },
+                    ));
+                }
+                for (what, expected, found) in [
+                    ("blocks", d.totals.blocks as u64, found.blocks as u64),
+                    ("families", d.totals.families as u64, found.families as u64),
+                    ("series", d.totals.series, found.series),
+                    ("points", d.totals.points, found.points),
+                    ("trailer offset", at, offset),
+                ] {
+                    if expected != found {
+                        return Err(corrupt(
+                            at,
+                            Corruption::CountMismatch {
+                                what,
+                                expected,
+                                found,
+                            },
+                        ));
+                    }
+                }
+                if !r.is_empty() {
+                    return Err(corrupt(
+                        r.offset(),
+                        Corruption::TrailingBytes {
+                            len: r.remaining() as u64,
+                        },
+                    ));
+                }
+                return Ok(Checkpoint {
+                    seq,
+                    taken_at_nanos,
+                    families: d.families,
+                });
+            }
+            Some(_) => {
+                let h = r.take(BLOCK_HEADER_LEN)?;
+                let mut hr = Reader::new(h, at);
+                let kind = hr.u8()?;
+                let flags = hr.u8()?;
+                let reserved = hr.u16()?;
+                let index = hr.u32()?;
+                let len = hr.u32()?;
+                let stored = hr.u32()?;
+                if len > MAX_BLOCK_BYTES {
+                    return Err(malformed(at + 8, "block longer than the format allows"));
+                }
+                let payload_at = r.offset();
+                let payload = r.take(len as usize)?;
+                let computed = crc32(&[&h[..12], payload]);
+                if verify && stored != computed {
+                    return Err(corrupt(
+                        at,
+                        Corruption::ChecksumMismatch { stored, computed },
+                    ));
+                }
+                if flags != 0 || reserved != 0 {
+                    return Err(malformed(
+                        at + 1,
+                        "block flags this version does not define",
+                    ));
+                }
+                if index != d.totals.blocks {
+                    return Err(corrupt(
+                        at + 4,
+                        Corruption::CountMismatch {
+                            what: "block index",
+                            expected: d.totals.blocks as u64,
+                            found: index as u64,
+                        },
+                    ));
+                }
+                let mut pr = Reader::new(payload, payload_at);
+                match kind {
+                    BLOCK_FAMILY => d.family(&mut pr, at)?,
+                    BLOCK_SERIES => d.series(&mut pr, at)?,
+                    kind => return Err(corrupt(at, Corruption::UnknownBlock { kind })),
+                }
+                if !pr.is_empty() {
+                    return Err(malformed(
+                        pr.offset(),
+                        "bytes left over at the end of a block",
+                    ));
+                }
+                d.totals.blocks += 1;
+            }
+        }
+    }
+}
+
+struct Decoder {
+    /// Applies the core's rules (names, options, labels, column shapes) to every
+    /// saved family and series without touching the registry restored into.
+    scratch: Registry,
+    families: Vec<SavedFamily>,
+    names: HashSet<String>,
+    /// The family whose series blocks come next: declared series count, the
+    /// label sets seen so far, and its sketch size.
+    current: Option<Current>,
+    totals: Totals,
+}
+
+struct Current {
+    declared: u64,
+    seen: HashSet<Vec<(String, String)>>,
+    sketch_len: usize,
+}
+
+impl Decoder {
+    fn finish_family(&mut self, at: u64) -> Res<()> {
+        if let Some(c) = self.current.take() {
+            let found = c.seen.len() as u64;
+            if found != c.declared {
+                return Err(corrupt(
+                    at,
+                    Corruption::CountMismatch {
+                        what: "series of the family before this offset",
+                        expected: c.declared,
+                        found,
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn family(&mut self, r: &mut Reader<'_>, at: u64) -> Res<()> {
+        self.finish_family(at)?;
+        let name = r.str()?.to_string();
+        let kind_at = r.offset();
+        let kind = kind_from(r.u8()?).ok_or_else(|| malformed(kind_at, "unknown metric kind"))?;
+        let help = r.str()?.to_string();
+        let unit = match r.u8()? {
+            0 => None,
+            1 => Some(r.str()?.to_string()),
+            _ => return Err(malformed(r.offset() - 1, "bad option flag")),
+        };
+        let ret_at = r.offset();
+        let resolution = r.duration()?;
+        let window = r.duration()?;
+        let retention = Retention::new(resolution, window).map_err(|e| {
+            corrupt(
+                ret_at,
+                Corruption::Invalid {
+                    what: "retention",
+                    detail: e.to_string(),
+                },
+            )
+        })?;
+        let max_at = r.offset();
+        let max_series =
+            usize::try_from(r.u64()?).map_err(|_| malformed(max_at, "max_series too large"))?;
+        let idle_ttl = match r.u8()? {
+            0 => None,
+            1 => Some(r.duration()?),
+            _ => return Err(malformed(r.offset() - 1, "bad option flag")),
+        };
+        let geo_at = r.offset();
+        let width = r.u64()?;
+        let len = r.u32()? as usize;
+        if width == 0 || len == 0 || len > MAX_SLOTS {
+            return Err(malformed(geo_at, "ring shape out of range"));
+        }
+        let geometry = Geometry::new(width, len);
+        let declared = r.u64()?;
+        let (mut buckets, mut objectives, mut sketch) = (None, Vec::new(), None);
+        match kind {
+            MetricKind::Histogram => {
+                let b_at = r.offset();
+                let n = r.count(r.remaining() as u64 / 8, "more bucket bounds than bytes")?;
+                let bounds = (0..n).map(|_| r.f64()).collect::<Res<Vec<f64>>>()?;
+                buckets = Some(Buckets::new(bounds).map_err(|e| {
+                    corrupt(
+                        b_at,
+                        Corruption::Invalid {
+                            what: "buckets",
+                            detail: e.to_string(),
+                        },
+                    )
+                })?);
+            }
+            MetricKind::Summary => {
+                let n = r.count(r.remaining() as u64 / 8, "more objectives than bytes")?;
+                objectives = (0..n).map(|_| r.f64()).collect::<Res<Vec<f64>>>()?;
+                let s_at = r.offset();
+                let (a, lo, hi) = (r.f64()?, r.f64()?, r.f64()?);
+                sketch = Some(SketchMapping::new(a, lo, hi).map_err(|e| {
+                    corrupt(
+                        s_at,
+                        Corruption::Invalid {
+                            what: "sketch",
+                            detail: e.to_string(),
+                        },
+                    )
+                })?);
+            }
+            MetricKind::Counter | MetricKind::Gauge => {}
+        }
+        if !self.names.insert(name.clone()) {
+            return Err(malformed(at, "a family appears twice"));
+        }
+        let fam = SavedFamily {
+            name,
+            kind,
+            help,
+            unit,
+            retention,
+            max_series,
+            idle_ttl,
+            buckets,
+            objectives,
+            sketch,
+            geometry,
+            series: Vec::new(),
+        };
+        self.scratch.register(fam.describe()).map_err(|e| {
+            corrupt(
+                at,
+                Corruption::Invalid {
+                    what: "family",
+                    detail: e.to_string(),
+                },
+            )
+        })?;
+        self.current = Some(Current {
+            declared,
+            seen: HashSet::new(),
+            sketch_len: fam.sketch.map_or(0, |m| m.len()),
+        });
+        self.families.push(fam);
+        self.totals.families += 1;
+        Ok(())
+    }
+
+    fn series(&mut self, r: &mut Reader<'_>, at: u64) -> Res<()> {
+        let (Some(cur), Some(fam)) = (self.current.as_mut(), self.families.last_mut()) else {
+            return Err(malformed(at, "series block before any family block"));
+        };
+        let n_at = r.offset();
+        let left = cur.declared - cur.seen.len() as u64;
+        let n = r.count(left.min(r.remaining() as u64), "more series than declared")?;
+        if n == 0 {
+            return Err(malformed(n_at, "empty series block"));
+        }
+        let ns = r.count(r.remaining() as u64, "more strings than bytes")?;
+        let strings = (0..ns).map(|_| r.str()).collect::<Res<Vec<&str>>>()?;
+        let mut labels = Vec::with_capacity(n);
+        for _ in 0..n {
+            let nl = r.count(r.remaining() as u64 / 2, "more labels than bytes")?;
+            let mut set: Vec<(String, String)> = Vec::with_capacity(nl);
+            for _ in 0..nl {
+                let i_at = r.offset();
+                let (i, j) = (r.varint()?, r.varint()?);
+                let (Some(k), Some(v)) = (strings.get(i as usize), strings.get(j as usize)) else {
+                    return Err(malformed(i_at, "label string index out of range"));
+                };
+                if set.last().is_some_and(|(last, _)| last.as_str() >= *k) {
+                    return Err(malformed(i_at, "labels not sorted by name"));
+                }
+                set.push((k.to_string(), v.to_string()));
+            }
+            labels.push(set);
+        }
+
+        let n64 = n as u64;
+        let created: Vec<u64> = column(r, "created", Some(n64))?;
+        let slots_at = r.offset();
+        let slots: Vec<u32> = column(r, "slots", Some(n64))?;
+        let ring = fam.geometry.len() as u64;
+        if slots.iter().any(|&m| u64::from(m) > ring) {
+            return Err(malformed(slots_at, "more history slots than the ring has"));
+        }
+        let p: u64 = slots.iter().map(|&m| u64::from(m)).sum();
+        let epochs: Vec<u64> = column(r, "epochs", Some(p))?;
+        let mul = |a: u64, b: usize| a.checked_mul(b as u64);
+        let mut data: Vec<StateData> = Vec::with_capacity(n);
+        match fam.kind {
+            MetricKind::Counter => {
+                let total: Vec<u64> = column(r, "total", Some(n64))?;
+                let bases: Vec<u64> = column(r, "bases", Some(p))?;
+                let mut bases = bases.into_iter();
+                for (i, &m) in slots.iter().enumerate() {
+                    data.push(StateData::Counter {
+                        total: total[i],
+                        bases: bases.by_ref().take(m as usize).collect(),
+                    });
+                }
+            }
+            MetricKind::Gauge => {
+                let value: Vec<f64> = column(r, "value", Some(n64))?;
+                let last: Vec<f64> = column(r, "last", Some(p))?;
+                let min: Vec<f64> = column(r, "min", Some(p))?;
+                let max: Vec<f64> = column(r, "max", Some(p))?;
+                let mut o = 0;
+                for (i, &m) in slots.iter().enumerate() {
+                    let s = o..o + m as usize;
+                    o += m as usize;
+                    data.push(StateData::Gauge {
+                        value: value[i],
+                        last: last[s.clone()].to_vec(),
+                        min: min[s.clone()].to_vec(),
+                        max: max[s].to_vec(),
+                    });
+                }
+            }
+            MetricKind::Histogram => {
+                let b = fam.buckets.as_ref().map_or(0, |x| x.bounds().len() + 1);
+                let counts: Vec<u64> = column(r, "counts", mul(n64, b))?;
+                let sum: Vec<f64> = column(r, "sum", Some(n64))?;
+                let bases: Vec<u64> = column(r, "bucket_bases", mul(p, b))?;
+                let sum_bases: Vec<f64> = column(r, "sum_bases", Some(p))?;
+                let (mut o, mut so) = (0, 0);
+                for (i, &m) in slots.iter().enumerate() {
+                    let m = m as usize;
+                    // Back from bucket-major to the state's epoch-major rows.
+                    let mut rows = vec![0u64; m * b];
+                    for j in 0..b {
+                        for e in 0..m {
+                            rows[e * b + j] = bases[o + j * m + e];
+                        }
+                    }
+                    o += m * b;
+                    data.push(StateData::Histogram {
+                        counts: counts[i * b..(i + 1) * b].to_vec(),
+                        sum: sum[i],
+                        bases: rows,
+                        sum_bases: sum_bases[so..so + m].to_vec(),
+                    });
+                    so += m;
+                }
+            }
+            MetricKind::Summary => {
+                let k = cur.sketch_len;
+                let dense = mul(p, k).filter(|d| *d <= crate::format::MAX_COLUMN_VALUES);
+                if dense.is_none() {
+                    return Err(malformed(
+                        r.offset(),
+                        "sketches larger than a block may hold",
+                    ));
+                }
+                let count: Vec<u64> = column(r, "count", Some(n64))?;
+                let sum: Vec<f64> = column(r, "sum", Some(n64))?;
+                let count_bases: Vec<u64> = column(r, "count_bases", Some(p))?;
+                let sum_bases: Vec<f64> = column(r, "sum_bases", Some(p))?;
+                let nnz_at = r.offset();
+                let nnz: Vec<u32> = column(r, "sketch_nonzero", Some(p))?;
+                if nnz.iter().any(|&z| z as usize > k) {
+                    return Err(malformed(
+                        nnz_at,
+                        "more non-zero sketch buckets than buckets",
+                    ));
+                }
+                let total: u64 = nnz.iter().map(|&z| u64::from(z)).sum();
+                let gaps_at = r.offset();
+                let gaps: Vec<u32> = column(r, "sketch_gaps", Some(total))?;
+                let vals: Vec<u32> = column(r, "sketch_counts", Some(total))?;
+                let (mut row, mut g) = (0, 0);
+                for (i, &m) in slots.iter().enumerate() {
+                    let m = m as usize;
+                    let mut sketches = vec![0u32; m * k];
+                    for e in 0..m {
+                        let mut next = 0usize;
+                        for _ in 0..nnz[row + e] {
+                            let j = next.saturating_add(gaps[g] as usize);
+                            if j >= k {
+                                return Err(malformed(gaps_at, "sketch bucket out of range"));
+                            }
+                            sketches[e * k + j] = vals[g];
+                            next = j + 1;
+                            g += 1;
+                        }
+                    }
+                    data.push(StateData::Summary {
+                        count: count[i],
+                        sum: sum[i],
+                        count_bases: count_bases[row..row + m].to_vec(),
+                        sum_bases: sum_bases[row..row + m].to_vec(),
+                        sketches,
+                    });
+                    row += m;
+                }
+            }
+        }
+
+        let mut o = 0;
+        for ((labels, data), (&created, &m)) in
+            labels.into_iter().zip(data).zip(created.iter().zip(&slots))
+        {
+            let state = SeriesState {
+                created,
+                epochs: epochs[o..o + m as usize].to_vec(),
+                data,
+            };
+            o += m as usize;
+            let l: Vec<(&str, &str)> = labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            self.scratch
+                .check_restore(&fam.name, &l, &state)
+                .map_err(|e| {
+                    corrupt(
+                        at,
+                        Corruption::Invalid {
+                            what: "series",
+                            detail: e.to_string(),
+                        },
+                    )
+                })?;
+            if !cur.seen.insert(labels.clone()) {
+                return Err(malformed(at, "a series appears twice"));
+            }
+            fam.series.push(SavedSeries { labels, state });
+        }
+        self.totals.series += n64;
+        self.totals.points += p;
+        Ok(())
+    }
+}
