@@ -6,6 +6,7 @@
 //! count and every saved family and series (the core's own rules, applied to a
 //! scratch registry) before it returns anything.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use lakemetrics_core::{
     Buckets, Describe, FamilyView, Filter, Geometry, ManualClock, MetricKind, Registry, Retention,
-    SeriesState, SketchMapping, StateData, MAX_SLOTS,
+    SeriesState, SketchMapping, StateData, HISTOGRAM_SLOTS, MAX_SLOTS, SUMMARY_SLOTS,
 };
 
 use crate::column::{column, put_column, Value};
@@ -98,6 +99,56 @@ impl SavedFamily {
             d = d.sketch(m);
         }
         d
+    }
+
+    /// The ring shape the family's series get when it is registered now: the
+    /// retention's, within the core's slot limit for the kind.
+    pub fn current_geometry(&self) -> Geometry {
+        self.retention.geometry(match self.kind {
+            MetricKind::Counter | MetricKind::Gauge => MAX_SLOTS,
+            MetricKind::Histogram => HISTOGRAM_SLOTS,
+            MetricKind::Summary => SUMMARY_SLOTS,
+        })
+    }
+
+    /// `state` as it can be restored into the family registered now: whole when
+    /// the ring shape is the one it was saved with, its cumulative values alone
+    /// otherwise. (The core restores no history across shapes anyway, but
+    /// refuses to load the cumulative values of a state that carries it.)
+    pub(crate) fn restorable<'a>(&self, state: &'a SeriesState) -> Cow<'a, SeriesState> {
+        if self.geometry == self.current_geometry() {
+            return Cow::Borrowed(state);
+        }
+        let data = match &state.data {
+            StateData::Counter { total, .. } => StateData::Counter {
+                total: *total,
+                bases: Vec::new(),
+            },
+            StateData::Gauge { value, .. } => StateData::Gauge {
+                value: *value,
+                last: Vec::new(),
+                min: Vec::new(),
+                max: Vec::new(),
+            },
+            StateData::Histogram { counts, sum, .. } => StateData::Histogram {
+                counts: counts.clone(),
+                sum: *sum,
+                bases: Vec::new(),
+                sum_bases: Vec::new(),
+            },
+            StateData::Summary { count, sum, .. } => StateData::Summary {
+                count: *count,
+                sum: *sum,
+                count_bases: Vec::new(),
+                sum_bases: Vec::new(),
+                sketches: Vec::new(),
+            },
+        };
+        Cow::Owned(SeriesState {
+            created: state.created,
+            epochs: Vec::new(),
+            data,
+        })
     }
 
     /// History points (retained epochs) over all its series.
