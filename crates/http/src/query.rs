@@ -1,0 +1,522 @@
+//! Query parameters: a strict query-string parser and the translation of each
+//! endpoint's parameters into a core [`Filter`], with a JSON 400 for anything
+//! malformed, unknown, repeated where it may not be, or out of range.
+
+use lakemetrics_core::labels::{is_valid_label_name, is_valid_metric_name};
+use lakemetrics_core::{Filter, MetricKind, NameMatch};
+use lakemetrics_export::Format;
+
+use crate::rejection::Rejection;
+
+/// Most parameters one query string may carry.
+pub const MAX_PARAMS: usize = 64;
+/// Longest one decoded parameter name or value, in bytes.
+pub const MAX_PARAM_BYTES: usize = 4096;
+
+/// Decoded `key=value` pairs, in order.
+pub(crate) type Pairs = Vec<(String, String)>;
+
+/// Parses an `application/x-www-form-urlencoded` query string strictly: `%XX`
+/// escapes must be complete hex, the decoded text must be UTF-8, and the number
+/// and size of parameters are bounded. `+` is a space. A key without `=` has the
+/// empty value; empty pieces (`a=1&&b=2`) are skipped.
+pub(crate) fn parse(query: Option<&str>) -> Result<Pairs, Rejection> {
+    let mut pairs = Vec::new();
+    let Some(query) = query else {
+        return Ok(pairs);
+    };
+    for piece in query.split('&').filter(|p| !p.is_empty()) {
+        if pairs.len() == MAX_PARAMS {
+            return Err(Rejection::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "too_many_parameters",
+                format!("a query may carry at most {MAX_PARAMS} parameters"),
+            )
+            .with("limit", MAX_PARAMS));
+        }
+        let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
+        let key = decode(k, None)?;
+        let value = decode(v, Some(&key))?;
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
+fn decode(s: &str, key: Option<&str>) -> Result<String, Rejection> {
+    let malformed = |what: &str| {
+        let message = match key {
+            Some(k) => format!("the value of '{k}' {what}"),
+            None => format!("a parameter name {what}"),
+        };
+        let mut r = Rejection::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "malformed_query",
+            message,
+        );
+        r.parameter = key.map(str::to_string);
+        r
+    };
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (
+                    b.get(i + 1).and_then(|&c| hex(c)),
+                    b.get(i + 2).and_then(|&c| hex(c)),
+                ) {
+                    (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
+                    _ => return Err(malformed("has a '%' not followed by two hex digits")),
+                }
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    if out.len() > MAX_PARAM_BYTES {
+        return Err(
+            malformed(&format!("is longer than {MAX_PARAM_BYTES} bytes"))
+                .with("limit", MAX_PARAM_BYTES),
+        );
+    }
+    String::from_utf8(out).map_err(|_| malformed("is not UTF-8 once decoded"))
+}
+
+fn unknown(key: &str, known: &[&str]) -> Rejection {
+    Rejection::parameter(
+        "unknown_parameter",
+        key,
+        format!(
+            "unknown parameter '{key}'; this endpoint takes {}",
+            known.join(", ")
+        ),
+    )
+}
+
+fn once<'a>(slot: &mut Option<&'a str>, key: &str, value: &'a str) -> Result<(), Rejection> {
+    if slot.replace(value).is_some() {
+        return Err(Rejection::parameter(
+            "duplicate_parameter",
+            key,
+            format!("parameter '{key}' may be given only once"),
+        ));
+    }
+    Ok(())
+}
+
+fn metric_name(key: &str, value: &str) -> Result<String, Rejection> {
+    if is_valid_metric_name(value) {
+        Ok(value.to_string())
+    } else {
+        Err(Rejection::bad_value(
+            key,
+            format!("{value:?} is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"),
+        ))
+    }
+}
+
+fn names_match(names: Vec<String>) -> NameMatch {
+    match names.len() {
+        0 => NameMatch::Any,
+        1 => NameMatch::Exact(names.into_iter().next().unwrap_or_default()),
+        _ => NameMatch::AnyOf(names),
+    }
+}
+
+/// `/metrics`: `name[]` (repeatable; `name` is the same) selects families by
+/// exact name, `format` (`prometheus` or `openmetrics`) overrides negotiation.
+pub(crate) fn scrape(pairs: &Pairs) -> Result<(Filter, Option<Format>), Rejection> {
+    const KNOWN: &[&str] = &["name[]", "name", "format"];
+    let mut names = Vec::new();
+    let mut format = None;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "name[]" | "name" => names.push(metric_name(k, v)?),
+            "format" => {
+                once(&mut format, k, v)?;
+            }
+            _ => return Err(unknown(k, KNOWN)),
+        }
+    }
+    let format = match format {
+        None => None,
+        Some("prometheus") => Some(Format::Prometheus),
+        Some("openmetrics") => Some(Format::OpenMetrics),
+        Some(other) => {
+            return Err(Rejection::bad_value(
+                "format",
+                format!("{other:?} is not a text format: use prometheus or openmetrics"),
+            ))
+        }
+    };
+    let mut filter = Filter::all();
+    filter.name = names_match(names);
+    Ok((filter, format))
+}
+
+/// `/api/v1/series` (with `range`) and `/api/v1/families` (without): see
+/// `docs/http.md` for the parameters.
+pub(crate) fn query(pairs: &Pairs, range: bool) -> Result<Filter, Rejection> {
+    const SERIES: &[&str] = &[
+        "name",
+        "name[]",
+        "prefix",
+        "kind",
+        "label",
+        "label!",
+        "start",
+        "end",
+        "include_idle",
+    ];
+    const FAMILIES: &[&str] = &[
+        "name",
+        "name[]",
+        "prefix",
+        "kind",
+        "label",
+        "label!",
+        "include_idle",
+    ];
+    let known = if range { SERIES } else { FAMILIES };
+    let mut filter = Filter::all();
+    let mut names = Vec::new();
+    let (mut prefix, mut kind, mut start, mut end, mut idle) = (None, None, None, None, None);
+    for (k, v) in pairs {
+        match k.as_str() {
+            "name" | "name[]" => names.push(metric_name(k, v)?),
+            "prefix" => once(&mut prefix, k, v)?,
+            "kind" => once(&mut kind, k, v)?,
+            "label" | "label!" => {
+                let (name, value) = v.split_once(':').ok_or_else(|| {
+                    Rejection::bad_value(
+                        k,
+                        format!("{v:?} is not NAME:VALUE (for example handler:csv)"),
+                    )
+                })?;
+                if !is_valid_label_name(name) {
+                    return Err(Rejection::bad_value(
+                        k,
+                        format!("{name:?} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
+                    ));
+                }
+                filter = if k == "label" {
+                    filter.label_eq(name, value)
+                } else {
+                    filter.label_ne(name, value)
+                };
+            }
+            "start" if range => once(&mut start, k, v)?,
+            "end" if range => once(&mut end, k, v)?,
+            "include_idle" => once(&mut idle, k, v)?,
+            _ => return Err(unknown(k, known)),
+        }
+    }
+    if let Some(p) = prefix {
+        if !names.is_empty() {
+            return Err(Rejection::parameter(
+                "conflicting_parameters",
+                "prefix",
+                "give either name or prefix, not both",
+            ));
+        }
+        if !p
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+        {
+            return Err(Rejection::bad_value(
+                "prefix",
+                format!("{p:?} cannot start a metric name ([a-zA-Z0-9_:]*)"),
+            ));
+        }
+        filter.name = NameMatch::Prefix(p.to_string());
+    } else {
+        filter.name = names_match(names);
+    }
+    if let Some(k) = kind {
+        filter.kind = Some(match k {
+            "counter" => MetricKind::Counter,
+            "gauge" => MetricKind::Gauge,
+            "histogram" => MetricKind::Histogram,
+            "summary" => MetricKind::Summary,
+            other => {
+                return Err(Rejection::bad_value(
+                    "kind",
+                    format!("{other:?} is not one of counter, gauge, histogram, summary"),
+                ))
+            }
+        });
+    }
+    if let Some(s) = start {
+        filter.range.start = Some(time("start", s)?);
+    }
+    if let Some(e) = end {
+        filter.range.end = Some(time("end", e)?);
+    }
+    if let (Some(s), Some(e)) = (filter.range.start, filter.range.end) {
+        if s > e {
+            return Err(Rejection::parameter(
+                "bad_range",
+                "start",
+                "start is after end",
+            ));
+        }
+    }
+    if let Some(i) = idle {
+        filter.include_idle = match i {
+            "true" | "1" | "" => true,
+            "false" | "0" => false,
+            other => {
+                return Err(Rejection::bad_value(
+                    "include_idle",
+                    format!("{other:?} is not true or false"),
+                ))
+            }
+        };
+    }
+    Ok(filter)
+}
+
+/// A time: milliseconds since the Unix epoch (`1700000000000`, with up to six
+/// decimals: `1700000000000.5`) or RFC 3339 (`2023-11-14T22:13:20Z`,
+/// `2023-11-14T23:13:20.5+01:00`). Returns ns since the Unix epoch.
+pub(crate) fn time(key: &str, s: &str) -> Result<u64, Rejection> {
+    let bad = || {
+        Rejection::bad_value(
+            key,
+            format!(
+                "{s:?} is not a time: give milliseconds since the Unix epoch \
+                 (1700000000000) or RFC 3339 (2023-11-14T22:13:20Z)"
+            ),
+        )
+    };
+    if s.bytes().next().is_some_and(|c| c.is_ascii_digit()) && !s.contains(['-', ':']) {
+        return millis(s).ok_or_else(bad);
+    }
+    rfc3339(s).ok_or_else(bad)
+}
+
+fn millis(s: &str) -> Option<u64> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty()
+        || int.len() > 20
+        || frac.len() > 6
+        || !int.bytes().all(|c| c.is_ascii_digit())
+        || !frac.bytes().all(|c| c.is_ascii_digit())
+        || (s.contains('.') && frac.is_empty())
+    {
+        return None;
+    }
+    let ms: u64 = int.parse().ok()?;
+    let mut sub: u64 = 0;
+    for (i, c) in frac.bytes().enumerate() {
+        sub += u64::from(c - b'0') * 10u64.pow(5 - i as u32);
+    }
+    ms.checked_mul(1_000_000)?.checked_add(sub)
+}
+
+fn rfc3339(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let d = b.get(r)?;
+        if d.iter().all(u8::is_ascii_digit) {
+            std::str::from_utf8(d).ok()?.parse().ok()
+        } else {
+            None
+        }
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    let mut nanos = 0i64;
+    if b[i] == b'.' {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = &b[start..i];
+        if digits.is_empty() || digits.len() > 9 {
+            return None;
+        }
+        for (k, d) in digits.iter().enumerate() {
+            nanos += i64::from(d - b'0') * 10i64.pow(8 - k as u32);
+        }
+    }
+    let offset = match b.get(i..)? {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let digits = [*h1, *h2, *m1, *m2];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let d = |x: u8| i64::from(x - b'0');
+            let (oh, om) = (d(*h1) * 10 + d(*h2), d(*m1) * 10 + d(*m2));
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let off = (oh * 60 + om) * 60;
+            if *sign == b'+' {
+                off
+            } else {
+                -off
+            }
+        }
+        _ => return None,
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > month_days[(month - 1) as usize]
+        || hour > 23
+        || min > 59
+        || sec > 59
+    {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset;
+    let ns = i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+    u64::try_from(ns).ok()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings() {
+        let p = parse(Some("a=1&&b=x+y%21&c&name%5B%5D=z")).unwrap();
+        assert_eq!(
+            p,
+            [
+                ("a".into(), "1".into()),
+                ("b".into(), "x y!".into()),
+                ("c".into(), "".into()),
+                ("name[]".into(), "z".into())
+            ]
+        );
+        assert!(parse(Some("a=%zz")).is_err());
+        assert!(parse(Some("a=%4")).is_err());
+        assert!(parse(Some("a=%ff")).is_err());
+        assert!(parse(Some(&"a=1&".repeat(MAX_PARAMS + 1))).is_err());
+        assert!(parse(Some(&format!("a={}", "x".repeat(MAX_PARAM_BYTES + 1)))).is_err());
+        assert!(parse(None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn times() {
+        let t = |s| time("start", s).ok();
+        assert_eq!(t("1700000000000"), Some(1_700_000_000_000_000_000));
+        assert_eq!(t("1700000000000.25"), Some(1_700_000_000_000_250_000));
+        assert_eq!(t("0"), Some(0));
+        assert_eq!(t("2023-11-14T22:13:20Z"), Some(1_700_000_000_000_000_000));
+        assert_eq!(t("2023-11-14t22:13:20z"), Some(1_700_000_000_000_000_000));
+        assert_eq!(
+            t("2023-11-14T23:13:20.5+01:00"),
+            Some(1_700_000_000_500_000_000)
+        );
+        assert_eq!(t("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(t("2024-02-29T00:00:00Z"), Some(1_709_164_800_000_000_000));
+        for bad in [
+            "",
+            "-1",
+            "1e3",
+            "1.",
+            ".5",
+            "abc",
+            "1700000000000.1234567",
+            "99999999999999999999",
+            "2023-02-29T00:00:00Z",
+            "2023-13-01T00:00:00Z",
+            "2023-11-14T24:00:00Z",
+            "2023-11-14T22:13:20",
+            "2023-11-14T22:13:20+0100",
+            "1969-12-31T23:59:59Z",
+            "2023-11-14T22:13:20.Z",
+            "2023-11-14",
+            "２023-11-14T22:13:20Z",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn filters() {
+        let pairs = |s| parse(Some(s)).unwrap();
+        let f = query(
+            &pairs("prefix=ingest_&kind=counter&label=handler:a:b&label!=x:"),
+            true,
+        )
+        .unwrap();
+        assert_eq!(f.name, NameMatch::Prefix("ingest_".into()));
+        assert_eq!(f.kind, Some(MetricKind::Counter));
+        assert_eq!(f.labels.len(), 2);
+        assert!(f.matches_labels([("handler", "a:b"), ("x", "y")].into_iter()));
+        let f = query(&pairs("name=a&name=b"), true).unwrap();
+        assert_eq!(f.name, NameMatch::AnyOf(vec!["a".into(), "b".into()]));
+        for bad in [
+            "kind=timer",
+            "name=1x",
+            "prefix=a-",
+            "name=a&prefix=a",
+            "label=handler",
+            "label=1h:x",
+            "start=x",
+            "start=2&end=1",
+            "kind=counter&kind=gauge",
+            "bogus=1",
+            "include_idle=maybe",
+        ] {
+            assert!(query(&pairs(bad), true).is_err(), "{bad}");
+        }
+        assert!(query(&pairs("start=1"), false).is_err());
+        let (f, fmt) = scrape(&pairs("name[]=a&name[]=b&format=openmetrics")).unwrap();
+        assert_eq!(f.name, NameMatch::AnyOf(vec!["a".into(), "b".into()]));
+        assert_eq!(fmt, Some(Format::OpenMetrics));
+        assert!(scrape(&pairs("format=json")).is_err());
+        assert!(scrape(&pairs("match[]=up")).is_err());
+    }
+}

@@ -1,0 +1,237 @@
+//! Streaming a response out of the registry: a rendering thread writes into a
+//! [`ChunkSender`] (fixed-size chunks over a small bounded channel), the
+//! connection reads a [`ChannelBody`]. At most the channel's few chunks, plus the
+//! one being filled, are in memory at once, whatever the size of the output.
+
+use std::io::{self, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use http_body::{Body, Frame, SizeHint};
+use lakemetrics_core::{Filter, Registry};
+use lakemetrics_export::{Exporter, Format};
+use tokio::sync::mpsc;
+
+/// Chunks in flight between the rendering thread and the connection.
+const CHANNEL_CHUNKS: usize = 4;
+
+/// What the rendering thread sends: data, then an explicit end. A channel that
+/// closes without the end means the rendering failed, and the body reports an
+/// error, so that the connection is cut rather than ending a truncated response
+/// as if it were whole.
+enum Piece {
+    Data(Bytes),
+    End,
+}
+
+/// The response body: chunks from the rendering thread as they come.
+pub(crate) struct ChannelBody {
+    rx: mpsc::Receiver<Piece>,
+    done: bool,
+}
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Piece::Data(b))) => Poll::Ready(Some(Ok(Frame::data(b)))),
+            Poll::Ready(Some(Piece::End)) => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(Some(Err(io::Error::other(
+                    "rendering stopped before the end (timed out or failed)",
+                ))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+/// The rendering side: an `io::Write` that cuts what it is given into chunks of
+/// about `chunk` bytes and sends each as soon as it is full, waiting while the
+/// channel is full, but never past the deadline.
+pub(crate) struct ChunkSender {
+    tx: mpsc::Sender<Piece>,
+    buf: Vec<u8>,
+    chunk: usize,
+    deadline: Instant,
+}
+
+impl ChunkSender {
+    /// Sends the buffered bytes, if any.
+    fn send_buffered(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(self.chunk));
+        self.send(Piece::Data(Bytes::from(full)))
+    }
+
+    /// Waits for room in the channel, polling with a short back-off: this runs on
+    /// a blocking thread, and must give up at the deadline (a client that stops
+    /// reading), which a plain `blocking_send` cannot.
+    fn send(&mut self, piece: Piece) -> io::Result<()> {
+        let mut piece = piece;
+        let mut pause = Duration::from_micros(50);
+        loop {
+            match self.tx.try_send(piece) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        "the client went away",
+                    ))
+                }
+                Err(mpsc::error::TrySendError::Full(p)) => piece = p,
+            }
+            self.check_deadline()?;
+            std::thread::sleep(pause.min(self.deadline.saturating_duration_since(Instant::now())));
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+    }
+
+    /// Errors once the deadline has passed or the client has gone.
+    pub(crate) fn check_deadline(&self) -> io::Result<()> {
+        if self.tx.is_closed() {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the client went away",
+            ));
+        }
+        if Instant::now() >= self.deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the response took longer than the scrape timeout",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends what is left and the end marker.
+    fn finish(mut self) -> io::Result<()> {
+        self.send_buffered()?;
+        self.send(Piece::End)
+    }
+}
+
+impl Write for ChunkSender {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= self.chunk {
+            self.send_buffered()?;
+        }
+        Ok(data.len())
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.write(data).map(drop)
+    }
+
+    /// Does not send: the exporter flushes at its end, and a partial chunk goes
+    /// out with [`ChunkSender::finish`].
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A sink the rendering thread can reach its [`ChunkSender`] through, plain or
+/// under a gzip encoder.
+trait Sink: Write {
+    fn sender(&self) -> &ChunkSender;
+}
+
+impl Sink for ChunkSender {
+    fn sender(&self) -> &ChunkSender {
+        self
+    }
+}
+
+impl Sink for GzEncoder<ChunkSender> {
+    fn sender(&self) -> &ChunkSender {
+        self.get_ref()
+    }
+}
+
+/// One rendering job: what to write and where.
+pub(crate) struct Render {
+    pub(crate) registry: Registry,
+    pub(crate) filter: Filter,
+    pub(crate) format: Format,
+    pub(crate) gzip: bool,
+    pub(crate) chunk_bytes: usize,
+    pub(crate) deadline: Instant,
+}
+
+/// A body and the sender that feeds it.
+pub(crate) fn channel(chunk_bytes: usize, deadline: Instant) -> (ChannelBody, ChunkSender) {
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    (
+        ChannelBody { rx, done: false },
+        ChunkSender {
+            tx,
+            buf: Vec::with_capacity(chunk_bytes),
+            chunk: chunk_bytes,
+            deadline,
+        },
+    )
+}
+
+impl Render {
+    /// Starts rendering on a blocking thread of the current runtime and returns
+    /// the body that streams it.
+    pub(crate) fn spawn(self, permit: tokio::sync::OwnedSemaphorePermit) -> ChannelBody {
+        let (body, sender) = channel(self.chunk_bytes, self.deadline);
+        tokio::task::spawn_blocking(move || {
+            // An error here (the client went away, the deadline passed) needs no
+            // report: dropping the sender without its end marker makes the body
+            // fail, which cuts the connection.
+            let _ = self.run(sender);
+            drop(permit);
+        });
+        body
+    }
+
+    /// Renders into `sender`, family by family.
+    pub(crate) fn run(self, sender: ChunkSender) -> io::Result<()> {
+        if self.gzip {
+            let gz = GzEncoder::new(sender, Compression::fast());
+            let gz = self.export(gz)?;
+            gz.finish()?.finish()
+        } else {
+            self.export(sender)?.finish()
+        }
+    }
+
+    fn export<W: Sink>(&self, out: W) -> io::Result<W> {
+        let mut exporter = Exporter::new(self.format, out);
+        // After each family: stop early if the client left or time is up, so
+        // that an abandoned scrape of a huge registry does not run to its end.
+        exporter.write_registry_with(&self.registry, &self.filter, |w| {
+            w.sender().check_deadline()
+        })?;
+        exporter.finish()
+    }
+}
