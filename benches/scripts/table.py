@@ -2,11 +2,12 @@
 """Print criterion results as the Markdown tables of docs/benchmarks.md.
 
 Usage: table.py CRITERION_DIR GROUP [GROUP ...]
+
 CRITERION_DIR is $CARGO_TARGET_DIR/criterion. For each group, one row per bench
-function: the median time per iteration (criterion's point estimate, in its
-`new/estimates.json`), and the ratio of `lakemetrics` to that row (below 1 means
-ours is faster). The bench function named `lakemetrics` (or, if absent, the first
-whose name starts with `lakemetrics`) is the reference.
+function with its median time per iteration (criterion's point estimate, from
+`new/estimates.json`), ours first, then the others fastest first. For each of our
+functions (names starting with `lakemetrics`) there is a column with our time
+divided by that row's time: below 1.00 means ours is faster.
 """
 import json
 import os
@@ -17,7 +18,7 @@ def fmt_time(ns):
     if ns >= 1e6:
         return f"{ns / 1e6:.3f} ms"
     if ns >= 1e3:
-        return f"{ns / 1e3:.2f} µs"
+        return f"{ns / 1e3:.1f} µs"
     return f"{ns:.2f} ns"
 
 
@@ -29,10 +30,10 @@ def group_rows(root, group):
         if not os.path.exists(est):
             continue
         with open(est) as f:
-            e = json.load(f)
+            median = json.load(f)["median"]["point_estimate"]
         with open(os.path.join(base, name, "new", "benchmark.json")) as f:
             fid = json.load(f)["function_id"] or name
-        rows.append((fid, e["median"]["point_estimate"]))
+        rows.append((fid, median))
     return rows
 
 
@@ -40,18 +41,15 @@ def main():
     root, groups = sys.argv[1], sys.argv[2:]
     for group in groups:
         rows = group_rows(root, group)
-        ours = [t for n, t in rows if n == "lakemetrics"] or [
-            t for n, t in rows if n.startswith("lakemetrics")
-        ]
-        ref = ours[0] if ours else None
-        # Ours first, then the others fastest first.
-        rows.sort(key=lambda r: (not r[0].startswith("lakemetrics"), r[1]))
-        print(f"#### `{group}`\n")
-        print("| implementation | median | lakemetrics ÷ this |")
-        print("|---|---:|---:|")
-        for name, t in rows:
-            ratio = f"{ref / t:.2f}x" if ref else "–"
-            print(f"| {name} | {fmt_time(t)} | {ratio} |")
+        ours = sorted((r for r in rows if r[0].startswith("lakemetrics")), key=lambda r: r[0])
+        others = sorted((r for r in rows if not r[0].startswith("lakemetrics")), key=lambda r: r[1])
+        print(f"`{group}`\n")
+        head = "| implementation | median |" + "".join(f" `{n}` ÷ this |" for n, _ in ours)
+        print(head)
+        print("|---|---:|" + "---:|" * len(ours))
+        for name, t in ours + others:
+            cells = "".join(f" {ref / t:.2f} |" for _, ref in ours)
+            print(f"| `{name}` | {fmt_time(t)} |{cells}")
         print()
 
 
