@@ -438,7 +438,12 @@ enum Columns {
     Gauge {
         value: Vec<f64>,
         last: Vec<f64>,
+        /// Per slot: bit 0 set when its min is not its last value, bit 1 when
+        /// its max is not. A gauge set once per epoch stores one value per slot.
+        extremes: Vec<u32>,
+        /// The mins that differ from their slot's last value.
         min: Vec<f64>,
+        /// The maxes that differ from their slot's last value.
         max: Vec<f64>,
     },
     Histogram {
@@ -490,6 +495,7 @@ impl<'a> Chunk<'a> {
             MetricKind::Gauge => Columns::Gauge {
                 value: Vec::new(),
                 last: Vec::new(),
+                extremes: Vec::new(),
                 min: Vec::new(),
                 max: Vec::new(),
             },
@@ -616,6 +622,7 @@ impl<'a> Chunk<'a> {
                 Columns::Gauge {
                     value: v,
                     last: l,
+                    extremes,
                     min: lo,
                     max: hi,
                 },
@@ -628,8 +635,18 @@ impl<'a> Chunk<'a> {
             ) => {
                 v.push(value);
                 l.extend_from_slice(&last);
-                lo.extend_from_slice(&min);
-                hi.extend_from_slice(&max);
+                for e in 0..m {
+                    let bits = last[e].to_bits();
+                    let low = min[e].to_bits() != bits;
+                    let high = max[e].to_bits() != bits;
+                    extremes.push(u32::from(low) | u32::from(high) << 1);
+                    if low {
+                        lo.push(min[e]);
+                    }
+                    if high {
+                        hi.push(max[e]);
+                    }
+                }
                 self.values += 1 + 3 * m;
             }
             (
@@ -725,13 +742,16 @@ impl<'a> Chunk<'a> {
             Columns::Gauge {
                 value,
                 last,
+                extremes,
                 min,
                 max,
             } => {
                 put_column(&mut p, value, level);
                 history(&mut p, last);
+                let (flag_bytes, _) = extremes.put(&mut p, level);
                 history(&mut p, min);
                 history(&mut p, max);
+                hist.bytes += flag_bytes as u64;
             }
             Columns::Histogram {
                 counts,
@@ -1142,17 +1162,39 @@ impl Decoder {
             MetricKind::Gauge => {
                 let value: Vec<f64> = column(r, "value", Some(n64))?;
                 let last: Vec<f64> = column(r, "last", Some(p))?;
-                let min: Vec<f64> = column(r, "min", Some(p))?;
-                let max: Vec<f64> = column(r, "max", Some(p))?;
-                let mut o = 0;
+                let flags_at = r.offset();
+                let extremes: Vec<u32> = column(r, "extremes", Some(p))?;
+                if extremes.iter().any(|&x| x > 3) {
+                    return Err(malformed(flags_at, "gauge extremes flag out of range"));
+                }
+                let lows = extremes.iter().filter(|&&x| x & 1 != 0).count();
+                let highs = extremes.iter().filter(|&&x| x & 2 != 0).count();
+                let min: Vec<f64> = column(r, "min", Some(lows as u64))?;
+                let max: Vec<f64> = column(r, "max", Some(highs as u64))?;
+                let (mut o, mut lo, mut hi) = (0, min.into_iter(), max.into_iter());
                 for (i, &m) in slots.iter().enumerate() {
                     let s = o..o + m as usize;
                     o += m as usize;
+                    let mut mins = Vec::with_capacity(m as usize);
+                    let mut maxs = Vec::with_capacity(m as usize);
+                    for (&l, &x) in last[s.clone()].iter().zip(&extremes[s.clone()]) {
+                        // The counts were checked above, so the iterators hold enough.
+                        mins.push(if x & 1 != 0 {
+                            lo.next().unwrap_or(l)
+                        } else {
+                            l
+                        });
+                        maxs.push(if x & 2 != 0 {
+                            hi.next().unwrap_or(l)
+                        } else {
+                            l
+                        });
+                    }
                     data.push(StateData::Gauge {
                         value: value[i],
-                        last: last[s.clone()].to_vec(),
-                        min: min[s.clone()].to_vec(),
-                        max: max[s].to_vec(),
+                        last: last[s].to_vec(),
+                        min: mins,
+                        max: maxs,
                     });
                 }
             }
