@@ -8,7 +8,9 @@
 //!   [`Gauge`], [`Histogram`], [`Summary`], [`Filter`], ...);
 //! - the writers, [`lakemetrics_export`], as [`export`];
 //! - the ingestion-handler helpers, [`lakemetrics_handler`], as [`handler`], with
-//!   [`HandlerMetrics`] also at the root.
+//!   [`HandlerMetrics`] also at the root;
+//! - with the `store` feature (on by default), crash-safe checkpoints,
+//!   `lakemetrics_store`, as `store`.
 //!
 //! The `lakemetrics` binary runs a simulated ingestion service that records
 //! through all of it: `cargo run --release --bin lakemetrics -- demo`.
@@ -44,3 +46,5 @@ pub use lakemetrics_core::*;
 pub use lakemetrics_export as export;
 pub use lakemetrics_handler as handler;
 pub use lakemetrics_handler::HandlerMetrics;
+#[cfg(feature = "store")]
+pub use lakemetrics_store as store;

@@ -1,10 +1,12 @@
-//! The `lakemetrics` command: `demo` runs a simulated lake-ingestion service.
+//! The `lakemetrics` command: `demo` runs a simulated lake-ingestion service;
+//! `inspect` prints what a checkpoint holds.
 //!
 //! Exit codes: 0 on success, 1 when a command fails (an export cannot be
 //! written), 2 for a usage error (an unknown command or a bad option).
 
 mod cli;
 mod demo;
+mod inspect;
 mod signal;
 
 use std::process::ExitCode;
@@ -22,6 +24,7 @@ fn help() -> String {
 Commands:
   demo    Run a simulated lake-ingestion service, show its metrics live and
           export them (Prometheus text and JSON) on exit
+  inspect Print what a checkpoint (or a directory of them) holds
   help    Print this help, or a command's: lakemetrics help <COMMAND>
 
 Options:
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
     let result = match args.next_command() {
         Some(cmd) => match cmd.as_str() {
             "demo" => demo::main(args),
+            "inspect" => inspect::main(args),
             "help" => match args.next_command().as_deref() {
                 None => {
                     print!("{}", help());
@@ -46,6 +50,10 @@ fn main() -> ExitCode {
                 }
                 Some("demo") => {
                     print!("{}", demo::HELP);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some("inspect") => {
+                    print!("{}", inspect::HELP);
                     Ok(ExitCode::SUCCESS)
                 }
                 Some(other) => Err(UsageError::new(

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lakemetrics::handler::MetricNames;
 use lakemetrics::labels::is_valid_metric_name;
+use lakemetrics::store::{Checkpointer, Store};
 use lakemetrics::{Buckets, Filter, HandlerMetrics, Registry, Retention};
 
 use crate::cli::{parse_duration, parse_number, Arg, Args, UsageError};
@@ -31,6 +32,9 @@ pub const DEFAULT_OUT_DIR: &str = "lakemetrics-demo-out";
 pub const PROMETHEUS_FILE: &str = "metrics.prom";
 /// The JSON export's file name.
 pub const JSON_FILE: &str = "metrics.json";
+
+/// How often `--data-dir` checkpoints (and once more on exit).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 
 /// Counters and gauges keep one-second epochs for this long.
 const HISTORY: Duration = Duration::from_secs(600);
@@ -51,6 +55,11 @@ peak), all over the last --window. On Ctrl-C (or SIGTERM), or after --duration,
 it stops and writes the whole run to <out-dir>/metrics.prom (Prometheus text
 format 0.0.4) and <out-dir>/metrics.json (the JSON schema of docs/formats.md).
 
+With --data-dir, the demo restores the newest checkpoint in DIR at start (so
+its counters continue from the last run), checkpoints every 10 seconds, and
+once more on exit. Use the same --prefix and --window across runs of one DIR;
+'lakemetrics inspect DIR' shows what it holds.
+
 Usage: lakemetrics demo [OPTIONS]
 
 Options:
@@ -58,6 +67,8 @@ Options:
                              number is seconds [default: run until Ctrl-C]
   -o, --out-dir <DIR>        Where to write the exports, created if missing
                              [default: ./lakemetrics-demo-out]
+      --data-dir <DIR>       Restore from and checkpoint to this directory,
+                             created if missing [default: none]
       --writers <N>          Writer threads, 1 to 64 [default: 2]
       --queue <N>            Capacity of the queue between readers and writers,
                              1 to 100000 [default: 64]
@@ -81,6 +92,7 @@ Example:
 pub struct Options {
     pub duration: Option<Duration>,
     pub out_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
     pub writers: usize,
     pub queue: usize,
     pub error_rate: f64,
@@ -96,6 +108,7 @@ impl Default for Options {
         Options {
             duration: None,
             out_dir: PathBuf::from(DEFAULT_OUT_DIR),
+            data_dir: None,
             writers: 2,
             queue: 64,
             error_rate: 0.02,
@@ -150,8 +163,8 @@ pub fn parse(mut args: Args) -> Result<Options, UsageError> {
                 flag(&inline)?;
                 o.quiet = true;
             }
-            "-d" | "--duration" | "-o" | "--out-dir" | "--writers" | "--queue" | "--error-rate"
-            | "--window" | "--seed" | "--prefix" => {
+            "-d" | "--duration" | "-o" | "--out-dir" | "--data-dir" | "--writers" | "--queue"
+            | "--error-rate" | "--window" | "--seed" | "--prefix" => {
                 let v = args.value(&name, inline).map_err(usage)?;
                 let r: Result<(), String> = (|| {
                     match name.as_str() {
@@ -172,6 +185,14 @@ pub fn parse(mut args: Args) -> Result<Options, UsageError> {
                                 ));
                             }
                             o.out_dir = PathBuf::from(&v);
+                        }
+                        "--data-dir" => {
+                            if v.is_empty() {
+                                return Err(format!(
+                                    "option '{name}': the directory must not be empty"
+                                ));
+                            }
+                            o.data_dir = Some(PathBuf::from(&v));
                         }
                         "--writers" => {
                             o.writers = in_range(&name, parse_number(&name, &v)?, 1, 64)?
@@ -270,6 +291,12 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
     let reg = Registry::builder()
         .retention(Retention::new(Duration::from_secs(1), HISTORY).map_err(other)?)
         .build();
+    // Restored before the handlers take their series, so that they find them.
+    let store = opts
+        .data_dir
+        .as_deref()
+        .map(|d| restore(&reg, d))
+        .transpose()?;
     let build = |name: &str, kinds: &[(&str, f64)]| {
         HandlerMetrics::builder(&reg, name)
             .prefix(opts.prefix.clone())
@@ -286,6 +313,20 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
     let writer = build(WRITER, WRITER_KINDS)?;
     let mut all = readers.clone();
     all.push(writer.clone());
+    let checkpointer = match store {
+        Some(store) => Some(
+            Checkpointer::builder()
+                .interval(CHECKPOINT_EVERY)
+                .on_result(|r| {
+                    if let Err(e) = r {
+                        eprintln!("warning: checkpoint failed: {e}");
+                    }
+                })
+                .start(store, reg.clone())
+                .map_err(|e| io::Error::other(e.to_string()))?,
+        ),
+        None => None,
+    };
 
     let (tx, rx) = crossbeam_channel::bounded(opts.queue);
     let stop = AtomicBool::new(false);
@@ -339,7 +380,35 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
     drop((tx, rx));
     let elapsed = started.elapsed();
     print!("{}", view::summary(elapsed, &all));
+    if let Some(last) = checkpointer.and_then(Checkpointer::shutdown) {
+        let info = last.map_err(|e| io::Error::other(e.to_string()))?;
+        println!(
+            "Checkpoint:      {} (seq {})",
+            info.path.display(),
+            info.seq
+        );
+    }
     export(&reg, &opts.out_dir)
+}
+
+/// Opens the store in `dir` and restores its newest good checkpoint into `reg`.
+fn restore(reg: &Registry, dir: &Path) -> io::Result<Store> {
+    let fail = |e: lakemetrics::store::Error| io::Error::other(e.to_string());
+    let store = Store::open(dir).map_err(fail)?;
+    let report = store.restore(reg).map_err(fail)?;
+    for s in &report.skipped {
+        eprintln!("warning: skipped a damaged checkpoint: {}", s.error);
+    }
+    match report.restored {
+        Some(r) => println!(
+            "Restored {} series from {} (seq {})",
+            r.series,
+            r.path.display(),
+            r.seq
+        ),
+        None => println!("No checkpoint in {} yet: starting afresh", dir.display()),
+    }
+    Ok(store)
 }
 
 /// Writes both exports into `dir`.
