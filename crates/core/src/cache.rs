@@ -21,8 +21,12 @@ pub(crate) const SLOTS: usize = 64;
 struct Entry {
     registry: u64,
     name_addr: usize,
+    name_len: usize,
     labels_addr: usize,
     labels_len: usize,
+    /// Whether a `'static` call site put this entry: then its addresses alone
+    /// identify it (see [`with_static`]).
+    is_static: bool,
     /// The family name, to confirm the name's contents.
     name: Sym,
     series: AnySeries,
@@ -106,6 +110,38 @@ pub(crate) fn with<R>(
         .flatten()
 }
 
+/// Calls `f` with the cached series of a `'static` call site, identified by
+/// addresses and lengths alone.
+///
+/// Sound because memory behind a `'static` shared reference never changes and is
+/// never freed: the same address and length always hold the same text, and a
+/// `'static` slice always holds the same label pairs. Only entries put by a
+/// `'static` call site are trusted this way; an entry put by a borrowed call could
+/// name a buffer since freed and reused (even leaked into a `'static`) with other
+/// text.
+#[inline]
+pub(crate) fn with_static<R>(
+    registry: u64,
+    name: &'static str,
+    labels: &'static [(&'static str, &'static str)],
+    f: impl FnOnce(&AnySeries) -> R,
+) -> Option<R> {
+    CACHE
+        .try_with(|c| {
+            let c = c.try_borrow().ok()?;
+            let e = c.get(slot(name, labels))?.as_ref()?;
+            let hit = e.is_static
+                && e.registry == registry
+                && e.name_addr == name.as_ptr() as usize
+                && e.name_len == name.len()
+                && e.labels_addr == labels.as_ptr() as usize
+                && e.labels_len == labels.len();
+            hit.then(|| f(&e.series))
+        })
+        .ok()
+        .flatten()
+}
+
 /// Remembers where this call site's series is.
 #[cold]
 pub(crate) fn put(
@@ -114,14 +150,17 @@ pub(crate) fn put(
     name_arg: &str,
     labels: &[(&str, &str)],
     s: &AnySeries,
+    is_static: bool,
 ) {
     let _ = CACHE.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
             c[slot(name_arg, labels)] = Some(Entry {
                 registry,
                 name_addr: name_arg.as_ptr() as usize,
+                name_len: name_arg.len(),
                 labels_addr: labels.as_ptr() as usize,
                 labels_len: labels.len(),
+                is_static,
                 name: name.clone(),
                 series: s.clone(),
             });

@@ -226,7 +226,7 @@ impl std::fmt::Debug for Registry {
 }
 
 macro_rules! lookup_fns {
-    ($($kind:ident, $variant:ident, $handle:ident, $get:ident, $get_or:ident, $with:ident;)*) => {$(
+    ($($kind:ident, $variant:ident, $handle:ident, $get:ident, $get_or:ident, $with:ident, $with_static:ident;)*) => {$(
         #[doc = concat!("The ", stringify!($kind), " series `name{labels}`, created if new.")]
         ///
         /// Finding an existing series hashes the borrowed labels and allocates
@@ -274,6 +274,47 @@ macro_rules! lookup_fns {
                 (Some(r), _) => Ok(r),
                 (None, Some(f)) => Ok(f(&self.$get(name, labels)?)),
                 // `f` is consumed only when the cache produced a result.
+                (None, None) => Err(self.kind_conflict(name, MetricKind::$variant)),
+            }
+        }
+
+        #[doc = concat!("Like [`Registry::", stringify!($with), "`], for call sites whose name and labels")]
+        /// are `'static` (string literals in a literal array, as most are): a
+        /// repeated call is recognized by the addresses of its name and label
+        /// array alone, with no string comparison at all (memory behind a
+        /// `'static` reference never changes, so equal addresses mean equal text).
+        ///
+        /// ```
+        /// use lakemetrics_core::Registry;
+        /// let reg = Registry::new();
+        /// for _ in 0..3 {
+        #[doc = concat!("    reg.", stringify!($with_static), "(\"m\", &[(\"handler\", \"csv\")], |h| drop(h)).unwrap();")]
+        /// }
+        /// ```
+        pub fn $with_static<R>(
+            &self,
+            name: &'static str,
+            labels: &'static [(&'static str, &'static str)],
+            f: impl FnOnce(&$handle) -> R,
+        ) -> Result<R> {
+            let id = self.inner.id;
+            let mut f = Some(f);
+            let cached = cache::with_static(id, name, labels, |s| match s {
+                AnySeries::$variant(h) => f.take().map(|f| f(h)),
+                _ => None,
+            });
+            match (cached.flatten(), f) {
+                (Some(r), _) => Ok(r),
+                (None, Some(f)) => {
+                    let s = self.series(name, MetricKind::$variant, labels, false)?;
+                    let AnySeries::$variant(h) = &s else {
+                        return Err(self.kind_conflict(name, MetricKind::$variant));
+                    };
+                    if let Some(fam) = self.inner.families.read().get(name) {
+                        cache::put(id, &fam.name, name, labels, &s, true);
+                    }
+                    Ok(f(h))
+                }
                 (None, None) => Err(self.kind_conflict(name, MetricKind::$variant)),
             }
         }
@@ -362,10 +403,10 @@ impl Registry {
     }
 
     lookup_fns! {
-        counter, Counter, Counter, counter, counter_or_overflow, with_counter;
-        gauge, Gauge, Gauge, gauge, gauge_or_overflow, with_gauge;
-        histogram, Histogram, Histogram, histogram, histogram_or_overflow, with_histogram;
-        summary, Summary, Summary, summary, summary_or_overflow, with_summary;
+        counter, Counter, Counter, counter, counter_or_overflow, with_counter, with_counter_static;
+        gauge, Gauge, Gauge, gauge, gauge_or_overflow, with_gauge, with_gauge_static;
+        histogram, Histogram, Histogram, histogram, histogram_or_overflow, with_histogram, with_histogram_static;
+        summary, Summary, Summary, summary, summary_or_overflow, with_summary, with_summary_static;
     }
 
     fn kind_conflict(&self, name: &str, requested: MetricKind) -> Error {
@@ -422,7 +463,7 @@ impl Registry {
                 .iter()
                 .find(|(f, s)| str_eq(&f.name, name) && labels_match(s.labels(), labels))
             {
-                cache::put(id, &f.name, name, labels, s);
+                cache::put(id, &f.name, name, labels, s, false);
                 return Ok(s.clone());
             }
         }

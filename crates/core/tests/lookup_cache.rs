@@ -60,3 +60,56 @@ fn kinds_and_registries_do_not_mix() {
     assert_eq!(a.counter("m", &labels).unwrap().get(), 3);
     assert_eq!(b.counter("m", &labels).unwrap().get(), 30);
 }
+
+#[test]
+fn static_call_sites_find_their_series() {
+    let reg = Registry::new();
+    for _ in 0..5 {
+        reg.with_counter_static("m", &[("handler", "csv"), ("status", "ok")], |c| c.inc())
+            .unwrap();
+        reg.with_counter_static("m", &[("status", "ok"), ("handler", "csv")], |c| c.inc())
+            .unwrap();
+        reg.with_counter_static("m", &[("handler", "json"), ("status", "ok")], |c| c.inc())
+            .unwrap();
+    }
+    assert_eq!(
+        reg.counter("m", &[("handler", "csv"), ("status", "ok")])
+            .unwrap()
+            .get(),
+        10
+    );
+    assert_eq!(
+        reg.counter("m", &[("handler", "json"), ("status", "ok")])
+            .unwrap()
+            .get(),
+        5
+    );
+    assert!(reg
+        .with_gauge_static("m", &[("handler", "csv"), ("status", "ok")], |_| ())
+        .is_err());
+}
+
+#[test]
+fn a_static_call_never_trusts_an_entry_a_borrowed_call_left() {
+    let reg = Registry::new();
+    // A borrowed call leaves an entry keyed by a heap buffer's address...
+    let value = String::from("csv");
+    let labels = vec![("handler", value.as_str())];
+    reg.with_counter("m", &labels, |c| c.inc()).unwrap();
+    let addr = (value.as_ptr() as usize, labels.as_ptr() as usize);
+    drop(labels);
+    drop(value);
+    // ...then the memory may be reused and leaked as 'static with other text.
+    let leaked: &'static str = Box::leak(String::from("tsv").into_boxed_str());
+    let leaked_labels: &'static [(&'static str, &'static str)] =
+        Box::leak(vec![("handler", leaked)].into_boxed_slice());
+    let reused = (leaked.as_ptr() as usize, leaked_labels.as_ptr() as usize) == addr;
+    reg.with_counter_static("m", leaked_labels, |c| c.inc_by(10))
+        .unwrap();
+    assert_eq!(
+        reg.counter("m", &[("handler", "csv")]).unwrap().get(),
+        1,
+        "reused={reused}"
+    );
+    assert_eq!(reg.counter("m", &[("handler", "tsv")]).unwrap().get(), 10);
+}
