@@ -11,6 +11,7 @@
   var WINDOW_MS = 5 * 60 * 1000;
   var REFRESH_MS = 1000;
   var SVGNS = 'http://www.w3.org/2000/svg';
+  var MIN_SPAN_MS = 30 * 1000;
   var W = 300, H = 120, PAD_L = 38, PAD_B = 14, PAD_T = 6, PAD_R = 4;
   var QUANTILES = [0.5, 0.9, 0.99];
   var QUANTILE_NAMES = ['p50', 'p90', 'p99'];
@@ -226,9 +227,14 @@
     var maxY = 0;
     lines.forEach(function (l) { l.points.forEach(function (p) { if (p.y > maxY) maxY = p.y; }); });
     maxY = niceMax(maxY);
-    var x0 = nowMs - WINDOW_MS;
+    // The last five minutes, or less while there is less history (but at
+    // least 30 s), so that a young process's data fills the chart.
+    var oldest = nowMs;
+    lines.forEach(function (l) { l.points.forEach(function (p) { if (p.t < oldest) oldest = p.t; }); });
+    var span = Math.min(WINDOW_MS, Math.max(MIN_SPAN_MS, nowMs - oldest));
+    var x0 = nowMs - span;
     var pw = W - PAD_L - PAD_R, ph = H - PAD_T - PAD_B;
-    var X = function (t) { return PAD_L + Math.max(0, Math.min(1, (t - x0) / WINDOW_MS)) * pw; };
+    var X = function (t) { return PAD_L + Math.max(0, Math.min(1, (t - x0) / span)) * pw; };
     var Y = function (y) { return PAD_T + (1 - Math.max(0, Math.min(1, y / maxY))) * ph; };
     s.appendChild(svg('rect', { 'class': 'frame', x: PAD_L, y: PAD_T, width: pw, height: ph }));
     var top = svg('text', { 'class': 'axis', x: PAD_L - 3, y: PAD_T + 8, 'text-anchor': 'end' });
@@ -238,7 +244,7 @@
     zero.textContent = '0';
     s.appendChild(zero);
     var left = svg('text', { 'class': 'axis', x: PAD_L, y: H - 2 });
-    left.textContent = '-' + WINDOW_MS / 60000 + ' min';
+    left.textContent = span >= 60000 ? '-' + (span / 60000).toFixed(1).replace(/\.0$/, '') + ' min' : '-' + Math.round(span / 1000) + ' s';
     s.appendChild(left);
     var right = svg('text', { 'class': 'axis', x: W - PAD_R, y: H - 2, 'text-anchor': 'end' });
     right.textContent = 'now';
@@ -282,11 +288,13 @@
     var charts = el('div', 'charts');
     var c2 = {
       root: root,
-      throughput: makeChart('throughput (per second)'),
+      throughput: makeChart('batches per second'),
+      records: makeChart('records per second'),
       errors: makeChart('error ratio'),
       latency: makeChart('batch latency (ms)')
     };
     charts.appendChild(c2.throughput.box);
+    charts.appendChild(c2.records.box);
     charts.appendChild(c2.errors.box);
     charts.appendChild(c2.latency.box);
     root.appendChild(charts);
@@ -303,7 +311,9 @@
       var m = model.get(key);
       var c = card(key, m);
       drawChart(c.throughput, [
-        { name: 'batches/s', points: sortedPoints(m.total, function (v) { return v.inc / v.secs; }) },
+        { name: 'batches/s', points: sortedPoints(m.total, function (v) { return v.inc / v.secs; }) }
+      ], m.now, '');
+      drawChart(c.records, [
         { name: 'records/s', points: sortedPoints(m.records, function (v) { return v.inc / v.secs; }) }
       ], m.now, '');
       var ratio = [];

@@ -63,9 +63,43 @@ pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> io::Result<Response> {
     s.set_read_timeout(Some(Duration::from_secs(20)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
     s.write_all(raw)?;
+    // Read until the response is complete by its own framing (some servers,
+    // chromedriver among them, keep the connection open despite
+    // `Connection: close`), or until the server closes.
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf)?;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if is_complete(&buf) {
+            break;
+        }
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
     parse_response(&buf)
+}
+
+/// Whether `buf` holds a whole response with a Content-Length or a chunked body.
+fn is_complete(buf: &[u8]) -> bool {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    let body = &buf[end + 4..];
+    if head.starts_with("http/1.1 1") {
+        return false;
+    }
+    for line in head.split("\r\n") {
+        if let Some(v) = line.strip_prefix("content-length:") {
+            return v.trim().parse::<usize>().is_ok_and(|n| body.len() >= n);
+        }
+        if line.starts_with("transfer-encoding:") && line.contains("chunked") {
+            return dechunk(body).is_ok();
+        }
+    }
+    false
 }
 
 /// Parses one response from `buf`.
