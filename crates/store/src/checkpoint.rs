@@ -1312,3 +1312,57 @@ impl Decoder {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn family(kind: MetricKind, geometry: Geometry) -> SavedFamily {
+        SavedFamily {
+            name: "m".into(),
+            kind,
+            help: String::new(),
+            unit: None,
+            retention: Retention::DEFAULT,
+            max_series: 10,
+            idle_ttl: None,
+            buckets: None,
+            objectives: Vec::new(),
+            sketch: None,
+            geometry,
+            series: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_changed_ring_shape_restores_cumulative_values_only() {
+        let state = SeriesState {
+            created: 5,
+            epochs: vec![170_000_000, 170_000_001],
+            data: StateData::Counter {
+                total: 42,
+                bases: vec![10, 20],
+            },
+        };
+        let same = family(MetricKind::Counter, Retention::DEFAULT.geometry(MAX_SLOTS));
+        assert!(matches!(same.restorable(&state), Cow::Borrowed(_)));
+        let other = family(MetricKind::Counter, Geometry::new(1_000_000_000, 7));
+        let stripped = other.restorable(&state);
+        assert!(stripped.epochs.is_empty());
+        assert_eq!(
+            stripped.data,
+            StateData::Counter {
+                total: 42,
+                bases: vec![]
+            }
+        );
+        // The registry takes it, and the total, with no history.
+        let reg = Registry::new();
+        reg.register(other.describe()).unwrap();
+        let history = reg
+            .restore_series("m", &[("a", "b")], &stripped, other.geometry)
+            .unwrap();
+        assert!(!history);
+        assert_eq!(reg.counter("m", &[("a", "b")]).unwrap().get(), 42);
+    }
+}
