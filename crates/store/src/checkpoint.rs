@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use lakemetrics_core::{
     Buckets, Describe, FamilyView, Filter, Geometry, ManualClock, MetricKind, Registry, Retention,
-    SeriesState, SketchMapping, StateData, HISTOGRAM_SLOTS, MAX_SLOTS, SUMMARY_SLOTS,
+    SeriesState, SketchMapping, StateData, HISTOGRAM_SLOTS, MAX_SLOTS, OVERFLOW_LABEL,
+    SUMMARY_SLOTS,
 };
 
 use crate::column::{column, put_column, Value};
@@ -975,6 +976,8 @@ struct Decoder {
 
 struct Current {
     declared: u64,
+    /// Series seen that are not the overflow series (the family's limit).
+    regular: usize,
     seen: HashSet<Vec<(String, String)>>,
     sketch_len: usize,
 }
@@ -1097,6 +1100,7 @@ impl Decoder {
         })?;
         self.current = Some(Current {
             declared,
+            regular: 0,
             seen: HashSet::new(),
             sketch_len: fam.sketch.map_or(0, |m| m.len()),
         });
@@ -1302,6 +1306,20 @@ impl Decoder {
                         },
                     )
                 })?;
+            let overflow = matches!(&labels[..], [(k, v)] if k == OVERFLOW_LABEL && v == "true");
+            cur.regular += usize::from(!overflow);
+            if cur.regular > fam.max_series {
+                return Err(corrupt(
+                    at,
+                    Corruption::Invalid {
+                        what: "series",
+                        detail: format!(
+                            "more series than the family's limit of {}",
+                            fam.max_series
+                        ),
+                    },
+                ));
+            }
             if !cur.seen.insert(labels.clone()) {
                 return Err(malformed(at, "a series appears twice"));
             }

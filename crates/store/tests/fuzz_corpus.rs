@@ -2,8 +2,9 @@
 //! over a seed corpus made here: valid checkpoints of several registries and
 //! mangled copies of them. Set `LAKEMETRICS_WRITE_CORPUS=DIR` to also write the
 //! seeds to DIR (for example `fuzz/corpus/checkpoint_decode`) to start a fuzzing
-//! run from them; any files already in `fuzz/corpus/checkpoint_decode` are run
-//! here too.
+//! run from them. Inputs the fuzzer found failures with are kept in
+//! `tests/fuzz_regressions/` and run here, and so are any files in
+//! `fuzz/corpus/checkpoint_decode`.
 
 mod common;
 
@@ -82,6 +83,14 @@ fn decoder_survives_the_seed_corpus() {
             std::fs::write(PathBuf::from(&dir).join(format!("seed-{i:03}")), s).unwrap();
         }
     }
+    // Inputs the fuzzer once found a failure with, kept in the repository.
+    let regressions = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions");
+    let mut found = 0;
+    for e in std::fs::read_dir(regressions).unwrap().flatten() {
+        let _ = fuzzing::decode(&std::fs::read(e.path()).unwrap());
+        found += 1;
+    }
+    assert!(found > 0);
     let kept =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/checkpoint_decode");
     if let Ok(entries) = std::fs::read_dir(kept) {
