@@ -82,26 +82,21 @@ fn registry(clock: &Arc<ManualClock>) -> Registry {
         .build()
 }
 
+/// The `table` and `handler` label values of the `i`-th series of a family.
+fn labels(i: usize) -> (String, String) {
+    (format!("t{:05}", i / 16), format!("h{}", i % 16))
+}
+
 /// Builds the registry and records into it over one whole window.
 fn build(total: usize) -> (Arc<ManualClock>, Registry) {
     let shape = Shape::new(total);
     let clock = Arc::new(ManualClock::new(T0));
     let reg = registry(&clock);
-    let label = |i: usize| {
-        [
-            ("table", format!("t{:05}", i / 16)),
-            ("handler", format!("h{}", i % 16)),
-        ]
-    };
-    let with = |i: usize, f: &mut dyn FnMut(&[(&str, &str)])| {
-        let l = label(i);
-        f(&[(l[0].0, l[0].1.as_str()), (l[1].0, l[1].1.as_str())]);
-    };
     let mut counters: Vec<Counter> = Vec::with_capacity(shape.counters);
     for i in 0..shape.counters {
-        with(i, &mut |l| {
-            counters.push(reg.counter("ingest_rows_total", l).unwrap())
-        });
+        let (t, h) = labels(i);
+        let l = [("table", t.as_str()), ("handler", h.as_str())];
+        counters.push(reg.counter("ingest_rows_total", &l).unwrap());
     }
     let mut gauges: Vec<Gauge> = Vec::with_capacity(shape.gauges);
     for i in 0..shape.gauges {
@@ -110,19 +105,21 @@ fn build(total: usize) -> (Arc<ManualClock>, Registry) {
         } else {
             "buffer_bytes"
         };
-        with(i, &mut |l| gauges.push(reg.gauge(name, l).unwrap()));
+        let (t, h) = labels(i);
+        let l = [("table", t.as_str()), ("handler", h.as_str())];
+        gauges.push(reg.gauge(name, &l).unwrap());
     }
     let mut histograms: Vec<Histogram> = Vec::with_capacity(shape.histograms);
     for i in 0..shape.histograms {
-        with(i, &mut |l| {
-            histograms.push(reg.histogram("batch_seconds", l).unwrap())
-        });
+        let (t, h) = labels(i);
+        let l = [("table", t.as_str()), ("handler", h.as_str())];
+        histograms.push(reg.histogram("batch_seconds", &l).unwrap());
     }
     let mut summaries: Vec<Summary> = Vec::with_capacity(shape.summaries);
     for i in 0..shape.summaries {
-        with(i, &mut |l| {
-            summaries.push(reg.summary("request_seconds", l).unwrap())
-        });
+        let (t, h) = labels(i);
+        let l = [("table", t.as_str()), ("handler", h.as_str())];
+        summaries.push(reg.summary("request_seconds", &l).unwrap());
     }
 
     let mut rng = Rng(0x5eed);
