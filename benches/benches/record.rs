@@ -266,6 +266,19 @@ fn labeled_inc(c: &mut Criterion<ThreadCpuTime>) {
         })
     });
 
+    // A 'static call site (literal name and label array): recognized by address.
+    g.bench_function("lakemetrics_with_static", |b| {
+        b.iter(|| {
+            black_box(&reg)
+                .with_counter_static(
+                    black_box("requests"),
+                    black_box(&[("handler", "csv"), ("status", "ok")]),
+                    |c| c.inc(),
+                )
+                .unwrap()
+        })
+    });
+
     let prom = prometheus::IntCounterVec::new(
         prometheus::Opts::new("requests_total", "Requests."),
         &["handler", "status"],
