@@ -3,7 +3,7 @@
 //! connection reads a [`ChannelBody`]. At most the channel's few chunks, plus the
 //! one being filled, are in memory at once, whatever the size of the output.
 
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 
 /// Chunks in flight between the rendering thread and the connection.
 const CHANNEL_CHUNKS: usize = 4;
+/// Input gathered before each call into the gzip compressor.
+const GZIP_INPUT_BYTES: usize = 32 * 1024;
 
 /// What the rendering thread sends: data, then an explicit end. A channel that
 /// closes without the end means the rendering failed, and the body reports an
@@ -169,9 +171,9 @@ impl Sink for ChunkSender {
     }
 }
 
-impl Sink for GzEncoder<ChunkSender> {
+impl Sink for BufWriter<GzEncoder<ChunkSender>> {
     fn sender(&self) -> &ChunkSender {
-        self.get_ref()
+        self.get_ref().get_ref()
     }
 }
 
@@ -217,8 +219,12 @@ impl Render {
     /// Renders into `sender`, family by family.
     pub(crate) fn run(self, sender: ChunkSender) -> io::Result<()> {
         if self.gzip {
+            // The exporter's writes are small (a name, a label, a number), and
+            // the encoder runs the compressor on every write: batch them first
+            // (without the buffer, gzip runs ~20x slower).
             let gz = GzEncoder::new(sender, Compression::fast());
-            let gz = self.export(gz)?;
+            let buffered = self.export(BufWriter::with_capacity(GZIP_INPUT_BYTES, gz))?;
+            let gz = buffered.into_inner().map_err(|e| e.into_error())?;
             gz.finish()?.finish()
         } else {
             self.export(sender)?.finish()
