@@ -962,6 +962,22 @@ pub(crate) fn decode(bytes: &[u8], verify: bool) -> Res<Checkpoint> {
     }
 }
 
+/// Whether `SketchMapping::new` can size a sketch of these parameters without
+/// overflowing: it takes `log2(v) * multiplier` (with `multiplier` about
+/// `1 / log2((1 + a) / (1 - a))`) as an `i64`, and panics in debug builds where
+/// that overflows (a relative error far below any usable one). Parameters it
+/// rejects by itself pass here.
+fn sketch_in_range(a: f64, lo: f64, hi: f64) -> bool {
+    if !(a > 0.0 && a < 0.5 && lo > 0.0 && hi.is_finite()) {
+        return true;
+    }
+    // The mapping's slope is about 0.99; 0.5 leaves a margin.
+    let multiplier = 2.0 / ((1.0 + a) / (1.0 - a)).log2();
+    [lo, hi]
+        .iter()
+        .all(|v| (v.log2().abs() + 2.0) * multiplier < 1e18)
+}
+
 struct Decoder {
     /// Applies the core's rules (names, options, labels, column shapes) to every
     /// saved family and series without touching the registry restored into.
@@ -1060,6 +1076,17 @@ impl Decoder {
                 objectives = (0..n).map(|_| r.f64()).collect::<Res<Vec<f64>>>()?;
                 let s_at = r.offset();
                 let (a, lo, hi) = (r.f64()?, r.f64()?, r.f64()?);
+                if !sketch_in_range(a, lo, hi) {
+                    return Err(corrupt(
+                        s_at,
+                        Corruption::Invalid {
+                            what: "sketch",
+                            detail: format!(
+                                "relative error {a} is too small for the range [{lo}, {hi}]"
+                            ),
+                        },
+                    ));
+                }
                 sketch = Some(SketchMapping::new(a, lo, hi).map_err(|e| {
                     corrupt(
                         s_at,
@@ -1350,6 +1377,17 @@ mod tests {
             geometry,
             series: Vec::new(),
         }
+    }
+
+    #[test]
+    fn sketch_parameters_the_core_cannot_size_are_refused() {
+        assert!(sketch_in_range(0.01, 1e-9, 1e12));
+        assert!(sketch_in_range(1e-13, 1.0, 1.0 + 1e-12));
+        assert!(!sketch_in_range(1e-300, 1e-9, 1e12));
+        assert!(!sketch_in_range(1e-17, f64::MIN_POSITIVE, 2.0));
+        // Left for SketchMapping::new to reject.
+        assert!(sketch_in_range(f64::NAN, 1.0, 2.0));
+        assert!(sketch_in_range(0.01, -1.0, f64::INFINITY));
     }
 
     #[test]
