@@ -638,7 +638,7 @@ impl Registry {
 
     fn overflow_counter(&self, metric: &str) -> Result<Counter> {
         let inner = &*self.inner;
-        {
+        if !inner.families.read().contains_key(OVERFLOW_METRIC) {
             let mut families = inner.families.write();
             let sym = inner.interner.intern(OVERFLOW_METRIC);
             if !families.contains_key(OVERFLOW_METRIC) {

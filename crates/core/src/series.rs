@@ -265,11 +265,14 @@ impl CounterCore {
     /// Calls `f` with `[epoch, base, epoch, base, ...]` for every started,
     /// retained epoch up to `now` (oldest first), bases made monotone, and the
     /// total they end at.
-    fn with_bases<R>(&self, now: u64, f: impl FnOnce(&[u64], u64) -> R) -> R {
+    ///
+    /// Only epochs from `from` on are read: a base is made monotone against the
+    /// bases after it, never before, so a window needs nothing older.
+    fn with_bases<R>(&self, now: u64, from: u64, f: impl FnOnce(&[u64], u64) -> R) -> R {
         let g = &self.geometry;
         let now_e = g.epoch(now);
         with_scratch(|buf| {
-            for_each_epoch(g, g.oldest_retained(now_e), now_e, |e, i| {
+            for_each_epoch(g, g.oldest_retained(now_e).max(from), now_e, |e, i| {
                 let slot = &self.ring[i];
                 if let Some((se, b)) = slot.tag.read(|| slot.base.load(Ordering::Acquire)) {
                     if se == e {
@@ -288,7 +291,8 @@ impl CounterCore {
     /// Calls `f` for each epoch in `range` with recordings, oldest first.
     pub fn for_each_point(&self, now: u64, range: TimeRange, mut f: impl FnMut(CounterPoint)) {
         let g = self.geometry;
-        self.with_bases(now, |bases, total| {
+        let from = range.start.map_or(0, |s| g.epoch(s));
+        self.with_bases(now, from, |bases, total| {
             let mut it = bases.chunks_exact(2).peekable();
             while let Some(p) = it.next() {
                 let next = it.peek().map_or(total, |n| n[1]);
@@ -306,7 +310,7 @@ impl CounterCore {
     /// The increase over the epochs covering `(now - window, now]`.
     pub fn increase(&self, now: u64, window: Duration) -> u64 {
         let (first, _) = window_epochs(&self.geometry, now, window);
-        self.with_bases(now, |bases, total| {
+        self.with_bases(now, first, |bases, total| {
             bases
                 .chunks_exact(2)
                 .find(|p| p[0] >= first)
@@ -710,13 +714,15 @@ impl HistogramCore {
     /// epoch (oldest first), `[epoch, base per bucket..., sum bits]`, bases made
     /// monotone per bucket, then a last row `[u64::MAX, count per bucket..., sum
     /// bits]` with the cumulative state; `stride` is the row length.
-    fn with_rows<R>(&self, now: u64, f: impl FnOnce(&[u64], usize) -> R) -> R {
+    ///
+    /// Only epochs from `from` on are read (see `CounterCore::with_bases`).
+    fn with_rows<R>(&self, now: u64, from: u64, f: impl FnOnce(&[u64], usize) -> R) -> R {
         let g = &self.geometry;
         let n = self.counts.len();
         let stride = n + 2;
         let now_e = g.epoch(now);
         with_scratch(|buf| {
-            for_each_epoch(g, g.oldest_retained(now_e), now_e, |e, i| {
+            for_each_epoch(g, g.oldest_retained(now_e).max(from), now_e, |e, i| {
                 let row = &self.bases[i * (n + 1)..(i + 1) * (n + 1)];
                 let at = buf.len();
                 buf.push(e);
@@ -753,7 +759,8 @@ impl HistogramCore {
     ) {
         let g = self.geometry;
         let n = self.counts.len();
-        self.with_rows(now, |rows, stride| {
+        let from = range.start.map_or(0, |s| g.epoch(s));
+        self.with_rows(now, from, |rows, stride| {
             let mut delta: SmallVec<[u64; 32]> = smallvec::smallvec![0; n];
             for pair in rows.windows(2 * stride).step_by(stride) {
                 let (row, next) = pair.split_at(stride);
@@ -781,7 +788,7 @@ impl HistogramCore {
             counts: smallvec::smallvec![0; n],
             sum: 0.0,
         };
-        self.with_rows(now, |rows, stride| {
+        self.with_rows(now, first, |rows, stride| {
             let last = &rows[rows.len() - stride..];
             if let Some(row) = rows[..rows.len() - stride]
                 .chunks_exact(stride)
