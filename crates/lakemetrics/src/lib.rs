@@ -42,6 +42,11 @@
 
 #![warn(missing_docs)]
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use lakemetrics_core::*;
 pub use lakemetrics_export as export;
 pub use lakemetrics_handler as handler;
