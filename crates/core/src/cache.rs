@@ -86,6 +86,34 @@ pub(crate) fn labels_match(ours: &[(Sym, Sym)], theirs: &[(&str, &str)]) -> bool
             .all(|(k, v)| theirs.iter().any(|(lk, lv)| str_eq(k, lk) && str_eq(v, lv)))
 }
 
+/// Runs `hit` on the entry in this call site's slot, if there is one.
+#[inline]
+fn probe<R>(
+    name: &str,
+    labels: &[(&str, &str)],
+    hit: impl FnOnce(&Entry) -> Option<R>,
+) -> Option<R> {
+    CACHE
+        .try_with(|c| {
+            let c = c.try_borrow().ok()?;
+            hit(c.get(slot(name, labels))?.as_ref()?)
+        })
+        .ok()
+        .flatten()
+}
+
+impl Entry {
+    /// Whether the entry is this registry's and was put for these addresses.
+    #[inline]
+    fn same_site(&self, registry: u64, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.registry == registry
+            && self.name_addr == name.as_ptr() as usize
+            && self.name_len == name.len()
+            && self.labels_addr == labels.as_ptr() as usize
+            && self.labels_len == labels.len()
+    }
+}
+
 /// Calls `f` with the cached series for this call site, if it matches.
 #[inline]
 pub(crate) fn with<R>(
@@ -94,20 +122,12 @@ pub(crate) fn with<R>(
     labels: &[(&str, &str)],
     f: impl FnOnce(&AnySeries) -> R,
 ) -> Option<R> {
-    CACHE
-        .try_with(|c| {
-            let c = c.try_borrow().ok()?;
-            let e = c.get(slot(name, labels))?.as_ref()?;
-            let hit = e.registry == registry
-                && e.name_addr == name.as_ptr() as usize
-                && e.labels_addr == labels.as_ptr() as usize
-                && e.labels_len == labels.len()
-                && str_eq(&e.name, name)
-                && labels_match(e.series.labels(), labels);
-            hit.then(|| f(&e.series))
-        })
-        .ok()
-        .flatten()
+    probe(name, labels, |e| {
+        let hit = e.same_site(registry, name, labels)
+            && str_eq(&e.name, name)
+            && labels_match(e.series.labels(), labels);
+        hit.then(|| f(&e.series))
+    })
 }
 
 /// Calls `f` with the cached series of a `'static` call site, identified by
@@ -126,20 +146,9 @@ pub(crate) fn with_static<R>(
     labels: &'static [(&'static str, &'static str)],
     f: impl FnOnce(&AnySeries) -> R,
 ) -> Option<R> {
-    CACHE
-        .try_with(|c| {
-            let c = c.try_borrow().ok()?;
-            let e = c.get(slot(name, labels))?.as_ref()?;
-            let hit = e.is_static
-                && e.registry == registry
-                && e.name_addr == name.as_ptr() as usize
-                && e.name_len == name.len()
-                && e.labels_addr == labels.as_ptr() as usize
-                && e.labels_len == labels.len();
-            hit.then(|| f(&e.series))
-        })
-        .ok()
-        .flatten()
+    probe(name, labels, |e| {
+        (e.is_static && e.same_site(registry, name, labels)).then(|| f(&e.series))
+    })
 }
 
 /// Remembers where this call site's series is.
