@@ -10,7 +10,9 @@
 //! - the ingestion-handler helpers, [`lakemetrics_handler`], as [`handler`], with
 //!   [`HandlerMetrics`] also at the root;
 //! - with the `store` feature (on by default), crash-safe checkpoints,
-//!   `lakemetrics_store`, as `store`.
+//!   `lakemetrics_store`, as `store`;
+//! - with the `http` feature (on by default), the scrape endpoint, JSON API and
+//!   dashboard, `lakemetrics_http`, as `http`.
 //!
 //! The `lakemetrics` binary runs a simulated ingestion service that records
 //! through all of it: `cargo run --release --bin lakemetrics -- demo`.
@@ -51,5 +53,7 @@ pub use lakemetrics_core::*;
 pub use lakemetrics_export as export;
 pub use lakemetrics_handler as handler;
 pub use lakemetrics_handler::HandlerMetrics;
+#[cfg(feature = "http")]
+pub use lakemetrics_http as http;
 #[cfg(feature = "store")]
 pub use lakemetrics_store as store;

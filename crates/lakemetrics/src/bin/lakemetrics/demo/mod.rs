@@ -7,12 +7,14 @@ mod view;
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lakemetrics::handler::MetricNames;
+use lakemetrics::http::{HttpExporter, DEFAULT_LISTEN};
 use lakemetrics::labels::is_valid_metric_name;
 use lakemetrics::store::{Checkpointer, Store};
 use lakemetrics::{Buckets, Filter, HandlerMetrics, Registry, Retention};
@@ -55,6 +57,11 @@ peak), all over the last --window. On Ctrl-C (or SIGTERM), or after --duration,
 it stops and writes the whole run to <out-dir>/metrics.prom (Prometheus text
 format 0.0.4) and <out-dir>/metrics.json (the JSON schema of docs/formats.md).
 
+While it runs, it serves a live dashboard at http://127.0.0.1:9898/ (per
+handler throughput, error ratio and latency quantiles, and every family), the
+scrape endpoint /metrics for Prometheus, and the JSON API /api/v1/series
+(docs/http.md); --listen picks another address, --no-http turns it off.
+
 With --data-dir, the demo restores the newest checkpoint in DIR at start (so
 its counters continue from the last run), checkpoints every 10 seconds, and
 once more on exit. Use the same --prefix and --window across runs of one DIR;
@@ -78,6 +85,9 @@ Options:
       --seed <N>             Seed of the simulation [default: from the clock]
       --prefix <PREFIX>      Metric name prefix [default: ingest_]
   -q, --quiet                No live view: print only the summary and the files
+      --listen <ADDR>        Serve the dashboard, /metrics and the JSON API on
+                             this address [default: 127.0.0.1:9898]
+      --no-http              Serve nothing over HTTP
   -h, --help                 Print this help
 
 Exit status: 0 when the exports were written, 1 when they could not be, 2 for
@@ -101,6 +111,10 @@ pub struct Options {
     pub prefix: String,
     pub quiet: bool,
     pub help: bool,
+    /// Where to serve HTTP (`None`: `--no-http`), and whether `--listen` chose it
+    /// (a busy default port is only a warning).
+    pub listen: Option<SocketAddr>,
+    pub listen_given: bool,
 }
 
 impl Default for Options {
@@ -119,6 +133,8 @@ impl Default for Options {
             prefix: lakemetrics::handler::DEFAULT_PREFIX.to_string(),
             quiet: false,
             help: false,
+            listen: Some(DEFAULT_LISTEN),
+            listen_given: false,
         }
     }
 }
@@ -162,6 +178,20 @@ pub fn parse(mut args: Args) -> Result<Options, UsageError> {
             "-q" | "--quiet" => {
                 flag(&inline)?;
                 o.quiet = true;
+            }
+            "--no-http" => {
+                flag(&inline)?;
+                o.listen = None;
+            }
+            "--listen" => {
+                let v = args.value(&name, inline).map_err(usage)?;
+                let addr = v.parse().map_err(|_| {
+                    usage(format!(
+                        "option '{name}': '{v}' is not an address (try 127.0.0.1:9898)"
+                    ))
+                })?;
+                o.listen = Some(addr);
+                o.listen_given = true;
             }
             "-d" | "--duration" | "-o" | "--out-dir" | "--data-dir" | "--writers" | "--queue"
             | "--error-rate" | "--window" | "--seed" | "--prefix" => {
@@ -313,6 +343,25 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
     let writer = build(WRITER, WRITER_KINDS)?;
     let mut all = readers.clone();
     all.push(writer.clone());
+    // Started before the simulation, so that the URL prints above the live view.
+    let http = match opts.listen {
+        Some(addr) => match HttpExporter::builder(&reg).listen(addr).start() {
+            Ok(h) => {
+                println!(
+                    "Dashboard:       {} (Prometheus: {}metrics)",
+                    h.url(),
+                    h.url()
+                );
+                Some(h)
+            }
+            Err(e) if !opts.listen_given => {
+                eprintln!("warning: no dashboard: {e} (choose another with --listen)");
+                None
+            }
+            Err(e) => return Err(io::Error::other(e.to_string())),
+        },
+        None => None,
+    };
     let checkpointer = match store {
         Some(store) => Some(
             Checkpointer::builder()
@@ -377,7 +426,7 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
         stop.store(true, Ordering::Relaxed);
         Ok(())
     })?;
-    drop((tx, rx));
+    drop((tx, rx, http));
     let elapsed = started.elapsed();
     print!("{}", view::summary(elapsed, &all));
     if let Some(last) = checkpointer.and_then(Checkpointer::shutdown) {
@@ -500,6 +549,20 @@ mod tests {
             let msg = parse_err(args);
             assert!(msg.contains(expect), "{args:?}: {msg}");
         }
+    }
+
+    #[test]
+    fn http_options() {
+        let d = parse_ok(&[]);
+        assert_eq!((d.listen, d.listen_given), (Some(DEFAULT_LISTEN), false));
+        let o = parse_ok(&["--listen", "127.0.0.1:0"]);
+        assert_eq!(
+            (o.listen, o.listen_given),
+            (Some(([127, 0, 0, 1], 0).into()), true)
+        );
+        assert_eq!(parse_ok(&["--no-http"]).listen, None);
+        assert!(parse_err(&["--listen", "localhost"]).contains("is not an address"));
+        assert!(parse_err(&["--no-http=1"]).contains("takes no value"));
     }
 
     #[test]
