@@ -3,10 +3,12 @@
 //! connection reads a [`ChannelBody`]. At most the channel's few chunks, plus the
 //! one being filled, are in memory at once, whatever the size of the output.
 
+use std::collections::VecDeque;
 use std::io::{self, BufWriter, Write};
 use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use bytes::Bytes;
 use flate2::write::GzEncoder;
@@ -14,7 +16,6 @@ use flate2::Compression;
 use http_body::{Body, Frame, SizeHint};
 use lakemetrics_core::{Filter, Registry};
 use lakemetrics_export::{Exporter, Format};
-use tokio::sync::mpsc;
 
 /// Chunks in flight between the rendering thread and the connection.
 const CHANNEL_CHUNKS: usize = 4;
@@ -30,9 +31,39 @@ enum Piece {
     End,
 }
 
+/// A bounded channel from a blocking thread to an async body: the sender waits
+/// on a condition variable (with a deadline, which an async channel's blocking
+/// send cannot give), the body on a waker. Each side is woken as soon as the
+/// other has made room or sent, so a renderer faster than the socket keeps the
+/// channel full without polling.
+struct Channel {
+    state: Mutex<State>,
+    /// Signalled when the body takes a piece, or goes away.
+    room: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Piece>,
+    /// The body is gone (the response was dropped: the client went away).
+    body_gone: bool,
+    /// The sender is gone: with no `End` queued, rendering failed.
+    sender_gone: bool,
+    /// The body's waker, while it waits for a piece.
+    waker: Option<Waker>,
+}
+
+impl Channel {
+    /// The state; a panic while it was held (there is no code that can panic
+    /// there) would leave it consistent, so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The response body: chunks from the rendering thread as they come.
 pub(crate) struct ChannelBody {
-    rx: mpsc::Receiver<Piece>,
+    channel: Arc<Channel>,
     done: bool,
 }
 
@@ -47,18 +78,29 @@ impl Body for ChannelBody {
         if self.done {
             return Poll::Ready(None);
         }
-        match self.rx.poll_recv(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Piece::Data(b))) => Poll::Ready(Some(Ok(Frame::data(b)))),
-            Poll::Ready(Some(Piece::End)) => {
-                self.done = true;
-                Poll::Ready(None)
+        let mut st = self.channel.lock();
+        match st.queue.pop_front() {
+            Some(piece) => {
+                drop(st);
+                self.channel.room.notify_one();
+                match piece {
+                    Piece::Data(b) => Poll::Ready(Some(Ok(Frame::data(b)))),
+                    Piece::End => {
+                        self.done = true;
+                        Poll::Ready(None)
+                    }
+                }
             }
-            Poll::Ready(None) => {
+            None if st.sender_gone => {
+                drop(st);
                 self.done = true;
                 Poll::Ready(Some(Err(io::Error::other(
                     "rendering stopped before the end (timed out or failed)",
                 ))))
+            }
+            None => {
+                st.waker = Some(cx.waker().clone());
+                Poll::Pending
             }
         }
     }
@@ -72,11 +114,21 @@ impl Body for ChannelBody {
     }
 }
 
+impl Drop for ChannelBody {
+    fn drop(&mut self) {
+        let mut st = self.channel.lock();
+        st.body_gone = true;
+        st.queue.clear();
+        drop(st);
+        self.channel.room.notify_one();
+    }
+}
+
 /// The rendering side: an `io::Write` that cuts what it is given into chunks of
 /// about `chunk` bytes and sends each as soon as it is full, waiting while the
 /// channel is full, but never past the deadline.
 pub(crate) struct ChunkSender {
-    tx: mpsc::Sender<Piece>,
+    channel: Arc<Channel>,
     buf: Vec<u8>,
     chunk: usize,
     deadline: Instant,
@@ -92,42 +144,42 @@ impl ChunkSender {
         self.send(Piece::Data(Bytes::from(full)))
     }
 
-    /// Waits for room in the channel, polling with a short back-off: this runs on
-    /// a blocking thread, and must give up at the deadline (a client that stops
-    /// reading), which a plain `blocking_send` cannot.
+    /// Waits for room in the channel, until the deadline at most, and queues
+    /// `piece`.
     fn send(&mut self, piece: Piece) -> io::Result<()> {
-        let mut piece = piece;
-        let mut pause = Duration::from_micros(50);
+        let mut st = self.channel.lock();
         loop {
-            match self.tx.try_send(piece) {
-                Ok(()) => return Ok(()),
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::BrokenPipe,
-                        "the client went away",
-                    ))
-                }
-                Err(mpsc::error::TrySendError::Full(p)) => piece = p,
+            if st.body_gone {
+                return Err(gone());
             }
-            self.check_deadline()?;
-            std::thread::sleep(pause.min(self.deadline.saturating_duration_since(Instant::now())));
-            pause = (pause * 2).min(Duration::from_millis(5));
+            if st.queue.len() < CHANNEL_CHUNKS {
+                st.queue.push_back(piece);
+                let waker = st.waker.take();
+                drop(st);
+                if let Some(w) = waker {
+                    w.wake();
+                }
+                return Ok(());
+            }
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(timed_out());
+            }
+            st = self
+                .channel
+                .room
+                .wait_timeout(st, left)
+                .map_or_else(|e| e.into_inner().0, |(g, _)| g);
         }
     }
 
     /// Errors once the deadline has passed or the client has gone.
     pub(crate) fn check_deadline(&self) -> io::Result<()> {
-        if self.tx.is_closed() {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the client went away",
-            ));
+        if self.channel.lock().body_gone {
+            return Err(gone());
         }
         if Instant::now() >= self.deadline {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the response took longer than the scrape timeout",
-            ));
+            return Err(timed_out());
         }
         Ok(())
     }
@@ -137,6 +189,29 @@ impl ChunkSender {
         self.send_buffered()?;
         self.send(Piece::End)
     }
+}
+
+impl Drop for ChunkSender {
+    fn drop(&mut self) {
+        let mut st = self.channel.lock();
+        st.sender_gone = true;
+        let waker = st.waker.take();
+        drop(st);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the client went away")
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the response took longer than the scrape timeout",
+    )
 }
 
 impl Write for ChunkSender {
@@ -189,11 +264,17 @@ pub(crate) struct Render {
 
 /// A body and the sender that feeds it.
 pub(crate) fn channel(chunk_bytes: usize, deadline: Instant) -> (ChannelBody, ChunkSender) {
-    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    let channel = Arc::new(Channel {
+        state: Mutex::new(State::default()),
+        room: Condvar::new(),
+    });
     (
-        ChannelBody { rx, done: false },
+        ChannelBody {
+            channel: channel.clone(),
+            done: false,
+        },
         ChunkSender {
-            tx,
+            channel,
             buf: Vec::with_capacity(chunk_bytes),
             chunk: chunk_bytes,
             deadline,

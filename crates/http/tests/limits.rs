@@ -190,3 +190,43 @@ fn a_client_that_stops_reading_is_cut_off() {
     assert_eq!(get(addr, "/healthz", &[]).status, 200);
     server.shutdown();
 }
+
+#[test]
+fn a_client_that_goes_away_frees_its_render() {
+    use std::io::{Read, Write};
+    let (reg, _clock) = manual_registry();
+    for i in 0..100_000 {
+        reg.counter("rows", &[("shard", &format!("{i:08}-padding-padding"))])
+            .unwrap()
+            .inc();
+    }
+    // One render at a time, and a long timeout: if the abandoned render kept
+    // its turn, the next scrape would wait for a minute and get 503.
+    let config = Config::builder()
+        .max_concurrent_renders(1)
+        .scrape_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let server = HttpExporter::builder(&reg)
+        .listen(([127, 0, 0, 1], 0))
+        .config(config)
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 1024];
+    s.read_exact(&mut first).unwrap();
+    drop(s);
+    let started = std::time::Instant::now();
+    let resp = get(addr, "/metrics?name[]=rows", &[]);
+    assert_eq!(resp.status, 200);
+    assert!(resp.body.len() > 3_000_000);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the next scrape waited {:?}",
+        started.elapsed()
+    );
+    server.shutdown();
+}
