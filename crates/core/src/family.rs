@@ -211,12 +211,12 @@ impl AnySeries {
     }
 
     /// Loads saved state (see [`crate::series::SeriesState`]); false if it does not fit.
-    pub(crate) fn restore(&self, epochs: &[u64], data: &crate::series::StateData) -> bool {
+    pub(crate) fn restore(&self, state: &crate::series::SeriesState, history: bool) -> bool {
         match self {
-            AnySeries::Counter(s) => s.0.core.restore(epochs, data),
-            AnySeries::Gauge(s) => s.0.core.restore(epochs, data),
-            AnySeries::Histogram(s) => s.0.core.restore(epochs, data),
-            AnySeries::Summary(s) => s.0.core.restore(epochs, data),
+            AnySeries::Counter(s) => s.0.core.restore(state, history),
+            AnySeries::Gauge(s) => s.0.core.restore(state, history),
+            AnySeries::Histogram(s) => s.0.core.restore(state, history),
+            AnySeries::Summary(s) => s.0.core.restore(state, history),
         }
     }
 
@@ -363,6 +363,25 @@ impl Family {
             Some("idle_ttl")
         } else {
             None
+        }
+    }
+
+    /// The description this family was built from (with defaults filled in).
+    pub(crate) fn describe(&self) -> Describe {
+        let mut d = Describe::new(self.name.as_str(), self.kind)
+            .help(self.help.clone())
+            .retention(self.retention)
+            .max_series(self.max_series);
+        if let Some(u) = &self.unit {
+            d = d.unit(u.clone());
+        }
+        if let Some(ttl) = self.idle_ttl {
+            d = d.idle_ttl(ttl);
+        }
+        match self.kind {
+            MetricKind::Histogram => d.buckets(self.buckets.clone()),
+            MetricKind::Summary => d.objectives(self.objectives.to_vec()).sketch(self.mapping),
+            _ => d,
         }
     }
 

@@ -348,6 +348,17 @@ impl Registry {
         self.inner.series_count.load(StdOrdering::Relaxed)
     }
 
+    /// Most series the registry may hold (not counting overflow series).
+    pub fn max_series(&self) -> usize {
+        self.inner.max_series
+    }
+
+    /// The description of the family `name`, if it exists.
+    pub fn describe(&self, name: &str) -> Option<Describe> {
+        let family = self.inner.families.read().get(name).cloned()?;
+        Some(family.describe())
+    }
+
     /// Families in the registry.
     pub fn family_count(&self) -> usize {
         self.inner.families.read().len()
@@ -556,10 +567,9 @@ impl Registry {
             restore.map(|(st, _)| st.created),
         );
         if let Some((state, history)) = restore {
-            let epochs: &[u64] = if history { &state.epochs } else { &[] };
-            // `fits` was checked before anything was created, so this holds.
-            let loaded = s.restore(epochs, &state.data);
-            debug_assert!(loaded);
+            // `fits` was checked before anything was created: the columns agree,
+            // so this loads everything asked for.
+            s.restore(state, history);
         }
         list.push(s.clone());
         bucket.push((family.clone(), s.clone()));
@@ -724,7 +734,7 @@ impl Registry {
                 0,
                 Some(state.created),
             );
-            s.restore(if history { &state.epochs } else { &[] }, &state.data);
+            s.restore(state, history);
             return match family.overflow.set(s) {
                 Ok(()) => Ok(history),
                 Err(_) => Err(Error::SeriesExists { name: name.into() }),

@@ -1194,16 +1194,19 @@ impl CounterCore {
         )
     }
 
-    /// Loads saved state into this (fresh, unshared) counter. Returns false, and
+    /// Loads saved state (history too if `history`) into this (fresh, unshared) counter. Returns false, and
     /// changes nothing, if `data` is not a counter's or its columns disagree.
-    pub fn restore(&self, epochs: &[u64], data: &StateData) -> bool {
+    pub fn restore(&self, state: &SeriesState, history: bool) -> bool {
+        let (epochs, data) = (&state.epochs[..], &state.data);
+        // Without history only the cumulative values are loaded.
+        let write: &[u64] = if history { epochs } else { &[] };
         let StateData::Counter { total, bases } = data else {
             return false;
         };
         if bases.len() != epochs.len() {
             return false;
         }
-        for (&e, &b) in epochs.iter().zip(bases) {
+        for (&e, &b) in write.iter().zip(bases) {
             if let Some(slot) = self.ring.get(self.geometry.slot(e)) {
                 if slot.tag.begin(e) == Begin::Started {
                     slot.base.store(b, Ordering::Release);
@@ -1237,9 +1240,12 @@ impl GaugeCore {
         )
     }
 
-    /// Loads saved state into this (fresh, unshared) gauge. Returns false, and
+    /// Loads saved state (history too if `history`) into this (fresh, unshared) gauge. Returns false, and
     /// changes nothing, if `data` is not a gauge's or its columns disagree.
-    pub fn restore(&self, epochs: &[u64], data: &StateData) -> bool {
+    pub fn restore(&self, state: &SeriesState, history: bool) -> bool {
+        let (epochs, data) = (&state.epochs[..], &state.data);
+        // Without history only the cumulative values are loaded.
+        let write: &[u64] = if history { epochs } else { &[] };
         let StateData::Gauge {
             value,
             last,
@@ -1253,7 +1259,7 @@ impl GaugeCore {
         if last.len() != n || min.len() != n || max.len() != n {
             return false;
         }
-        for (k, &e) in epochs.iter().enumerate() {
+        for (k, &e) in write.iter().enumerate() {
             if let Some(slot) = self.ring.get(self.geometry.slot(e)) {
                 if slot.tag.begin(e) == Begin::Started {
                     let (lo, hi) = if min[k].is_nan() || max[k].is_nan() {
@@ -1309,10 +1315,13 @@ impl HistogramCore {
         )
     }
 
-    /// Loads saved state into this (fresh, unshared) histogram. Returns false, and
+    /// Loads saved state (history too if `history`) into this (fresh, unshared) histogram. Returns false, and
     /// changes nothing, if `data` is not a histogram's of this bucket layout or its
     /// columns disagree.
-    pub fn restore(&self, epochs: &[u64], data: &StateData) -> bool {
+    pub fn restore(&self, state: &SeriesState, history: bool) -> bool {
+        let (epochs, data) = (&state.epochs[..], &state.data);
+        // Without history only the cumulative values are loaded.
+        let write: &[u64] = if history { epochs } else { &[] };
         let StateData::Histogram {
             counts,
             sum,
@@ -1326,7 +1335,7 @@ impl HistogramCore {
         if counts.len() != n || bases.len() != epochs.len() * n || sum_bases.len() != epochs.len() {
             return false;
         }
-        for (k, &e) in epochs.iter().enumerate() {
+        for (k, &e) in write.iter().enumerate() {
             let i = self.geometry.slot(e);
             let (Some(tag), Some(row)) = (
                 self.tags.get(i),
@@ -1382,10 +1391,13 @@ impl SummaryCore {
         )
     }
 
-    /// Loads saved state into this (fresh, unshared) summary. Returns false, and
+    /// Loads saved state (history too if `history`) into this (fresh, unshared) summary. Returns false, and
     /// changes nothing, if `data` is not a summary's of this sketch size or its
     /// columns disagree.
-    pub fn restore(&self, epochs: &[u64], data: &StateData) -> bool {
+    pub fn restore(&self, state: &SeriesState, history: bool) -> bool {
+        let (epochs, data) = (&state.epochs[..], &state.data);
+        // Without history only the cumulative values are loaded.
+        let write: &[u64] = if history { epochs } else { &[] };
         let StateData::Summary {
             count,
             sum,
@@ -1401,7 +1413,7 @@ impl SummaryCore {
         if count_bases.len() != n || sum_bases.len() != n || sketches.len() != n * k {
             return false;
         }
-        for (j, &e) in epochs.iter().enumerate() {
+        for (j, &e) in write.iter().enumerate() {
             let i = self.geometry.slot(e);
             let (Some(tag), Some(sketch), Some([cb, sb])) = (
                 self.tags.get(i),

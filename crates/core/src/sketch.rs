@@ -99,16 +99,19 @@ impl SketchMapping {
             * 0.999;
         let gamma = (1.0 + relative_error) / (1.0 - relative_error);
         let multiplier = 1.0 / (slope * gamma.log2());
-        let offset = (log2_approx(min) * multiplier).floor() as i64;
-        let top = (log2_approx(max) * multiplier).floor() as i64 - offset;
+        let lo = (log2_approx(min) * multiplier).floor();
+        let hi = (log2_approx(max) * multiplier).floor();
         // Bucket 0 (below min), 1..=top+1 (the range), top+2 (at or above max).
-        let len = top as usize + 3;
-        if len > MAX_SKETCH_BUCKETS {
+        // Counted in f64 first: tiny relative errors would overflow integers.
+        let needed = hi - lo + 3.0;
+        if !(needed <= MAX_SKETCH_BUCKETS as f64) {
             return Err(bad(format!(
-                "{len} buckets needed; the limit is {MAX_SKETCH_BUCKETS} \
+                "{needed} buckets needed; the limit is {MAX_SKETCH_BUCKETS} \
                  (narrow the range or raise the relative error)"
             )));
         }
+        let offset = lo as i64;
+        let len = needed as usize;
         Ok(SketchMapping {
             relative_error,
             min,
@@ -274,5 +277,9 @@ mod tests {
         assert!(SketchMapping::new(0.0, 1.0, 2.0).is_err());
         assert!(SketchMapping::new(0.01, 0.0, 2.0).is_err());
         assert!(SketchMapping::new(0.0001, 1e-300, 1e300).is_err());
+        // Found by fuzzing the store: relative errors so small the bucket count
+        // overflows integer arithmetic.
+        assert!(SketchMapping::new(1e-300, 1e-9, 1e12).is_err());
+        assert!(SketchMapping::new(f64::MIN_POSITIVE, f64::MIN_POSITIVE, f64::MAX).is_err());
     }
 }

@@ -104,22 +104,7 @@ impl<'a> FamilyView<'a> {
     /// The family's full description, as [`Registry::register`] takes it (stores
     /// save it to register the family again on restore).
     pub fn describe(&self) -> Describe {
-        let f = self.family;
-        let mut d = Describe::new(f.name.as_str(), f.kind)
-            .help(f.help.clone())
-            .retention(f.retention)
-            .max_series(f.max_series);
-        if let Some(u) = &f.unit {
-            d = d.unit(u.clone());
-        }
-        if let Some(ttl) = f.idle_ttl {
-            d = d.idle_ttl(ttl);
-        }
-        match f.kind {
-            MetricKind::Histogram => d.buckets(f.buckets.clone()),
-            MetricKind::Summary => d.objectives(f.objectives.to_vec()).sketch(f.mapping),
-            _ => d,
-        }
+        self.family.describe()
     }
 
     /// The selected series: label matchers hold, idle ones left out unless the

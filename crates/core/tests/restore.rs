@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lakemetrics_core::{
-    Buckets, Describe, Error, Filter, ManualClock, Registry, Retention, SeriesData, SeriesState,
-    TimeRange, OVERFLOW_LABEL,
+    Buckets, Describe, Error, Filter, ManualClock, MetricKind, Registry, Retention, SeriesData,
+    SeriesState, TimeRange, OVERFLOW_LABEL,
 };
 
 const T0: u64 = 1_700_000_000_000_000_000;
@@ -211,4 +211,48 @@ fn restore_refuses_what_does_not_fit_and_changes_nothing() {
     ));
     assert_eq!(c.series_count(), 0);
     assert_eq!(dump(&b), before);
+}
+
+#[test]
+fn another_ring_shape_restores_cumulative_values_without_history() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let a = registry(&clock);
+    populate(&a, &clock);
+    let (saved, geo) = save(&a);
+    // The new process keeps history at another resolution.
+    let b = Registry::builder()
+        .clock(clock.clone())
+        .retention(Retention::new(Duration::from_secs(2), Duration::from_secs(20)).unwrap())
+        .build();
+    for ((d, series), (_, g)) in saved.iter().zip(&geo) {
+        let d = d
+            .clone()
+            .retention(Retention::new(Duration::from_secs(2), Duration::from_secs(20)).unwrap());
+        b.register(d.clone()).unwrap();
+        for (labels, state) in series {
+            let l: Vec<(&str, &str)> = labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let history = b.restore_series(d.name(), &l, state, *g).unwrap();
+            // Counters and gauges now have 2 s epochs; histograms and summaries
+            // kept their wide slots (2 s x 10 and 4 s x 5 either way).
+            let changed = matches!(d.kind(), MetricKind::Counter | MetricKind::Gauge);
+            assert_eq!(history, !changed, "{}", d.name());
+        }
+    }
+    let c = b.counter("rows", &[("handler", "csv")]).unwrap();
+    assert_eq!(
+        c.get(),
+        a.counter("rows", &[("handler", "csv")]).unwrap().get()
+    );
+    assert_eq!(c.increase(Duration::from_secs(20)), 0);
+    let s = b.summary("size", &[]).unwrap();
+    assert_eq!(s.count(), 30);
+    assert_eq!(
+        b.histogram("lat", &[]).unwrap().snapshot(),
+        a.histogram("lat", &[]).unwrap().snapshot()
+    );
+    assert_eq!(b.describe("rows").unwrap().name(), "rows");
+    assert_eq!(b.max_series(), 1_000_000);
 }
