@@ -506,3 +506,58 @@ pub(crate) fn reserved_label<'a>(kind: MetricKind, labels: &[(&'a str, &str)]) -
     };
     labels.iter().map(|(k, _)| *k).find(|k| *k == reserved)
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposed_names_per_kind() {
+        assert_eq!(
+            exposed_names("rows_total", MetricKind::Counter).as_slice(),
+            ["rows", "rows_total", "rows_created"]
+        );
+        assert_eq!(
+            exposed_names("depth", MetricKind::Gauge).as_slice(),
+            ["depth"]
+        );
+        assert_eq!(
+            exposed_names("lat", MetricKind::Histogram).as_slice(),
+            ["lat", "lat_bucket", "lat_sum", "lat_count", "lat_created"]
+        );
+        assert_eq!(
+            exposed_names("q", MetricKind::Summary).as_slice(),
+            ["q", "q_sum", "q_count", "q_created"]
+        );
+    }
+
+    #[test]
+    fn reserved_labels_per_kind() {
+        let l = [("le", "1"), ("quantile", "0.5")];
+        assert_eq!(reserved_label(MetricKind::Histogram, &l), Some("le"));
+        assert_eq!(reserved_label(MetricKind::Summary, &l), Some("quantile"));
+        assert_eq!(reserved_label(MetricKind::Counter, &l), None);
+        assert_eq!(reserved_label(MetricKind::Gauge, &l), None);
+    }
+
+    #[test]
+    fn describe_round_trips_through_build() {
+        let defaults = Defaults {
+            retention: Retention::DEFAULT,
+            buckets: Buckets::default(),
+            mapping: SketchMapping::default_mapping(),
+            max_series_per_family: 10,
+            idle_ttl: None,
+        };
+        let d = Describe::histogram("lat_seconds")
+            .help("h")
+            .unit("seconds")
+            .buckets(Buckets::new(vec![1.0, 2.0]).unwrap())
+            .idle_ttl(Duration::from_secs(5));
+        let sym = crate::intern::Interner::default().intern("lat_seconds");
+        let f = Family::build(&d, sym.clone(), &defaults).unwrap();
+        let again = Family::build(&f.describe(), sym, &defaults).unwrap();
+        assert_eq!(f.conflict(&again), None);
+        assert_eq!(f.max_series, 10);
+    }
+}

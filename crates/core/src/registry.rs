@@ -856,3 +856,37 @@ fn fits(family: &Family, name: &str, state: &SeriesState) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_ignore_label_order_and_separate_boundaries() {
+        let reg = Registry::new();
+        let a = reg.key("m", &[("a", "1"), ("b", "2")]);
+        assert_eq!(a, reg.key("m", &[("b", "2"), ("a", "1")]));
+        assert_ne!(a, reg.key("n", &[("a", "1"), ("b", "2")]));
+        assert_ne!(reg.key("m", &[("ab", "c")]), reg.key("m", &[("a", "bc")]));
+        assert_ne!(reg.key("m", &[]), reg.key("m", &[("", "")]));
+    }
+
+    #[test]
+    fn hash_collisions_share_a_bucket_without_confusion() {
+        // Force every key into one index bucket: lookups still compare labels.
+        let reg = Registry::new();
+        let (a, b) = ([("h", "a")], [("h", "b")]);
+        let sa = reg.counter("m", &a).unwrap();
+        let fam = reg.inner.families.read().get("m").cloned().unwrap();
+        let sb = reg.counter("m", &b).unwrap();
+        let hb = reg.key("m", &b);
+        let mut moved = reg.inner.index.remove(&hb).unwrap().1;
+        let ha = reg.key("m", &a);
+        reg.inner.index.get_mut(&ha).unwrap().append(&mut moved);
+        drop(fam);
+        // `b` now lives under `a`'s key; a lookup of `a` must still find `a`.
+        sa.inc();
+        sb.inc_by(5);
+        assert_eq!(reg.counter("m", &a).unwrap().get(), 1);
+    }
+}
