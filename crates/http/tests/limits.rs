@@ -152,14 +152,13 @@ fn request_size_limits() {
 fn a_client_that_stops_reading_is_cut_off() {
     use std::io::{Read, Write};
     let (reg, _clock) = manual_registry();
-    // ~8 MB of text: far more than the socket buffers and the chunk channel.
+    // ~14 MB of text: far more than the socket buffers (the kernel may grow a
+    // loopback send buffer to 4 MB) and the chunk channel.
+    let padding = "padding-".repeat(12);
     for i in 0..100_000 {
-        reg.counter(
-            "rows",
-            &[("shard", &format!("{i:08}-padding-padding-padding-padding"))],
-        )
-        .unwrap()
-        .inc();
+        reg.counter("rows", &[("shard", &format!("{i:08}-{padding}"))])
+            .unwrap()
+            .inc();
     }
     let config = Config::builder()
         .scrape_timeout(Duration::from_millis(1500))
