@@ -6,7 +6,6 @@
 //! count and every saved family and series (the core's own rules, applied to a
 //! scratch registry) before it returns anything.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -14,8 +13,7 @@ use std::time::Duration;
 
 use lakemetrics_core::{
     Buckets, Describe, FamilyView, Filter, Geometry, ManualClock, MetricKind, Registry, Retention,
-    SeriesState, SketchMapping, StateData, HISTOGRAM_SLOTS, MAX_SLOTS, OVERFLOW_LABEL,
-    SUMMARY_SLOTS,
+    SeriesState, SketchMapping, StateData, MAX_SLOTS, OVERFLOW_LABEL,
 };
 
 use crate::column::{column, put_column, Value};
@@ -100,56 +98,6 @@ impl SavedFamily {
             d = d.sketch(m);
         }
         d
-    }
-
-    /// The ring shape the family's series get when it is registered now: the
-    /// retention's, within the core's slot limit for the kind.
-    pub fn current_geometry(&self) -> Geometry {
-        self.retention.geometry(match self.kind {
-            MetricKind::Counter | MetricKind::Gauge => MAX_SLOTS,
-            MetricKind::Histogram => HISTOGRAM_SLOTS,
-            MetricKind::Summary => SUMMARY_SLOTS,
-        })
-    }
-
-    /// `state` as it can be restored into the family registered now: whole when
-    /// the ring shape is the one it was saved with, its cumulative values alone
-    /// otherwise. (The core restores no history across shapes anyway, but
-    /// refuses to load the cumulative values of a state that carries it.)
-    pub(crate) fn restorable<'a>(&self, state: &'a SeriesState) -> Cow<'a, SeriesState> {
-        if self.geometry == self.current_geometry() {
-            return Cow::Borrowed(state);
-        }
-        let data = match &state.data {
-            StateData::Counter { total, .. } => StateData::Counter {
-                total: *total,
-                bases: Vec::new(),
-            },
-            StateData::Gauge { value, .. } => StateData::Gauge {
-                value: *value,
-                last: Vec::new(),
-                min: Vec::new(),
-                max: Vec::new(),
-            },
-            StateData::Histogram { counts, sum, .. } => StateData::Histogram {
-                counts: counts.clone(),
-                sum: *sum,
-                bases: Vec::new(),
-                sum_bases: Vec::new(),
-            },
-            StateData::Summary { count, sum, .. } => StateData::Summary {
-                count: *count,
-                sum: *sum,
-                count_bases: Vec::new(),
-                sum_bases: Vec::new(),
-                sketches: Vec::new(),
-            },
-        };
-        Cow::Owned(SeriesState {
-            created: state.created,
-            epochs: Vec::new(),
-            data,
-        })
     }
 
     /// History points (retained epochs) over all its series.
@@ -1400,23 +1348,12 @@ mod tests {
                 bases: vec![10, 20],
             },
         };
-        let same = family(MetricKind::Counter, Retention::DEFAULT.geometry(MAX_SLOTS));
-        assert!(matches!(same.restorable(&state), Cow::Borrowed(_)));
         let other = family(MetricKind::Counter, Geometry::new(1_000_000_000, 7));
-        let stripped = other.restorable(&state);
-        assert!(stripped.epochs.is_empty());
-        assert_eq!(
-            stripped.data,
-            StateData::Counter {
-                total: 42,
-                bases: vec![]
-            }
-        );
         // The registry takes it, and the total, with no history.
         let reg = Registry::new();
         reg.register(other.describe()).unwrap();
         let history = reg
-            .restore_series("m", &[("a", "b")], &stripped, other.geometry)
+            .restore_series("m", &[("a", "b")], &state, other.geometry)
             .unwrap();
         assert!(!history);
         assert_eq!(reg.counter("m", &[("a", "b")]).unwrap().get(), 42);

@@ -51,7 +51,7 @@ fn round_trip(c: &Checkpoint) {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            reg.restore_series(&f.name, &l, &f.restorable(&s.state), f.geometry)
+            reg.restore_series(&f.name, &l, &s.state, f.geometry)
                 .expect("a decoded series restores");
         }
     }

@@ -433,7 +433,7 @@ fn apply(reg: &Registry, cp: &Checkpoint, path: &Path) -> Result<Restored> {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            reg.check_restore(&f.name, &l, &f.restorable(&s.state))
+            reg.check_restore(&f.name, &l, &s.state)
                 .map_err(|e| incompatible(&f.name, e))?;
             labels.push(l);
         }
@@ -442,7 +442,7 @@ fn apply(reg: &Registry, cp: &Checkpoint, path: &Path) -> Result<Restored> {
     let (mut series, mut with_history) = (0, 0);
     for f in &cp.families {
         for (s, l) in f.series.iter().zip(labels.by_ref()) {
-            match reg.restore_series(&f.name, &l, &f.restorable(&s.state), f.geometry) {
+            match reg.restore_series(&f.name, &l, &s.state, f.geometry) {
                 Ok(history) => {
                     series += 1;
                     with_history += usize::from(history);
