@@ -234,6 +234,15 @@ macro_rules! lookup_fns {
         /// cardinality limit ([`Error::CardinalityLimit`]; see the `_or_overflow`
         /// variant to record into the family's overflow series instead).
         pub fn $get(&self, name: &str, labels: &[(&str, &str)]) -> Result<$handle> {
+            // The cached call site first, cloning the handle of the kind asked for
+            // directly (no enum clone and re-match).
+            let cached = cache::with(self.inner.id, name, labels, |s| match s {
+                AnySeries::$variant(h) => Some(h.clone()),
+                _ => None,
+            });
+            if let Some(Some(h)) = cached {
+                return Ok(h);
+            }
             match self.series(name, MetricKind::$variant, labels, false)? {
                 AnySeries::$variant(s) => Ok(s),
                 _ => Err(self.kind_conflict(name, MetricKind::$variant)),
