@@ -275,28 +275,25 @@ impl Family {
         if let Some(u) = &d.unit {
             validate_unit(u)?;
         }
-        let only = |ok: bool, what: &'static str| {
-            if ok {
+        // Options that only one kind takes.
+        let only = |given: bool, what: &'static str, kind: MetricKind| {
+            if !given || d.kind == kind {
                 Ok(())
             } else {
                 Err(Error::InvalidConfig {
                     what,
                     reason: format!(
-                        "only for {}s, and {:?} is a {}",
-                        what_kind(what),
-                        d.name,
-                        d.kind
+                        "only a {kind} takes {what}, and {:?} is a {}",
+                        d.name, d.kind
                     ),
                 })
             }
         };
+        only(d.buckets.is_some(), "buckets", MetricKind::Histogram)?;
         only(
-            d.buckets.is_none() || d.kind == MetricKind::Histogram,
-            "buckets",
-        )?;
-        only(
-            (d.objectives.is_none() && d.mapping.is_none()) || d.kind == MetricKind::Summary,
+            d.objectives.is_some() || d.mapping.is_some(),
             "objectives",
+            MetricKind::Summary,
         )?;
         let objectives: Box<[f64]> = match &d.objectives {
             Some(o) => {
@@ -424,14 +421,6 @@ impl Family {
             }
             MetricKind::Summary => wrap!(Summary, SummaryCore::new(self.mapping, g, now)),
         }
-    }
-}
-
-fn what_kind(what: &str) -> &'static str {
-    if what == "buckets" {
-        "histogram"
-    } else {
-        "summarie"
     }
 }
 

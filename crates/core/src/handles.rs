@@ -8,12 +8,6 @@ use std::time::Duration;
 use crate::family::Series;
 use crate::series::{CounterCore, GaugeCore, HistogramCore, HistogramSnapshot, SummaryCore};
 
-/// Seconds covered by a window ending at `now`, from the later of the window's first
-/// epoch start and the series' creation.
-fn covered_secs(now: u64, first_epoch_start: u64, created: u64) -> f64 {
-    now.saturating_sub(first_epoch_start.max(created)) as f64 / 1e9
-}
-
 /// A monotonically increasing `u64`.
 ///
 /// ```
@@ -57,17 +51,7 @@ impl Counter {
     /// time those epochs cover up to now (or since the series was created).
     pub fn rate(&self, window: Duration) -> f64 {
         let s = &*self.0;
-        let now = s.clock.now_nanos();
-        let g = s.core.geometry();
-        let w = window.as_nanos().min(u64::MAX as u128) as u64;
-        let first = g
-            .epoch(now.saturating_sub(w))
-            .max(g.oldest_retained(g.epoch(now)));
-        let secs = covered_secs(now, g.epoch_start(first), s.created);
-        if secs <= 0.0 {
-            return 0.0;
-        }
-        s.core.increase(now, window) as f64 / secs
+        s.core.rate(s.clock.now_nanos(), window, s.created)
     }
 
     /// The series' state, for inspection.

@@ -243,7 +243,7 @@ macro_rules! lookup_fns {
             if let Some(Some(h)) = cached {
                 return Ok(h);
             }
-            match self.series(name, MetricKind::$variant, labels, false)? {
+            match self.series(name, MetricKind::$variant, labels, false, false)? {
                 AnySeries::$variant(s) => Ok(s),
                 _ => Err(self.kind_conflict(name, MetricKind::$variant)),
             }
@@ -254,7 +254,7 @@ macro_rules! lookup_fns {
         /// counts the lookup in the `lakemetrics_cardinality_overflow` self-metric,
         /// so nothing recorded is lost.
         pub fn $get_or(&self, name: &str, labels: &[(&str, &str)]) -> Result<$handle> {
-            match self.series(name, MetricKind::$variant, labels, true)? {
+            match self.series(name, MetricKind::$variant, labels, true, false)? {
                 AnySeries::$variant(s) => Ok(s),
                 _ => Err(self.kind_conflict(name, MetricKind::$variant)),
             }
@@ -281,7 +281,10 @@ macro_rules! lookup_fns {
             });
             match (cached.flatten(), f) {
                 (Some(r), _) => Ok(r),
-                (None, Some(f)) => Ok(f(&self.$get(name, labels)?)),
+                (None, Some(f)) => match self.series(name, MetricKind::$variant, labels, false, false)? {
+                    AnySeries::$variant(h) => Ok(f(&h)),
+                    _ => Err(self.kind_conflict(name, MetricKind::$variant)),
+                },
                 // `f` is consumed only when the cache produced a result.
                 (None, None) => Err(self.kind_conflict(name, MetricKind::$variant)),
             }
@@ -314,16 +317,10 @@ macro_rules! lookup_fns {
             });
             match (cached.flatten(), f) {
                 (Some(r), _) => Ok(r),
-                (None, Some(f)) => {
-                    let s = self.series(name, MetricKind::$variant, labels, false)?;
-                    let AnySeries::$variant(h) = &s else {
-                        return Err(self.kind_conflict(name, MetricKind::$variant));
-                    };
-                    if let Some(fam) = self.inner.families.read().get(name) {
-                        cache::put(id, &fam.name, name, labels, &s, true);
-                    }
-                    Ok(f(h))
-                }
+                (None, Some(f)) => match self.series(name, MetricKind::$variant, labels, false, true)? {
+                    AnySeries::$variant(h) => Ok(f(&h)),
+                    _ => Err(self.kind_conflict(name, MetricKind::$variant)),
+                },
                 (None, None) => Err(self.kind_conflict(name, MetricKind::$variant)),
             }
         }
@@ -466,24 +463,25 @@ impl Registry {
     }
 
     #[inline]
+    /// The series `name{labels}` from the index (remembered in this thread's
+    /// lookup cache, as a `'static` call site if `is_static`), or created. The
+    /// callers probe the cache first, each in the way its signature allows.
     fn series(
         &self,
         name: &str,
         kind: MetricKind,
         labels: &[(&str, &str)],
         overflow: bool,
+        is_static: bool,
     ) -> Result<AnySeries> {
         let id = self.inner.id;
-        if let Some(s) = cache::with(id, name, labels, AnySeries::clone) {
-            return Ok(s);
-        }
         let hash = self.key(name, labels);
         if let Some(bucket) = self.inner.index.get(&hash) {
             if let Some((f, s)) = bucket
                 .iter()
                 .find(|(f, s)| str_eq(&f.name, name) && labels_match(s.labels(), labels))
             {
-                cache::put(id, &f.name, name, labels, s, false);
+                cache::put(id, &f.name, name, labels, s, is_static);
                 return Ok(s.clone());
             }
         }

@@ -307,6 +307,18 @@ impl CounterCore {
         });
     }
 
+    /// Per-second rate over the epochs covering `(now - window, now]`: their
+    /// increase divided by the time they cover up to `now`, or since `created`
+    /// if the series is younger; 0 when no time is covered.
+    pub fn rate(&self, now: u64, window: Duration, created: u64) -> f64 {
+        let (first, _) = window_epochs(&self.geometry, now, window);
+        let secs = now.saturating_sub(self.geometry.epoch_start(first).max(created)) as f64 / 1e9;
+        if secs <= 0.0 {
+            return 0.0;
+        }
+        self.increase(now, window) as f64 / secs
+    }
+
     /// The increase over the epochs covering `(now - window, now]`.
     pub fn increase(&self, now: u64, window: Duration) -> u64 {
         let (first, _) = window_epochs(&self.geometry, now, window);
