@@ -66,21 +66,22 @@ fn bytes_control(w: u64) -> u64 {
     w.wrapping_sub(LO * 0x20) & !w & HI
 }
 
-/// Index of the first `\\`, line feed or (if `QUOTES`) `"` in `bytes`: eight bytes
-/// at a time, since label values are scanned for every series of every export.
+/// Index of the first byte in `bytes` that `special` flags, eight bytes at a time
+/// with `word` flagging a whole word (the lowest flagged byte must be exact):
+/// label values and strings are scanned for every series of every export.
 #[inline(always)]
-fn find_special<const QUOTES: bool>(bytes: &[u8]) -> Option<usize> {
-    let special = |b: u8| b == b'\\' || b == b'\n' || (QUOTES && b == b'"');
+fn find_first(
+    bytes: &[u8],
+    word: impl Fn(u64) -> u64,
+    special: impl Fn(u8) -> bool,
+) -> Option<usize> {
     let mut chunks = bytes.chunks_exact(8);
     let mut base = 0;
     for chunk in &mut chunks {
         let w = u64::from_le_bytes([
             chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
         ]);
-        let mut m = bytes_equal(w, b'\\') | bytes_equal(w, b'\n');
-        if QUOTES {
-            m |= bytes_equal(w, b'"');
-        }
+        let m = word(w);
         if m != 0 {
             return Some(base + (m.trailing_zeros() / 8) as usize);
         }
@@ -93,27 +94,31 @@ fn find_special<const QUOTES: bool>(bytes: &[u8]) -> Option<usize> {
         .map(|i| base + i)
 }
 
+/// Index of the first `\\`, line feed or (if `QUOTES`) `"` in `bytes`.
+#[inline(always)]
+fn find_special<const QUOTES: bool>(bytes: &[u8]) -> Option<usize> {
+    find_first(
+        bytes,
+        |w| {
+            let m = bytes_equal(w, b'\\') | bytes_equal(w, b'\n');
+            if QUOTES {
+                m | bytes_equal(w, b'"')
+            } else {
+                m
+            }
+        },
+        |b| b == b'\\' || b == b'\n' || (QUOTES && b == b'"'),
+    )
+}
+
 /// Index of the first byte JSON must escape: `"`, `\\` or a control character.
 #[inline(always)]
 fn find_json_special(bytes: &[u8]) -> Option<usize> {
-    let special = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        let w = u64::from_le_bytes([
-            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
-        ]);
-        let m = bytes_equal(w, b'"') | bytes_equal(w, b'\\') | bytes_control(w);
-        if m != 0 {
-            return Some(base + (m.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| special(b))
-        .map(|i| base + i)
+    find_first(
+        bytes,
+        |w| bytes_equal(w, b'"') | bytes_equal(w, b'\\') | bytes_control(w),
+        |b| b == b'"' || b == b'\\' || b < 0x20,
+    )
 }
 
 /// Writes `s` as a JSON string, quotes included, escaping as `serde_json` does:

@@ -112,6 +112,19 @@ impl Bytes<'_> {
 }
 
 impl Case {
+    /// The case's labels.
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        self.labels.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+
+    /// The case's labels without the one named `reserved` (core reserves `le` on
+    /// histograms and `quantile` on summaries).
+    fn pairs_without(&self, reserved: &str) -> Vec<(&str, &str)> {
+        let mut pairs = self.pairs();
+        pairs.retain(|(k, _)| *k != reserved);
+        pairs
+    }
+
     /// Decodes `data`; every input gives a valid case (missing bytes read as 0).
     pub fn from_bytes(data: &[u8]) -> Case {
         let mut b = Bytes(data);
@@ -217,19 +230,15 @@ impl Case {
             s.objectives(self.objectives.clone())
         };
         reg.register(s).unwrap();
-        let pairs: Vec<(&str, &str)> = self.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let pairs = self.pairs();
         reg.counter(&counter, &pairs).unwrap().inc_by(self.counter);
         reg.gauge(&gauge, &pairs).unwrap().set(self.gauge);
-        // Core reserves `le` on histograms and `quantile` on summaries.
-        let without = |reserved: &str| -> Vec<(&str, &str)> {
-            pairs
-                .iter()
-                .copied()
-                .filter(|(k, _)| *k != reserved)
-                .collect()
-        };
-        let h = reg.histogram(&histogram, &without("le")).unwrap();
-        let s = reg.summary(&summary, &without("quantile")).unwrap();
+        let h = reg
+            .histogram(&histogram, &self.pairs_without("le"))
+            .unwrap();
+        let s = reg
+            .summary(&summary, &self.pairs_without("quantile"))
+            .unwrap();
         for &v in &self.observations {
             h.observe(v);
             s.observe(v);
@@ -537,16 +546,14 @@ struct Expected {
 
 impl Expected {
     fn of(case: &Case, reg: &Registry) -> Expected {
-        let pairs: Vec<(&str, &str)> = case.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let without = |reserved: &str| -> Vec<(&str, &str)> {
-            pairs
-                .iter()
-                .copied()
-                .filter(|(k, _)| *k != reserved)
-                .collect()
-        };
-        let h = reg.histogram("fz_wait", &without("le")).unwrap().snapshot();
-        let s = reg.summary("fz_zz_latency", &without("quantile")).unwrap();
+        let pairs = case.pairs();
+        let h = reg
+            .histogram("fz_wait", &case.pairs_without("le"))
+            .unwrap()
+            .snapshot();
+        let s = reg
+            .summary("fz_zz_latency", &case.pairs_without("quantile"))
+            .unwrap();
         let objectives = if case.objectives.is_empty() {
             lakemetrics_core::DEFAULT_OBJECTIVES.to_vec()
         } else {

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_error, get, manual_registry, send_raw};
+use common::{assert_error, get, manual_registry, send_raw, serve};
 use lakemetrics_http::{Config, HttpExporter, MAX_PARAMS, MAX_PARAM_BYTES};
 
 #[test]
@@ -31,11 +31,7 @@ fn series_and_points_limits() {
         .max_points(100)
         .build()
         .unwrap();
-    let server = HttpExporter::builder(&reg)
-        .listen(([127, 0, 0, 1], 0))
-        .config(config)
-        .start()
-        .unwrap();
+    let server = serve(&reg, config);
     let addr = server.local_addr();
 
     let v = assert_error(&get(addr, "/api/v1/series", &[]), 400, "too_many_series");
@@ -164,11 +160,7 @@ fn a_client_that_stops_reading_is_cut_off() {
         .scrape_timeout(Duration::from_millis(1500))
         .build()
         .unwrap();
-    let server = HttpExporter::builder(&reg)
-        .listen(([127, 0, 0, 1], 0))
-        .config(config)
-        .start()
-        .unwrap();
+    let server = serve(&reg, config);
     let addr = server.local_addr();
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -206,11 +198,7 @@ fn a_client_that_goes_away_frees_its_render() {
         .scrape_timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let server = HttpExporter::builder(&reg)
-        .listen(([127, 0, 0, 1], 0))
-        .config(config)
-        .start()
-        .unwrap();
+    let server = serve(&reg, config);
     let addr = server.local_addr();
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")

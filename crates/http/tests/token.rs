@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_error, get, manual_registry};
+use common::{assert_error, get, manual_registry, serve};
 use lakemetrics_http::{Config, HttpExporter};
 
 const TOKEN: &str = "s3cr3t-T0ken_~+/=";
@@ -124,11 +124,7 @@ fn token_missing_wrong_right() {
         .open_healthz(false)
         .build()
         .unwrap();
-    let server = HttpExporter::builder(&reg)
-        .listen(([127, 0, 0, 1], 0))
-        .config(config)
-        .start()
-        .unwrap();
+    let server = serve(&reg, config);
     let addr = server.local_addr();
     assert_error(&get(addr, "/healthz", &[]), 401, "unauthorized");
     assert_eq!(

@@ -245,3 +245,12 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// An exporter with `config` on 127.0.0.1 and a port the OS picks.
+pub fn serve(reg: &Registry, config: lakemetrics_http::Config) -> lakemetrics_http::HttpExporter {
+    lakemetrics_http::HttpExporter::builder(reg)
+        .listen(([127, 0, 0, 1], 0))
+        .config(config)
+        .start()
+        .unwrap()
+}
