@@ -10,8 +10,8 @@ use crate::handles::{Counter, Gauge, Histogram, Summary};
 use crate::intern::Sym;
 use crate::labels::{validate_metric_name, validate_unit};
 use crate::retention::{Geometry, Retention, HISTOGRAM_SLOTS, MAX_SLOTS, SUMMARY_SLOTS};
-use crate::series::{CounterCore, GaugeCore, HistogramCore, SummaryCore};
 use crate::sketch::SketchMapping;
+use crate::storage::{CounterCore, GaugeCore, HistogramCore, SummaryCore};
 use crate::{ClockSource, Error, MetricKind, Result};
 
 /// The description of a family: kind, metadata, layout and limits. Register it with
@@ -210,8 +210,8 @@ impl AnySeries {
         (g.epoch_start(e), g.width_nanos())
     }
 
-    /// Loads saved state (see [`crate::series::SeriesState`]); false if it does not fit.
-    pub(crate) fn restore(&self, state: &crate::series::SeriesState, history: bool) -> bool {
+    /// Loads saved state (see [`crate::storage::SeriesState`]); false if it does not fit.
+    pub(crate) fn restore(&self, state: &crate::storage::SeriesState, history: bool) -> bool {
         match self {
             AnySeries::Counter(s) => s.0.core.restore(state, history),
             AnySeries::Gauge(s) => s.0.core.restore(state, history),

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use crate::series::TimeRange;
+use crate::storage::TimeRange;
 use crate::MetricKind;
 
 /// How a family's name is matched.

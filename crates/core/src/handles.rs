@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::buckets::Buckets;
 use crate::family::Series;
-use crate::series::{CounterCore, GaugeCore, HistogramCore, HistogramSnapshot, SummaryCore};
+use crate::storage::{CounterCore, GaugeCore, HistogramCore, HistogramSnapshot, SummaryCore};
 
 /// A monotonically increasing `u64`.
 ///
@@ -31,7 +32,8 @@ impl Counter {
     #[inline]
     pub fn inc_by(&self, n: u64) {
         let s = &*self.0;
-        s.core.inc_by(n, s.clock.now_nanos());
+        s.core
+            .inc_by(n, s.clock.now_nanos(), || s.clock.now_nanos());
     }
 
     /// The cumulative total.
@@ -54,7 +56,12 @@ impl Counter {
         s.core.rate(s.clock.now_nanos(), window, s.created)
     }
 
-    /// The series' state, for inspection.
+    /// Bytes the series' state occupies, fixed at creation.
+    pub fn memory_bytes(&self) -> usize {
+        self.0.core.memory_bytes()
+    }
+
+    /// Read access to the series' state and history.
     pub fn core(&self) -> &CounterCore {
         &self.0.core
     }
@@ -78,14 +85,14 @@ impl Gauge {
     #[inline]
     pub fn set(&self, v: f64) {
         let s = &*self.0;
-        s.core.set(v, s.clock.now_nanos());
+        s.core.set(v, s.clock.now_nanos(), || s.clock.now_nanos());
     }
 
     /// Adds `d`.
     #[inline]
     pub fn add(&self, d: f64) {
         let s = &*self.0;
-        s.core.add(d, s.clock.now_nanos());
+        s.core.add(d, s.clock.now_nanos(), || s.clock.now_nanos());
     }
 
     /// Subtracts `d`.
@@ -126,7 +133,12 @@ impl Gauge {
         s.core.min_over(s.clock.now_nanos(), window)
     }
 
-    /// The series' state, for inspection.
+    /// Bytes the series' state occupies, fixed at creation.
+    pub fn memory_bytes(&self) -> usize {
+        self.0.core.memory_bytes()
+    }
+
+    /// Read access to the series' state and history.
     pub fn core(&self) -> &GaugeCore {
         &self.0.core
     }
@@ -153,7 +165,8 @@ impl Histogram {
     #[inline]
     pub fn observe(&self, v: f64) {
         let s = &*self.0;
-        s.core.observe(v, s.clock.now_nanos());
+        s.core
+            .observe(v, s.clock.now_nanos(), || s.clock.now_nanos());
     }
 
     /// Records a duration in seconds.
@@ -180,7 +193,17 @@ impl Histogram {
         s.core.increase(s.clock.now_nanos(), window)
     }
 
-    /// The series' state, for inspection.
+    /// The bucket layout.
+    pub fn buckets(&self) -> &Buckets {
+        self.0.core.buckets()
+    }
+
+    /// Bytes the series' state occupies, fixed at creation.
+    pub fn memory_bytes(&self) -> usize {
+        self.0.core.memory_bytes()
+    }
+
+    /// Read access to the series' state and history.
     pub fn core(&self) -> &HistogramCore {
         &self.0.core
     }
@@ -207,7 +230,8 @@ impl Summary {
     #[inline]
     pub fn observe(&self, v: f64) {
         let s = &*self.0;
-        s.core.observe(v, s.clock.now_nanos());
+        s.core
+            .observe(v, s.clock.now_nanos(), || s.clock.now_nanos());
     }
 
     /// Records a duration in seconds.
@@ -233,7 +257,12 @@ impl Summary {
         s.core.quantile(q, s.clock.now_nanos(), window)
     }
 
-    /// The series' state, for inspection.
+    /// Bytes the series' state occupies, fixed at creation.
+    pub fn memory_bytes(&self) -> usize {
+        self.0.core.memory_bytes()
+    }
+
+    /// Read access to the series' state and history.
     pub fn core(&self) -> &SummaryCore {
         &self.0.core
     }

@@ -41,9 +41,8 @@ mod kind;
 pub mod labels;
 mod registry;
 mod retention;
-pub mod ring;
-pub mod series;
 mod sketch;
+mod storage;
 mod sync;
 mod view;
 
@@ -57,9 +56,17 @@ pub use intern::Sym;
 pub use kind::MetricKind;
 pub use registry::{Registry, RegistryBuilder, OVERFLOW_LABEL, OVERFLOW_METRIC};
 pub use retention::{Geometry, Retention, HISTOGRAM_SLOTS, MAX_SLOTS, SUMMARY_SLOTS};
-pub use series::{
-    bucket_quantile, CounterPoint, GaugePoint, HistogramPoint, HistogramSnapshot, SeriesState,
-    StateData, SummaryPoint, TimeRange,
-};
 pub use sketch::{SketchMapping, MAX_SKETCH_BUCKETS};
+pub use storage::{
+    bucket_quantile, CounterCore, CounterPoint, GaugeCore, GaugePoint, HistogramCore,
+    HistogramPoint, HistogramSnapshot, SeriesState, StateData, SummaryCore, SummaryPoint,
+    TimeRange,
+};
 pub use view::{FamilyView, Labels, SeriesData, SeriesView};
+
+/// Test hooks for the loom models in `tests/loom_*.rs`: recording at an explicit
+/// time, straight into a series' state. Compiled only under `--cfg loom`, which no
+/// user build sets (the arrangement tokio uses for its own loom hooks).
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_hooks;

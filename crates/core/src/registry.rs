@@ -17,8 +17,8 @@ use crate::handles::{Counter, Gauge, Histogram, Summary};
 use crate::intern::{Interner, Sym};
 use crate::labels::{validate_labels, validate_metric_name};
 use crate::retention::{Geometry, Retention};
-use crate::series::{SeriesState, StateData};
 use crate::sketch::SketchMapping;
+use crate::storage::{SeriesState, StateData};
 use crate::{ClockSource, Error, MetricKind, Result};
 
 /// The label every overflow series carries.

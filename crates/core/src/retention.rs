@@ -149,6 +149,20 @@ impl Geometry {
         self.len.rem(epoch) as usize
     }
 
+    /// The lap of the ring an epoch belongs to: `epoch / len`. Slot `epoch % len`
+    /// holds one epoch per lap.
+    #[inline]
+    pub(crate) fn lap(&self, epoch: u64) -> u64 {
+        self.len.div(epoch)
+    }
+
+    /// The lap and the slot of an epoch, from one division.
+    #[inline]
+    pub(crate) fn lap_slot(&self, epoch: u64) -> (u64, usize) {
+        let (q, r) = self.len.div_rem(epoch);
+        (q, r as usize)
+    }
+
     /// The start of an epoch, in ns since the Unix epoch.
     #[inline]
     pub fn epoch_start(&self, epoch: u64) -> u64 {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::family::{AnySeries, Family};
 use crate::intern::Sym;
 use crate::retention::{Geometry, Retention};
-use crate::series::{CounterCore, GaugeCore, HistogramCore, SeriesState, SummaryCore, TimeRange};
 use crate::sketch::SketchMapping;
+use crate::storage::{CounterCore, GaugeCore, HistogramCore, SeriesState, SummaryCore, TimeRange};
 use crate::{Describe, Filter, MetricKind, Registry};
 
 /// One family as seen by a visit: its metadata and its selected series.

@@ -1,73 +1,124 @@
-//! loom: histogram rings keep invariants 1 to 3 of DESIGN.md.
+//! loom: histogram rings (one base per bucket and the sum per epoch, on the same
+//! protocol as counters). Writers and readers in their own threads, up to three
+//! threads under a preemption bound of 3.
 #![cfg(loom)]
 
-use std::time::Duration;
-
-use lakemetrics_core::series::{HistogramCore, TimeRange};
-use lakemetrics_core::{Buckets, Geometry};
+use lakemetrics_core::loom_hooks::{histogram, histogram_view, observe, Geometry, HistogramCore};
+use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
-fn histogram(slots: usize) -> Arc<HistogramCore> {
-    Arc::new(HistogramCore::new(
-        Buckets::new(vec![1.0]).unwrap(),
-        Geometry::new(10, slots),
-        0,
-    ))
+const W: u64 = 10;
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(f);
 }
 
-fn per_bucket(h: &HistogramCore, now: u64) -> (Vec<u64>, usize) {
-    let mut sum = vec![0u64; 2];
-    let mut n = 0;
-    h.for_each_point(now, TimeRange::ALL, |p| {
-        n += 1;
-        for (s, c) in sum.iter_mut().zip(p.counts) {
-            *s += c;
+struct Setup {
+    h: HistogramCore,
+    clock: AtomicU64,
+}
+
+/// Buckets `(0, 1]` and `+Inf`.
+fn setup(slots: usize) -> Arc<Setup> {
+    Arc::new(Setup {
+        h: histogram(&[1.0], Geometry::new(W, slots), 0),
+        clock: AtomicU64::new(0),
+    })
+}
+
+fn write(s: &Setup, v: f64, now: u64) {
+    s.clock.fetch_max(now, Ordering::Relaxed);
+    observe(&s.h, v, now, &s.clock);
+}
+
+type View = (u64, Vec<(u64, Vec<u64>)>, Vec<u64>);
+
+/// A row for every epoch from the oldest retained up to the head the reader
+/// read, bases monotone and within the totals.
+fn check_reader(view: &View, slots: u64, now_e: u64) {
+    let (head, rows, totals) = view;
+    let last = (*head).min(now_e);
+    // Retained: one lap back from now, and from the head.
+    let first = (*head + 1)
+        .saturating_sub(slots)
+        .max((now_e + 1).saturating_sub(slots));
+    let epochs: Vec<u64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(epochs, (first..=last).collect::<Vec<_>>(), "{view:?}");
+    for (b, total) in totals.iter().enumerate() {
+        let mut prev = 0;
+        for r in rows {
+            assert!(r.1[b] >= prev && r.1[b] <= *total, "{view:?}");
+            prev = r.1[b];
         }
-    });
-    (sum, n)
+    }
 }
 
-/// Invariants 1 and 2: observations racing an epoch boundary are each counted
-/// once in the cumulative buckets, and per-epoch deltas add up to them.
+/// Per-bucket increase of each epoch.
+fn increases(view: &View) -> Vec<(u64, Vec<u64>)> {
+    let (_, rows, totals) = view;
+    rows.iter()
+        .enumerate()
+        .map(|(i, (e, b))| {
+            let next = rows.get(i + 1).map_or(totals, |n| &n.1);
+            (*e, next.iter().zip(b).map(|(n, b)| n - b).collect())
+        })
+        .collect()
+}
+
+/// Observations racing an epoch boundary are counted once, each in its own
+/// epoch or the neighbouring one; a concurrent reader sees a consistent prefix.
 #[test]
 fn observations_racing_an_epoch_boundary_are_counted_once() {
-    loom::model(|| {
-        let h = histogram(3);
-        let t = {
-            let h = h.clone();
-            thread::spawn(move || h.observe(0.5, 9))
+    model(|| {
+        let s = setup(4);
+        let a = {
+            let s = s.clone();
+            thread::spawn(move || write(&s, 0.5, 9))
         };
-        h.observe(3.0, 10);
-        t.join().unwrap();
-        let snap = h.snapshot();
-        assert_eq!(snap.counts.as_slice(), &[1, 1]);
-        assert_eq!(snap.sum, 3.5);
-        let (sum, _) = per_bucket(&h, 10);
-        assert_eq!(sum, vec![1, 1]);
-        let inc = h.increase(10, Duration::from_nanos(20));
-        assert_eq!(inc.counts.as_slice(), &[1, 1]);
+        let b = {
+            let s = s.clone();
+            thread::spawn(move || write(&s, 5.0, 10))
+        };
+        let r = {
+            let s = s.clone();
+            thread::spawn(move || check_reader(&histogram_view(&s.h, 10), 4, 1))
+        };
+        a.join().unwrap();
+        b.join().unwrap();
+        r.join().unwrap();
+        let view = histogram_view(&s.h, 10);
+        check_reader(&view, 4, 1);
+        assert_eq!(view.0, 1);
+        assert_eq!(view.2, [1, 1]);
+        let inc = increases(&view);
+        // B started epoch 1 before observing: its +Inf observation is in epoch 1.
+        assert_eq!(inc[1].1[1], 1, "{view:?}");
+        assert_eq!(inc[0].1[0] + inc[1].1[0], 1, "{view:?}");
     });
 }
 
-/// Invariant 3: a reader racing a writer that restarts the only slot for a new
-/// lap never reports more than was observed, nor a negative delta (which would
-/// wrap and show as a huge count).
+/// A writer stalled across a whole lap never writes its stale bases over the
+/// newer lap's.
 #[test]
-fn reader_racing_a_lap_restart() {
-    loom::model(|| {
-        let h = histogram(1);
-        h.observe(0.5, 0);
-        h.observe(0.5, 1);
-        let t = {
-            let h = h.clone();
-            thread::spawn(move || h.observe(3.0, 10))
+fn a_writer_stalled_for_a_lap_leaves_the_newer_lap_alone() {
+    model(|| {
+        let s = setup(2);
+        let stalled = {
+            let s = s.clone();
+            thread::spawn(move || observe(&s.h, 0.5, 10, &s.clock))
         };
-        let (sum, n) = per_bucket(&h, 10);
-        assert!(n <= 1);
-        assert!(sum[0] <= 2 && sum[1] <= 1, "{sum:?}");
-        t.join().unwrap();
-        let (sum, n) = per_bucket(&h, 10);
-        assert_eq!((sum, n), (vec![0, 1], 1));
+        let w = {
+            let s = s.clone();
+            thread::spawn(move || write(&s, 5.0, 30))
+        };
+        stalled.join().unwrap();
+        w.join().unwrap();
+        let view = histogram_view(&s.h, 30);
+        check_reader(&view, 2, 3);
+        assert_eq!(view.0, 3, "{view:?}");
+        assert_eq!(increases(&view)[1].1[1], 1, "{view:?}");
     });
 }

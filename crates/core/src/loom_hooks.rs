@@ -1,0 +1,75 @@
+//! Each recording takes `now` (the writer's clock reading) and `clock` (what a
+//! fresh reading returns, if the series asks for one).
+
+pub use crate::retention::Geometry;
+pub use crate::storage::{CounterCore, GaugeCore, HistogramCore, SummaryCore};
+use crate::sync::{AtomicU64, Ordering};
+use crate::{Buckets, SketchMapping};
+
+fn fresh(clock: &AtomicU64) -> impl FnOnce() -> u64 + '_ {
+    || clock.load(Ordering::Relaxed)
+}
+
+/// A counter created at `now`.
+pub fn counter(g: Geometry, now: u64) -> CounterCore {
+    CounterCore::new(g, now)
+}
+
+/// Adds `n` at `now`.
+pub fn inc(c: &CounterCore, n: u64, now: u64, clock: &AtomicU64) {
+    c.inc_by(n, now, fresh(clock));
+}
+
+/// What a reader of the counter sees at `now`: `(head, [(epoch, base)], total)`.
+pub fn counter_view(c: &CounterCore, now: u64) -> (u64, Vec<(u64, u64)>, u64) {
+    c.loom_view(now)
+}
+
+/// A gauge created at `now`.
+pub fn gauge(g: Geometry, now: u64) -> GaugeCore {
+    GaugeCore::new(g, now)
+}
+
+/// Sets `v` at `now`.
+pub fn set(c: &GaugeCore, v: f64, now: u64, clock: &AtomicU64) {
+    c.set(v, now, fresh(clock));
+}
+
+/// What a reader of the gauge sees at `now`: `[(epoch, last, min, max)]`.
+pub fn gauge_view(g: &GaugeCore, now: u64) -> Vec<(u64, f64, f64, f64)> {
+    g.loom_view(now)
+}
+
+/// A histogram with `bounds`, created at `now`.
+pub fn histogram(bounds: &[f64], g: Geometry, now: u64) -> HistogramCore {
+    HistogramCore::new(Buckets::new(bounds.to_vec()).expect("valid bounds"), g, now)
+}
+
+/// Observes `v` at `now`.
+pub fn observe(h: &HistogramCore, v: f64, now: u64, clock: &AtomicU64) {
+    h.observe(v, now, fresh(clock));
+}
+
+/// What a reader of the histogram sees at `now`:
+/// `(head, [(epoch, bucket bases)], bucket totals)`.
+#[allow(clippy::type_complexity)]
+pub fn histogram_view(h: &HistogramCore, now: u64) -> (u64, Vec<(u64, Vec<u64>)>, Vec<u64>) {
+    h.loom_view(now)
+}
+
+/// A summary with a coarse sketch (10% error over [1, 1000]), created at `now`.
+pub fn summary(g: Geometry, now: u64) -> SummaryCore {
+    let m = SketchMapping::new(0.1, 1.0, 1000.0).expect("valid sketch");
+    SummaryCore::new(m, g, now)
+}
+
+/// Observes `v` at `now`.
+pub fn observe_summary(s: &SummaryCore, v: f64, now: u64, clock: &AtomicU64) {
+    s.observe(v, now, fresh(clock));
+}
+
+/// What a reader of the summary sees at `now`:
+/// `(head, [(epoch, count base, sketch total)], count)`.
+pub fn summary_view(s: &SummaryCore, now: u64) -> (u64, Vec<(u64, u64, u64)>, u64) {
+    s.loom_view(now)
+}

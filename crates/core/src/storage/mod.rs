@@ -1,0 +1,25 @@
+//! How series are stored: the cumulative state each kind exports, and beside it
+//! a fixed ring of per-epoch history that writers and readers keep within the
+//! retention window themselves.
+//!
+//! * [`ring`]: the lap-tagged rows of bases and the head that counters,
+//!   histograms and summaries share (lock-free starts: no writer ever waits for or
+//!   depends on another);
+//! * [`seqlock`]: the per-slot seqlock of gauge rings;
+//! * one module per kind, and [`state`] for checkpoints.
+
+pub(crate) mod counter;
+pub(crate) mod gauge;
+pub(crate) mod histogram;
+pub(crate) mod ring;
+pub(crate) mod seqlock;
+pub(crate) mod state;
+pub(crate) mod summary;
+pub(crate) mod window;
+
+pub use counter::{CounterCore, CounterPoint};
+pub use gauge::{GaugeCore, GaugePoint};
+pub use histogram::{bucket_quantile, HistogramCore, HistogramPoint, HistogramSnapshot};
+pub use state::{SeriesState, StateData};
+pub use summary::{SummaryCore, SummaryPoint};
+pub use window::TimeRange;

@@ -1,0 +1,409 @@
+//! The epoch-ring protocol that counters, histograms and summaries share.
+//!
+//! A series keeps its cumulative state in plain atomics and, beside it, one *row*
+//! of snapshot words per epoch of its ring ("bases": the cumulative state when the
+//! epoch started). Slot `x % len` holds epoch `x`; `lap(x) = x / len` says which
+//! of the epochs that share the slot it is.
+//!
+//! Each word is self-describing: the low 16 bits of its lap in the top 16 bits,
+//! the low 48 bits of the base below. A word is written by one compare-and-swap,
+//! so a reader can never see half of it, and a writer can never attach a value to
+//! the wrong lap: there is no separate tag to race with and no BUSY state, so a
+//! writer stalled at any point cannot block the others.
+//!
+//! * **Head.** `head` is the newest epoch whose rows are filled. Writers check it on
+//!   every recording (one Relaxed load, compared with the clock reading).
+//! * **Fill** (cold; the first recording of an epoch): for every epoch `x` in
+//!   `(head, e]` within one lap of `e`, and every word of its row, CAS the word
+//!   from the lap it held to `(lap(x), value)`, unless it already holds `lap(x)` (a
+//!   racing writer wrote it first: first writer wins, so a base never changes once
+//!   written) or a later lap (this writer's clock reading is a lap stale). Then
+//!   `head.fetch_max(e)` with Release. Epochs skipped while the series was idle get
+//!   the same base as `e`, so their increase is zero.
+//! * **Read**: `head` with Acquire, then the row words (Relaxed), each taken only if
+//!   its tag is the lap of the epoch asked for.
+//!
+//! Invariant: after a fill that published `h`, every slot holds an epoch in
+//! `(h - len, h]` (or one a racing writer is filling, newer than `h`). That is what
+//! lets 16 bits of lap identify a word exactly: a word a filler finds is either
+//! the one it expects to replace (the unique epoch of its slot in `(h - len, h]`),
+//! or one a racing writer just wrote, within a few laps of the filler's own epoch.
+//!
+//! Why the orderings are enough: the fill's CASes are sequenced before its
+//! Release `fetch_max` on `head`; `head` is only ever changed by RMWs, so every
+//! later value continues the release sequence of every earlier fill. A reader that
+//! Acquires `head = h` therefore happens-after every CAS of every fill that
+//! published an epoch up to `h`, including the reads a fill made of words another
+//! writer had written, and by read-read coherence its Relaxed loads of those words
+//! return them or something newer. Newer means a later lap (a writer already
+//! filling past `h`), which the tag check rejects. The CASes themselves can be
+//! Relaxed: the word carries its own tag, and nothing else is published with it.
+//!
+//! Bases are 48 bits: a full value is rebuilt from a later reading of the
+//! cumulative value (`widen`), exact while the increase over one ring lap stays
+//! under 2^47 (1.4e14). Sums (floats) keep the top 48 bits of the `f64` (a 36-bit
+//! mantissa), rounded to nearest: relative error 2^-37 of the cumulative sum.
+
+use crate::retention::Geometry;
+use crate::sync::{mutant, ord, AtomicU64, Ordering};
+
+/// Bits of a word below its tag.
+pub(crate) const PAYLOAD_BITS: u32 = 48;
+/// Mask of a word's payload.
+pub(crate) const PAYLOAD_MASK: u64 = (1 << PAYLOAD_BITS) - 1;
+
+/// A word holding `payload` (low 48 bits kept) for lap `lap` (low 16 bits kept).
+#[inline]
+pub(crate) fn pack(lap: u64, payload: u64) -> u64 {
+    (lap << PAYLOAD_BITS) | (payload & PAYLOAD_MASK)
+}
+
+/// The lap tag of a word.
+#[inline]
+pub(crate) fn tag(word: u64) -> u16 {
+    (word >> PAYLOAD_BITS) as u16
+}
+
+/// The payload of a word.
+#[inline]
+pub(crate) fn payload(word: u64) -> u64 {
+    word & PAYLOAD_MASK
+}
+
+/// Rebuilds a full base from its low 48 bits and a later reading `total` of the
+/// same non-decreasing quantity. A base that a racing writer took slightly after
+/// `total` was read comes back above `total`; callers clamp bases to the total.
+#[inline]
+pub(crate) fn widen(total: u64, low: u64) -> u64 {
+    let behind = total.wrapping_sub(low) & PAYLOAD_MASK;
+    if behind < 1 << (PAYLOAD_BITS - 1) {
+        total.wrapping_sub(behind)
+    } else {
+        total.wrapping_add((1 << PAYLOAD_BITS) - behind)
+    }
+}
+
+/// An `f64` in 48 bits: the top 48 bits of its representation, rounded to nearest.
+/// Infinities and NaN survive.
+#[inline]
+pub(crate) fn f64_to_48(v: f64) -> u64 {
+    let b = v.to_bits();
+    if v.is_nan() {
+        return f64::NAN.to_bits() >> 16;
+    }
+    // Rounding carries into the exponent at the top of a binade, which is the
+    // correct rounding; at f64::MAX it gives infinity.
+    let sign = b & (1 << 63);
+    let mag = b & !(1 << 63);
+    let r = (mag + (1 << 15)).min(f64::INFINITY.to_bits());
+    (sign | r) >> 16
+}
+
+/// Inverse of [`f64_to_48`].
+#[inline]
+pub(crate) fn f64_from_48(p: u64) -> f64 {
+    f64::from_bits(p << 16)
+}
+
+/// The rows of a ring and its head.
+#[derive(Debug)]
+pub(crate) struct Rows {
+    head: AtomicU64,
+    words: Box<[AtomicU64]>,
+    width: usize,
+}
+
+/// What a fill found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Filled {
+    /// The rows up to the epoch are filled.
+    Done,
+    /// `head` is already past the epoch asked for: the writer's clock reading is
+    /// older than another writer's, or the clock went back.
+    Behind,
+}
+
+impl Rows {
+    /// Rows of `width` words for a series created in epoch `now_e`: every slot is
+    /// tagged with the epoch it holds in `(now_e - len, now_e]` and holds `init(j)`
+    /// in word `j`; the head is `now_e`.
+    pub(crate) fn new(g: &Geometry, width: usize, now_e: u64, init: impl Fn(usize) -> u64) -> Rows {
+        let n = g.len();
+        let (head_lap, head_slot) = (g.lap(now_e), g.slot(now_e));
+        let words = (0..n)
+            .flat_map(|i| {
+                // Slots after the head's hold the previous lap.
+                let lap = if i <= head_slot {
+                    head_lap
+                } else {
+                    head_lap.wrapping_sub(1)
+                };
+                (0..width).map(move |j| (lap, j))
+            })
+            .map(|(lap, j)| AtomicU64::new(pack(lap, init(j))))
+            .collect();
+        Rows {
+            head: AtomicU64::new(now_e),
+            words,
+            width,
+        }
+    }
+
+    /// Bytes of the words (the head is counted with its owner).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.words)
+    }
+
+    /// The head, for a writer's fast path: only decides whether to fill.
+    #[inline]
+    pub(crate) fn head_hint(&self) -> u64 {
+        // Relaxed: a stale value only sends the writer to `fill`, which checks again.
+        self.head.load(Ordering::Relaxed)
+    }
+
+    /// The head, for readers: rows of every epoch up to it are visible after this.
+    #[inline]
+    pub(crate) fn head(&self) -> u64 {
+        // Acquire: pairs with the Release `fetch_max` in `fill` (see module docs).
+        self.head.load(ord!(Acquire, "rows.head.acquire"))
+    }
+
+    /// Fills the rows of the epochs in `(head, e]` (at most one lap) with `value(j)`
+    /// in word `j`, calling `also(x, lap(x), expected old lap)` before each epoch's
+    /// row, then publishes `e` as the head.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn fill(
+        &self,
+        g: &Geometry,
+        e: u64,
+        mut value: impl FnMut(usize) -> u64,
+        mut also: impl FnMut(u64, u64, u64),
+    ) -> Filled {
+        // Relaxed: `h` only tells which words are expected to be untouched; a
+        // stale `h` makes the tag checks below fall back to comparing laps.
+        let h = self.head.load(Ordering::Relaxed);
+        if e <= h {
+            return if e < h { Filled::Behind } else { Filled::Done };
+        }
+        let n = g.len() as u64;
+        let first = if mutant("fill.no_gap") {
+            e
+        } else {
+            (h + 1).max((e + 1).saturating_sub(n))
+        };
+        for x in first..=e {
+            let lx = g.lap(x);
+            // The lap slot(x) holds if nobody has filled it since `h` was published:
+            // its epoch in (h - n, h] is x - k * n.
+            let k = (x - h).div_ceil(n);
+            let ls = lx.wrapping_sub(k);
+            also(x, lx, ls);
+            let row = g.slot(x) * self.width;
+            for j in 0..self.width {
+                if let Some(w) = self.words.get(row + j) {
+                    claim(w, lx, ls, value(j));
+                }
+            }
+        }
+        if !mutant("fill.no_publish") {
+            // Release: publishes the words claimed above (and, by the release
+            // sequence of `head`'s RMWs, every earlier fill's) to readers that
+            // Acquire `head`.
+            self.head.fetch_max(e, ord!(Release, "rows.head.release"));
+        }
+        Filled::Done
+    }
+
+    /// Word `j` of epoch `x`'s row, if the slot holds that epoch. Call after
+    /// [`Rows::head`] returned at least `x`.
+    #[inline]
+    pub(crate) fn read(&self, g: &Geometry, x: u64, j: usize) -> Option<u64> {
+        let w = self.words.get(g.slot(x) * self.width + j)?;
+        // Relaxed: ordered after the Acquire of `head` (see module docs).
+        let w = w.load(Ordering::Relaxed);
+        (tag(w) == g.lap(x) as u16).then_some(payload(w))
+    }
+
+    /// Resets history after the clock went back: every row becomes epoch
+    /// `(e - len, e]` with `value(j)`, and the head moves back to `e`.
+    #[cold]
+    pub(crate) fn rewind(&self, g: &Geometry, e: u64, mut value: impl FnMut(usize) -> u64) {
+        let n = g.len() as u64;
+        for x in (e + 1).saturating_sub(n)..=e {
+            let row = g.slot(x) * self.width;
+            for j in 0..self.width {
+                if let Some(w) = self.words.get(row + j) {
+                    w.store(pack(g.lap(x), value(j)), Ordering::Relaxed);
+                }
+            }
+        }
+        // Release: as in `fill`, for the rows rewritten above.
+        self.head.fetch_min(e, ord!(Release, "rows.rewind.release"));
+    }
+
+    /// Writes a whole row for epoch `x` into an unshared series (restore).
+    pub(crate) fn put(&self, g: &Geometry, x: u64, values: impl IntoIterator<Item = u64>) {
+        let row = g.slot(x) * self.width;
+        for (j, v) in values.into_iter().take(self.width).enumerate() {
+            if let Some(w) = self.words.get(row + j) {
+                w.store(pack(g.lap(x), v), Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Writes `(lx, v)` into `w` unless it already holds lap `lx` or a later one.
+/// `ls` is the lap the word holds if no writer has touched it since the head the
+/// caller read.
+#[inline]
+fn claim(w: &AtomicU64, lx: u64, ls: u64, v: u64) {
+    let (tx, ts) = (lx as u16, ls as u16);
+    let new = pack(lx, v);
+    // Relaxed: see `Rows::fill`; the word carries its own tag.
+    let mut cur = w.load(Ordering::Relaxed);
+    loop {
+        let t = tag(cur);
+        // `t == ts`: untouched since the head the caller read (when the two laps
+        // alias, after 65,536 laps idle, a racing writer's word is replaced too;
+        // both hold bases taken now).
+        if t != ts {
+            // Written since: the first writer of a lap wins; a later lap means this
+            // writer is stale.
+            if t == tx && !mutant("claim.overwrite_same") {
+                return;
+            }
+            if (t.wrapping_sub(tx) as i16) > 0 && !mutant("claim.overwrite_newer") {
+                return;
+            }
+        }
+        match w.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(now) => cur = now,
+        }
+    }
+}
+
+/// Makes a run of bases monotone from the right: each becomes the least of itself,
+/// every later base and `total`. The increases between them then telescope to
+/// `total - first base`, all non-negative, with nothing dropped: a base inflated by
+/// a racing writer is lowered to its successor, moving that race's increments to
+/// the neighbouring epoch.
+pub(crate) fn suffix_min<'a>(bases: impl DoubleEndedIterator<Item = &'a mut u64>, total: u64) {
+    let mut run = total;
+    for b in bases.rev() {
+        run = run.min(*b);
+        *b = run;
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_round_trips() {
+        let w = pack(0x1_2345, 0xABCD_0000_0001_2345);
+        assert_eq!(tag(w), 0x2345);
+        assert_eq!(payload(w), 0x0000_0001_2345);
+    }
+
+    #[test]
+    fn widen_rebuilds_within_half_the_range() {
+        assert_eq!(widen(1_000, 400), 400);
+        let big = (7u64 << 48) + 5;
+        assert_eq!(widen(big, (big - 10) & PAYLOAD_MASK), big - 10);
+        // A base just past the total (a racing writer) comes back above it.
+        assert_eq!(widen(100, 103), 103);
+        assert_eq!(widen(u64::MAX, (u64::MAX - 3) & PAYLOAD_MASK), u64::MAX - 3);
+    }
+
+    #[test]
+    fn f48_keeps_specials_and_is_close() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            0.5,
+            -2.25,
+            1e30f32 as f64,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(f64_from_48(f64_to_48(v)).to_bits(), v.to_bits(), "{v}");
+        }
+        assert!(f64_from_48(f64_to_48(f64::NAN)).is_nan());
+        for v in [0.1, 1e-9, 123456.789, -7.3e12, 1e300] {
+            let r = f64_from_48(f64_to_48(v));
+            assert!(((r - v) / v).abs() <= 2f64.powi(-37), "{v} -> {r}");
+        }
+    }
+
+    #[test]
+    fn suffix_min_keeps_the_sum_and_order() {
+        let mut b = [10, 0, 5, 7];
+        suffix_min(b.iter_mut(), 11);
+        assert_eq!(b, [0, 0, 5, 7]);
+        let mut b = [3, 9, 20];
+        suffix_min(b.iter_mut(), 12);
+        assert_eq!(b, [3, 9, 12]);
+    }
+
+    #[test]
+    fn fill_tags_each_epoch_and_skips_written_words() {
+        let g = Geometry::new(10, 4);
+        let r = Rows::new(&g, 1, 0, |_| 0);
+        assert_eq!(r.read(&g, 0, 0), Some(0));
+        assert_eq!(r.read(&g, 1, 0), None);
+        assert_eq!(r.fill(&g, 2, |_| 7, |_, _, _| {}), Filled::Done);
+        assert_eq!(r.head(), 2);
+        // Epoch 1 was idle: it gets the same base as 2.
+        assert_eq!((r.read(&g, 1, 0), r.read(&g, 2, 0)), (Some(7), Some(7)));
+        // A second writer of epoch 2 does not change the base.
+        assert_eq!(r.fill(&g, 2, |_| 9, |_, _, _| {}), Filled::Done);
+        assert_eq!(r.read(&g, 2, 0), Some(7));
+        assert_eq!(r.fill(&g, 1, |_| 9, |_, _, _| {}), Filled::Behind);
+        // A lap later every slot is refilled; epoch 0's slot now holds 4.
+        assert_eq!(r.fill(&g, 9, |_| 11, |_, _, _| {}), Filled::Done);
+        assert_eq!(r.read(&g, 4, 0), None);
+        assert_eq!(r.read(&g, 8, 0), Some(11));
+        assert_eq!(r.read(&g, 6, 0), Some(11));
+        assert_eq!(r.read(&g, 5, 0), None);
+    }
+
+    #[test]
+    fn fill_after_a_long_idle_refills_every_slot() {
+        let g = Geometry::new(10, 3);
+        let r = Rows::new(&g, 2, 5, |j| j as u64);
+        // 65,536 laps and a bit later: laps alias in 16 bits, the fill still works.
+        let e = 5 + 3 * 65_536 + 1;
+        r.fill(&g, e, |_| 42, |_, _, _| {});
+        for x in e - 2..=e {
+            assert_eq!(r.read(&g, x, 1), Some(42), "epoch {x}");
+        }
+    }
+
+    #[test]
+    fn stale_writer_leaves_a_newer_lap_alone() {
+        let g = Geometry::new(10, 2);
+        let r = Rows::new(&g, 1, 0, |_| 0);
+        r.fill(&g, 3, |_| 5, |_, _, _| {});
+        // A writer that read epoch 1 long ago and the head before anything moved.
+        let w = &r.words[g.slot(1)];
+        claim(w, g.lap(1), g.lap(1).wrapping_sub(1), 99);
+        assert_eq!(r.read(&g, 3, 0), Some(5));
+    }
+
+    #[test]
+    fn rewind_moves_history_back() {
+        let g = Geometry::new(10, 3);
+        let r = Rows::new(&g, 1, 100, |_| 0);
+        r.fill(&g, 102, |_| 8, |_, _, _| {});
+        r.rewind(&g, 50, |_| 8);
+        assert_eq!(r.head(), 50);
+        assert_eq!(r.read(&g, 50, 0), Some(8));
+        assert_eq!(r.read(&g, 102, 0), None);
+        assert_eq!(r.fill(&g, 51, |_| 9, |_, _, _| {}), Filled::Done);
+        assert_eq!(r.read(&g, 51, 0), Some(9));
+    }
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Mutation check of the loom models: every ordering of the epoch-ring protocols
+# (crates/core/src/storage) that is stronger than Relaxed, and every step the
+# mutation points name, is weakened or dropped one at a time, and the loom models
+# must fail for every one. A model suite that passes on a broken protocol asserts
+# nothing; this script fails the run if any mutation survives.
+#
+# How: the protocol writes those orderings as `ord!(Release, "name")` and those
+# steps behind `mutant("name")` (crates/core/src/sync.rs). In a `--cfg loom` build,
+# the environment variable LAKEMETRICS_MUTANT=name turns that one ordering into
+# Relaxed or that one step off; in every other build both are constants. So the
+# loom tests are built once and run once per mutation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom
+src=crates/core/src/storage
+
+# 1. No ordering stronger than Relaxed may bypass the mutation points.
+if grep -rnE 'Ordering::(Acquire|Release|AcqRel|SeqCst)' "$src"; then
+    echo "FATAL: the orderings above are not written through ord!(..), so no mutation covers them" >&2
+    exit 1
+fi
+
+# 2. Every mutation point in the protocol (or those starting with $1, to iterate
+#    on one part; CI runs them all).
+mapfile -t mutants < <(grep -rhoE '(mutant\(|ord!\([A-Za-z]+, )"[a-z0-9_.]+"' "$src" \
+    | grep -oE '"[a-z0-9_.]+"' | tr -d '"' | sort -u | grep -E "^${1:-}")
+if [ -z "${1:-}" ] && [ "${#mutants[@]}" -lt 10 ]; then
+    echo "FATAL: found only ${#mutants[@]} mutation points in $src" >&2
+    exit 1
+fi
+
+# 3. Build the loom tests once; list their binaries and tests.
+mapfile -t bins < <(cargo test -p lakemetrics-core --release --locked --test 'loom_*' --no-run \
+    --message-format=json 2>/dev/null \
+    | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["executable"])')
+if [ "${#bins[@]}" -lt 4 ]; then
+    echo "FATAL: expected the four loom test binaries, found ${#bins[@]}" >&2
+    exit 1
+fi
+
+# Unmutated, every model must pass (otherwise a "caught" mutation proves nothing).
+for bin in "${bins[@]}"; do
+    "$bin" -q >/dev/null 2>&1 || { echo "FATAL: $(basename "$bin") fails without any mutation" >&2; exit 1; }
+done
+
+log=target/loom/mutants.log
+: >"$log"
+survivors=()
+started=$(date +%s)
+for m in "${mutants[@]}"; do
+    caught=""
+    # Gauges have their own protocol and models; the rest is shared by the others.
+    case "$m" in
+        gauge.*) pattern='loom_gauge' ;;
+        *) pattern='loom_(counter|histogram|summary)' ;;
+    esac
+    for bin in "${bins[@]}"; do
+        [[ "$(basename "$bin")" =~ $pattern ]] || continue
+        mapfile -t tests < <("$bin" --list 2>/dev/null | sed -n 's/: test$//p')
+        for t in "${tests[@]}"; do
+            if ! LAKEMETRICS_MUTANT="$m" "$bin" --exact "$t" --test-threads=1 -q >>"$log" 2>&1; then
+                caught="$(basename "$bin" | sed 's/-[0-9a-f]*$//')::$t"
+                break 2
+            fi
+        done
+    done
+    if [ -n "$caught" ]; then
+        printf '  caught   %-28s by %s\n' "$m" "$caught"
+    else
+        printf '  SURVIVED %s\n' "$m"
+        survivors+=("$m")
+    fi
+done
+echo "== ${#mutants[@]} mutations, ${#survivors[@]} survived, $(( $(date +%s) - started ))s (log: $log)"
+if [ "${#survivors[@]}" -ne 0 ]; then
+    echo "FATAL: the loom models pass with these mutations: ${survivors[*]}" >&2
+    exit 1
+fi
