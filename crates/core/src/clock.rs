@@ -207,7 +207,8 @@ pub fn start_clock_ticker() -> Result<TickerHandle> {
             generation,
         }),
         Err(e) => {
-            // Release: nothing was published; pairs with the Acquire above all the same.
+            // Release: no ticker ran, but the next start must still come after the
+            // previous ticker's stop, which the Acquire above took in.
             TICKER_RUNNING.store(false, StdOrdering::Release);
             Err(Error::ClockTicker {
                 reason: format!("cannot spawn its thread: {e}"),
