@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use lakemetrics_benches::{observations, RawHistogram, ThreadCpuTime, OBSERVATION_MASK};
-use lakemetrics_core::{Clock, CoarseClock, Registry, DEFAULT_BUCKETS};
+use lakemetrics_core::{start_clock_ticker, Clock, CoarseClock, Registry, DEFAULT_BUCKETS};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Name of the `metrics` histogram that renders as a histogram (the exporter turns
@@ -68,6 +68,12 @@ fn counter_inc(c: &mut Criterion<ThreadCpuTime>) {
     let ours = reg.counter("ops", &[]).unwrap();
     g.bench_function("lakemetrics", |b| b.iter(|| black_box(&ours).inc()));
 
+    // The same handle with the opt-in clock ticker running: the clock read is one
+    // load instead of a vDSO call.
+    let ticker = start_clock_ticker().unwrap();
+    g.bench_function("lakemetrics_ticker", |b| b.iter(|| black_box(&ours).inc()));
+    ticker.stop();
+
     let floor = AtomicU64::new(0);
     g.bench_function("raw_fetch_add", |b| {
         b.iter(|| black_box(&floor).fetch_add(1, Ordering::Relaxed))
@@ -98,6 +104,14 @@ fn gauge_set(c: &mut Criterion<ThreadCpuTime>) {
     g.bench_function("lakemetrics", |b| {
         b.iter(|| black_box(&ours).set(black_box(v)))
     });
+
+    // With the opt-in clock ticker running (see `counter_inc`): without a `lock`
+    // instruction to hide behind, the vDSO read shows here.
+    let ticker = start_clock_ticker().unwrap();
+    g.bench_function("lakemetrics_ticker", |b| {
+        b.iter(|| black_box(&ours).set(black_box(v)))
+    });
+    ticker.stop();
 
     let floor = AtomicU64::new(0);
     g.bench_function("raw_store", |b| {
@@ -335,10 +349,19 @@ fn labeled_inc(c: &mut Criterion<ThreadCpuTime>) {
 fn clock_now(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("clock_now");
 
+    // The default: a vDSO read of CLOCK_MONOTONIC_COARSE plus the wall offset.
     let coarse = CoarseClock::new();
     g.bench_function("lakemetrics_coarse", |b| {
         b.iter(|| black_box(&coarse).now_nanos())
     });
+
+    // With the opt-in ticker running: one load of the word it refreshes.
+    let ticker = start_clock_ticker().unwrap();
+    g.bench_function("lakemetrics_coarse_ticker", |b| {
+        b.iter(|| black_box(&coarse).now_nanos())
+    });
+    ticker.stop();
+
     g.bench_function("instant_now", |b| b.iter(Instant::now));
     g.bench_function("system_time_now", |b| b.iter(SystemTime::now));
 

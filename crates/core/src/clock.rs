@@ -1,17 +1,33 @@
 //! Time sources.
 //!
-//! Every recording reads the clock once, so the default clock must be cheap:
-//! [`CoarseClock`] reads `CLOCK_MONOTONIC_COARSE` (a vDSO read of the kernel's tick
-//! counter, a few nanoseconds and no syscall) and anchors it to wall time once, at
-//! construction. Its resolution is the kernel tick (1 to 4 ms), far finer than any
-//! sensible retention resolution. [`ManualClock`] is moved by hand, for tests.
+//! Every recording reads the clock once, so the default clock must be cheap, and it
+//! must not need anything running beside the program. [`CoarseClock`] reads
+//! `CLOCK_MONOTONIC_COARSE` through the vDSO on every call (the kernel's tick
+//! counter, read from a page the kernel shares with the process: no syscall, no
+//! thread) and adds the offset to wall time measured once per process. Its
+//! resolution is the kernel tick (1 to 4 ms), far finer than any sensible retention
+//! resolution, and it keeps time in a child made by `fork` (the child inherits the
+//! offset, and `CLOCK_MONOTONIC` is system-wide).
+//!
+//! The vDSO read costs about 4 ns. A counter increment hides most of it behind its
+//! `lock xadd` (+0.5 ns over a one-load clock on the project's VM); a gauge set,
+//! which has no locked instruction, does not (+4 ns). A program for which that
+//! matters can start a ticker thread with [`start_clock_ticker`]: while it runs, a
+//! read is one load of a word it refreshes every millisecond. Nothing in
+//! lakemetrics starts it; it runs until its [`TickerHandle`] is stopped or dropped,
+//! and never in a forked child. `docs/benchmarks.md` has the figures.
+//!
+//! [`ManualClock`] is moved by hand, for tests.
 //!
 //! Timestamps are nanoseconds since the Unix epoch, as `u64` (good until 2554).
 
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64 as StdAtomicU64, Ordering as StdOrdering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::sync::{AtomicU64, Ordering};
+use crate::{Error, Result};
 
 /// A source of timestamps: nanoseconds since the Unix epoch.
 ///
@@ -22,19 +38,22 @@ pub trait Clock: Send + Sync + 'static {
     fn now_nanos(&self) -> u64;
 }
 
-/// The default clock: a coarse monotonic clock anchored to wall time, read from a
-/// process-wide word that a ticker thread refreshes every millisecond.
+/// The default clock: `CLOCK_MONOTONIC_COARSE`, read through the vDSO on every
+/// call, plus the offset to wall time measured once per process.
 ///
-/// Reading it is one Relaxed load of a read-mostly cache line (about a nanosecond),
-/// which is what lets a counter increment stay within twice a bare `fetch_add`.
-/// The ticker starts with the first `CoarseClock::new()` (a registry using the
-/// default clock calls it when built, never on the recording path), reads
-/// `CLOCK_MONOTONIC_COARSE` through the vDSO and adds the offset to wall time
-/// measured once per process. Until it runs, or if it cannot be started, reads fall
-/// back to the vDSO directly (a few nanoseconds). Timestamps never go backwards
-/// and lag real time by at most the tick plus the kernel's coarse resolution (a few
-/// milliseconds), far below any sensible retention resolution. The ticker is not a
-/// cleanup task: it only publishes the time.
+/// A read is a call into the vDSO (no syscall, about 4 ns; see the module docs for
+/// what that adds to a recording). Timestamps never go backwards and lag real time
+/// by at most the kernel's coarse resolution (1 to 4 ms), far below any sensible
+/// retention resolution. On systems other than Linux the clock is `Instant`-based
+/// instead (about 20 ns).
+///
+/// Nothing runs in the background: `CoarseClock::new()` only measures the offset
+/// (once per process) and starts no thread. The clock keeps time in a child made
+/// by `fork`: the child inherits the offset, and `CLOCK_MONOTONIC` is system-wide.
+///
+/// While a ticker started with [`start_clock_ticker`] runs in this process, a read
+/// is instead one Relaxed load of the word that the ticker refreshes every
+/// millisecond (under a nanosecond).
 ///
 /// ```
 /// use lakemetrics_core::{Clock, CoarseClock};
@@ -48,47 +67,11 @@ pub struct CoarseClock {
     _private: (),
 }
 
-/// How often the ticker republishes the time.
-pub const TICK_INTERVAL: Duration = Duration::from_millis(1);
-
-/// The time the ticker last published (ns since the Unix epoch); 0 until it runs.
-/// A std atomic on purpose: the clock is outside the protocols loom checks.
-static TICK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Wall time minus monotonic time, measured once per process.
-fn offset() -> u64 {
-    static OFFSET: OnceLock<u64> = OnceLock::new();
-    *OFFSET.get_or_init(|| {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        wall.saturating_sub(monotonic_coarse())
-    })
-}
-
-fn start_ticker() {
-    static STARTED: Once = Once::new();
-    STARTED.call_once(|| {
-        let off = offset();
-        let spawned = std::thread::Builder::new()
-            .name("lakemetrics-clock".into())
-            .spawn(move || loop {
-                // Relaxed: a single word; readers need nothing published with it.
-                TICK.store(
-                    off.wrapping_add(monotonic_coarse()),
-                    std::sync::atomic::Ordering::Relaxed,
-                );
-                std::thread::sleep(TICK_INTERVAL);
-            });
-        // If the thread cannot be spawned, TICK stays 0 and reads use the vDSO.
-        drop(spawned);
-    });
-}
-
 impl CoarseClock {
-    /// The process' coarse clock; starts its ticker thread on first use.
+    /// The process' coarse clock. Measures the offset to wall time on first use in
+    /// the process; starts nothing.
     pub fn new() -> CoarseClock {
-        start_ticker();
+        offset();
         CoarseClock { _private: () }
     }
 }
@@ -103,18 +86,218 @@ impl Clock for CoarseClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
         // Relaxed: see `TICK`.
-        let t = TICK.load(std::sync::atomic::Ordering::Relaxed);
+        let t = TICK.load(StdOrdering::Relaxed);
         if t != 0 {
             t
         } else {
-            direct_now()
+            offset().wrapping_add(monotonic_coarse())
         }
     }
 }
 
-#[cold]
-fn direct_now() -> u64 {
-    offset().wrapping_add(monotonic_coarse())
+/// Wall time minus monotonic time, measured once per process (a forked child
+/// inherits it, which is right: `CLOCK_MONOTONIC` is system-wide).
+#[inline]
+fn offset() -> u64 {
+    static OFFSET: OnceLock<u64> = OnceLock::new();
+    *OFFSET.get_or_init(|| {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        wall.saturating_sub(monotonic_coarse())
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// The opt-in ticker
+
+/// How often the ticker republishes the time.
+const TICK_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The time the ticker last published (ns since the Unix epoch); 0 while no ticker
+/// runs in this process, and then reads go to the vDSO.
+///
+/// Relaxed everywhere: it is a single word and readers need nothing published with
+/// it. It is a std atomic on purpose: the clock is outside the protocols loom checks.
+///
+/// Fork: the ticker thread does not exist in a child, so `after_fork_in_child`
+/// (registered with `pthread_atfork` before the first ticker starts) zeroes it in
+/// the child before `fork` returns there, and the child reads the vDSO. This costs
+/// readers nothing (they already test for 0), unlike comparing a pid or a fork
+/// generation stored beside the time on every read. It covers every `fork` made
+/// through libc. The child of `vfork` or `posix_spawn` runs no handler, rightly (it
+/// shares the parent's memory until it execs, and records nothing); a child made by
+/// a raw `clone` syscall runs none either, but such a child cannot use libc's
+/// threads or locks anyway.
+static TICK: StdAtomicU64 = StdAtomicU64::new(0);
+
+/// Whether a ticker runs in this process (set from start until its handle has
+/// joined the thread and zeroed `TICK`).
+static TICKER_RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// Bumped in the child of every fork, so that a [`TickerHandle`] inherited from the
+/// parent knows that its thread is not in this process.
+static FORK_GENERATION: StdAtomicU64 = StdAtomicU64::new(0);
+
+/// Starts a thread that publishes the coarse clock every millisecond, so that a
+/// [`CoarseClock`] read is one load of a shared word instead of a vDSO call.
+///
+/// Opt-in: nothing in lakemetrics starts it. It is worth it only where the vDSO
+/// read shows on the recording path; `docs/benchmarks.md` has the figures. The
+/// thread (named `lakemetrics-clock`) wakes about a thousand times a second until
+/// the returned handle is stopped or dropped; then reads go back to the vDSO.
+///
+/// One ticker runs per process: starting a second while one runs is an error (the
+/// first keeps serving every clock). After `fork`, the child has no ticker (reads
+/// there go to the vDSO) and may start its own; a handle inherited from the parent
+/// does nothing there when stopped.
+///
+/// Timestamps never go backwards, with one exception: when the ticker starts, a
+/// read through the vDSO an instant before its first word is published can be
+/// newer than that word, by the time the thread took between reading the clock and
+/// storing it (normally well under a millisecond). The ring protocol takes that in
+/// its stride, as it does recorders on several threads reading slightly different
+/// times.
+///
+/// Errors ([`Error::ClockTicker`]): a ticker already runs, the thread could not be
+/// spawned, or the fork handler could not be registered.
+///
+/// ```
+/// use lakemetrics_core::{start_clock_ticker, Registry};
+/// let ticker = start_clock_ticker().unwrap();
+/// let reg = Registry::new();
+/// reg.counter("ops", &[]).unwrap().inc();
+/// ticker.stop();
+/// ```
+pub fn start_clock_ticker() -> Result<TickerHandle> {
+    watch_forks()?;
+    // Acquire: pairs with the Release in `TickerHandle::shut_down`, so that this
+    // ticker's stores to `TICK` come after the previous ticker's last store and
+    // its zeroing.
+    if TICKER_RUNNING
+        .compare_exchange(false, true, StdOrdering::Acquire, StdOrdering::Relaxed)
+        .is_err()
+    {
+        return Err(Error::ClockTicker {
+            reason: "a ticker already runs in this process".into(),
+        });
+    }
+    let generation = FORK_GENERATION.load(StdOrdering::Relaxed);
+    let stop = Arc::new(AtomicBool::new(false));
+    let off = offset();
+    let spawned = std::thread::Builder::new()
+        .name("lakemetrics-clock".into())
+        .spawn({
+            let stop = stop.clone();
+            move || {
+                // Relaxed: `unpark` after setting `stop` wakes this thread, and
+                // park/unpark order memory themselves; a late sight of the flag
+                // costs one more tick at most.
+                while !stop.load(StdOrdering::Relaxed) {
+                    // Relaxed: see `TICK`.
+                    TICK.store(off.wrapping_add(monotonic_coarse()), StdOrdering::Relaxed);
+                    std::thread::park_timeout(TICK_INTERVAL);
+                }
+            }
+        });
+    match spawned {
+        Ok(thread) => Ok(TickerHandle {
+            thread: Some(thread),
+            stop,
+            generation,
+        }),
+        Err(e) => {
+            // Release: no ticker ran, but the next start must still come after the
+            // previous ticker's stop, which the Acquire above took in.
+            TICKER_RUNNING.store(false, StdOrdering::Release);
+            Err(Error::ClockTicker {
+                reason: format!("cannot spawn its thread: {e}"),
+            })
+        }
+    }
+}
+
+/// The running clock ticker; [`TickerHandle::stop`] or dropping it stops the thread
+/// and waits for it to end.
+#[derive(Debug)]
+#[must_use = "dropping the handle stops the ticker"]
+pub struct TickerHandle {
+    thread: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    /// `FORK_GENERATION` when the ticker started.
+    generation: u64,
+}
+
+impl TickerHandle {
+    /// Stops the ticker and joins its thread; clock reads go back to the vDSO.
+    pub fn stop(mut self) {
+        self.shut_down();
+    }
+
+    fn shut_down(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        if FORK_GENERATION.load(StdOrdering::Relaxed) != self.generation {
+            // A handle inherited through fork: the thread is not in this process,
+            // and libc has reclaimed what its pthread handle points to, so joining
+            // or detaching it (which dropping a `JoinHandle` does) would be
+            // undefined. `TICK` and `TICKER_RUNNING` were reset by the fork
+            // handler and may belong to a ticker of this process now.
+            std::mem::forget(thread);
+            return;
+        }
+        self.stop.store(true, StdOrdering::Relaxed);
+        thread.thread().unpark();
+        // The loop cannot panic; if it somehow did, the ticker is stopped anyway.
+        let _ = thread.join();
+        // After the join: the thread's last store comes before this one.
+        TICK.store(0, StdOrdering::Relaxed);
+        // Release: pairs with the Acquire in `start_clock_ticker` (see there).
+        TICKER_RUNNING.store(false, StdOrdering::Release);
+    }
+}
+
+impl Drop for TickerHandle {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+/// Registers `after_fork_in_child` once per process.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn watch_forks() -> Result<()> {
+    static REGISTERED: OnceLock<libc::c_int> = OnceLock::new();
+    let rc = *REGISTERED.get_or_init(|| {
+        // SAFETY: the handler is a plain `extern "C" fn()` living as long as the
+        // process; it only stores to atomics, which is allowed in a child of a
+        // multithreaded process (async-signal-safe).
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) }
+    });
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Error::ClockTicker {
+            reason: format!("pthread_atfork failed with error {rc}"),
+        })
+    }
+}
+
+/// Without fork there is nothing to watch.
+#[cfg(not(unix))]
+fn watch_forks() -> Result<()> {
+    Ok(())
+}
+
+/// Runs in the child of every fork, before `fork` returns there: the ticker thread
+/// was not copied, so clock reads go to the vDSO and no ticker runs.
+#[cfg(unix)]
+extern "C" fn after_fork_in_child() {
+    // Relaxed: the child has a single thread.
+    FORK_GENERATION.fetch_add(1, StdOrdering::Relaxed);
+    TICK.store(0, StdOrdering::Relaxed);
+    TICKER_RUNNING.store(false, StdOrdering::Relaxed);
 }
 
 #[cfg(target_os = "linux")]
@@ -136,7 +319,6 @@ fn monotonic_coarse() -> u64 {
 #[cfg(not(target_os = "linux"))]
 #[inline]
 fn monotonic_coarse() -> u64 {
-    use std::sync::OnceLock;
     use std::time::Instant;
     static START: OnceLock<Instant> = OnceLock::new();
     START.get_or_init(Instant::now).elapsed().as_nanos() as u64
@@ -255,12 +437,34 @@ mod tests {
     }
 
     #[test]
-    fn ticker_advances() {
+    fn coarse_clock_advances() {
         let c = CoarseClock::new();
         let a = c.now_nanos();
         std::thread::sleep(Duration::from_millis(50));
         let b = c.now_nanos();
         assert!(b - a >= 30_000_000, "advanced only {} ns", b - a);
+    }
+
+    // The only test of this binary that starts the ticker (there is one per process).
+    #[test]
+    fn ticker_publishes_until_stopped() {
+        let c = CoarseClock::new();
+        let ticker = start_clock_ticker().unwrap();
+        assert!(matches!(
+            start_clock_ticker(),
+            Err(Error::ClockTicker { .. })
+        ));
+        std::thread::sleep(Duration::from_millis(20));
+        let a = TICK.load(StdOrdering::Relaxed);
+        assert_ne!(a, 0);
+        std::thread::sleep(Duration::from_millis(50));
+        let b = c.now_nanos();
+        assert!(b - a >= 30_000_000, "advanced only {} ns", b - a);
+        ticker.stop();
+        assert_eq!(TICK.load(StdOrdering::Relaxed), 0);
+        assert!(c.now_nanos() >= b);
+        // Stopped, it can start again.
+        start_clock_ticker().unwrap().stop();
     }
 
     #[test]

@@ -119,6 +119,12 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// The opt-in clock ticker could not be started.
+    #[error("clock ticker not started: {reason}")]
+    ClockTicker {
+        /// Why: a ticker already runs, or the thread or fork handler could not be set up.
+        reason: String,
+    },
 }
 
 /// `Result` with the core [`Error`].

@@ -47,7 +47,7 @@ mod sync;
 mod view;
 
 pub use buckets::{Buckets, DEFAULT_BUCKETS, MAX_BUCKETS};
-pub use clock::{Clock, ClockSource, CoarseClock, ManualClock};
+pub use clock::{start_clock_ticker, Clock, ClockSource, CoarseClock, ManualClock, TickerHandle};
 pub use error::{Error, Result};
 pub use family::{Describe, DEFAULT_OBJECTIVES};
 pub use filter::{Filter, LabelMatch, NameMatch};

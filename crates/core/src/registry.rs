@@ -192,7 +192,8 @@ impl RegistryBuilder {
                 interner: Interner::default(),
                 hasher: ahash::RandomState::new(),
                 // The default clock is made here, not on the recording path: this is
-                // where its ticker thread starts.
+                // where it measures its offset to wall time (once per process). It
+                // starts no thread.
                 clock: self.clock.unwrap_or_default(),
                 defaults: Defaults {
                     retention: self.retention,
