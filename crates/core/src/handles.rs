@@ -62,6 +62,18 @@ impl Counter {
     }
 
     /// Read access to the series' state and history.
+    ///
+    /// Recording at a time of the caller's choosing, or overwriting the state, is
+    /// not public: a counter only moves forward, at the clock's time.
+    ///
+    /// ```compile_fail
+    /// let c = lakemetrics_core::Registry::new().counter("c", &[]).unwrap();
+    /// c.core().inc_by(1, 0, || 0);
+    /// ```
+    ///
+    /// ```compile_fail
+    /// use lakemetrics_core::ring::SlotTag;
+    /// ```
     pub fn core(&self) -> &CounterCore {
         &self.0.core
     }

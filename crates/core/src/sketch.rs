@@ -186,7 +186,7 @@ impl SketchMapping {
         let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total) - 1;
         let mut seen = 0u64;
         for i in 0..self.len {
-            seen += count(i);
+            seen = seen.saturating_add(count(i));
             if seen > rank {
                 return self.value(i);
             }
