@@ -144,8 +144,8 @@ impl Describe {
     /// A series with no recording for this long is left out of exports and, once
     /// no handle holds it, reclaimed by the next visit of the registry. (The
     /// per-thread lookup cache counts as a holder: a thread keeps at most 64
-    /// recently looked-up series that way, until other lookups displace them or
-    /// the thread ends.)
+    /// recently looked-up series of a registry that way, until other lookups
+    /// displace them, the thread ends or the registry is dropped.)
     pub fn idle_ttl(mut self, ttl: Duration) -> Describe {
         self.idle_ttl = Some(ttl);
         self

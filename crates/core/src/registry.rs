@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as StdOrdering};
+use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use parking_lot::RwLock;
 use smallvec::SmallVec;
 
 use crate::buckets::Buckets;
-use crate::cache::{self, labels_match, str_eq};
+use crate::cache::{labels_match, str_eq, LookupCache, Owner};
 use crate::family::{clash, reserved_label, AnySeries, Defaults, Describe, Family};
 use crate::handles::{Counter, Gauge, Histogram, Summary};
 use crate::intern::{Interner, Sym};
@@ -47,8 +47,8 @@ impl Hasher for KeyHasher {
 type Bucket = SmallVec<[(Arc<Family>, AnySeries); 1]>;
 
 pub(crate) struct Inner {
-    /// Unique per registry in the process (keys the per-thread lookup cache).
-    id: u64,
+    /// Per-thread lookup caches, dropped with the registry (see `cache`).
+    cache: LookupCache,
     pub(crate) families: RwLock<BTreeMap<Sym, Arc<Family>>>,
     index: DashMap<u64, Bucket, BuildHasherDefault<KeyHasher>>,
     interner: Interner,
@@ -59,6 +59,12 @@ pub(crate) struct Inner {
     series_count: AtomicUsize,
     max_label_value_len: usize,
     max_labels: usize,
+}
+
+impl AsRef<LookupCache> for Inner {
+    fn as_ref(&self) -> &LookupCache {
+        &self.cache
+    }
 }
 
 /// The registry: every family and series of a process (or of a part of it).
@@ -183,10 +189,7 @@ impl RegistryBuilder {
     pub fn build(self) -> Registry {
         Registry {
             inner: Arc::new(Inner {
-                id: {
-                    static NEXT: AtomicU64 = AtomicU64::new(1);
-                    NEXT.fetch_add(1, StdOrdering::Relaxed)
-                },
+                cache: LookupCache::default(),
                 families: RwLock::new(BTreeMap::new()),
                 index: DashMap::default(),
                 interner: Interner::default(),
@@ -236,7 +239,7 @@ macro_rules! lookup_fns {
         pub fn $get(&self, name: &str, labels: &[(&str, &str)]) -> Result<$handle> {
             // The cached call site first, cloning the handle of the kind asked for
             // directly (no enum clone and re-match).
-            let cached = cache::with(self.inner.id, name, labels, |s| match s {
+            let cached = self.inner.cache.with(name, labels, |s| match s {
                 AnySeries::$variant(h) => Some(h.clone()),
                 _ => None,
             });
@@ -275,7 +278,7 @@ macro_rules! lookup_fns {
         /// ```
         pub fn $with<R>(&self, name: &str, labels: &[(&str, &str)], f: impl FnOnce(&$handle) -> R) -> Result<R> {
             let mut f = Some(f);
-            let cached = cache::with(self.inner.id, name, labels, |s| match s {
+            let cached = self.inner.cache.with(name, labels, |s| match s {
                 AnySeries::$variant(h) => f.take().map(|f| f(h)),
                 _ => None,
             });
@@ -309,9 +312,8 @@ macro_rules! lookup_fns {
             labels: &'static [(&'static str, &'static str)],
             f: impl FnOnce(&$handle) -> R,
         ) -> Result<R> {
-            let id = self.inner.id;
             let mut f = Some(f);
-            let cached = cache::with_static(id, name, labels, |s| match s {
+            let cached = self.inner.cache.with_static(name, labels, |s| match s {
                 AnySeries::$variant(h) => f.take().map(|f| f(h)),
                 _ => None,
             });
@@ -474,14 +476,19 @@ impl Registry {
         overflow: bool,
         is_static: bool,
     ) -> Result<AnySeries> {
-        let id = self.inner.id;
         let hash = self.key(name, labels);
         if let Some(bucket) = self.inner.index.get(&hash) {
             if let Some((f, s)) = bucket
                 .iter()
                 .find(|(f, s)| str_eq(&f.name, name) && labels_match(s.labels(), labels))
             {
-                cache::put(id, &f.name, name, labels, s, is_static);
+                let owner = || -> Owner {
+                    let weak: std::sync::Weak<Inner> = Arc::downgrade(&self.inner);
+                    weak
+                };
+                self.inner
+                    .cache
+                    .put(owner, &f.name, name, labels, s, is_static);
                 return Ok(s.clone());
             }
         }

@@ -85,7 +85,8 @@ fn total(reg: &Registry, family: &str, labels: &str) -> u64 {
 
 /// The overflow path, once: the first overflow creates the overflow series and
 /// the self-metric's family and series; the second finds the self-metric's series
-/// in the index and fills this thread's lookup cache.
+/// in the index, which fills this thread's lookup cache of the registry (allocated
+/// once per thread and registry).
 fn warm_up(reg: &Registry, value: &str) {
     for _ in 0..2 {
         reg.counter_or_overflow("rows", &[("handler", value)])
