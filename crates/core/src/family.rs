@@ -1,5 +1,6 @@
 //! Families: everything registered under one metric name.
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -143,8 +144,8 @@ impl Describe {
     /// A series with no recording for this long is left out of exports and, once
     /// no handle holds it, reclaimed by the next visit of the registry. (The
     /// per-thread lookup cache counts as a holder: a thread keeps at most 64
-    /// recently looked-up series that way, until other lookups displace them or
-    /// the thread ends.)
+    /// recently looked-up series of a registry that way, until other lookups
+    /// displace them, the thread ends or the registry is dropped.)
     pub fn idle_ttl(mut self, ttl: Duration) -> Describe {
         self.idle_ttl = Some(ttl);
         self
@@ -255,6 +256,10 @@ pub(crate) struct Family {
     pub(crate) idle_ttl: Option<Duration>,
     /// In creation order; the overflow series is not among them.
     pub(crate) series: RwLock<Vec<AnySeries>>,
+    /// `series.len()`, readable without the list's lock: a lookup past the limit
+    /// checks it and refuses without taking a write lock. Stored (Release) under
+    /// the list's write lock after every change; see `Registry::create`.
+    pub(crate) len: AtomicUsize,
     pub(crate) overflow: OnceLock<AnySeries>,
     /// Internal families (self-metrics) are exempt from the registry-wide limit.
     pub(crate) internal: bool,
@@ -335,6 +340,7 @@ impl Family {
             max_series: d.max_series.unwrap_or(defaults.max_series_per_family),
             idle_ttl: d.idle_ttl.or(defaults.idle_ttl),
             series: RwLock::new(Vec::new()),
+            len: AtomicUsize::new(0),
             overflow: OnceLock::new(),
             internal: false,
         })

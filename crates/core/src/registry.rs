@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as StdOrdering};
+use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use parking_lot::RwLock;
 use smallvec::SmallVec;
 
 use crate::buckets::Buckets;
-use crate::cache::{self, labels_match, str_eq};
+use crate::cache::{labels_match, str_eq, LookupCache, Owner};
 use crate::family::{clash, reserved_label, AnySeries, Defaults, Describe, Family};
 use crate::handles::{Counter, Gauge, Histogram, Summary};
 use crate::intern::{Interner, Sym};
@@ -47,8 +47,8 @@ impl Hasher for KeyHasher {
 type Bucket = SmallVec<[(Arc<Family>, AnySeries); 1]>;
 
 pub(crate) struct Inner {
-    /// Unique per registry in the process (keys the per-thread lookup cache).
-    id: u64,
+    /// Per-thread lookup caches, dropped with the registry (see `cache`).
+    cache: LookupCache,
     pub(crate) families: RwLock<BTreeMap<Sym, Arc<Family>>>,
     index: DashMap<u64, Bucket, BuildHasherDefault<KeyHasher>>,
     interner: Interner,
@@ -59,6 +59,12 @@ pub(crate) struct Inner {
     series_count: AtomicUsize,
     max_label_value_len: usize,
     max_labels: usize,
+}
+
+impl AsRef<LookupCache> for Inner {
+    fn as_ref(&self) -> &LookupCache {
+        &self.cache
+    }
 }
 
 /// The registry: every family and series of a process (or of a part of it).
@@ -183,10 +189,7 @@ impl RegistryBuilder {
     pub fn build(self) -> Registry {
         Registry {
             inner: Arc::new(Inner {
-                id: {
-                    static NEXT: AtomicU64 = AtomicU64::new(1);
-                    NEXT.fetch_add(1, StdOrdering::Relaxed)
-                },
+                cache: LookupCache::default(),
                 families: RwLock::new(BTreeMap::new()),
                 index: DashMap::default(),
                 interner: Interner::default(),
@@ -237,7 +240,7 @@ macro_rules! lookup_fns {
         pub fn $get(&self, name: &str, labels: &[(&str, &str)]) -> Result<$handle> {
             // The cached call site first, cloning the handle of the kind asked for
             // directly (no enum clone and re-match).
-            let cached = cache::with(self.inner.id, name, labels, |s| match s {
+            let cached = self.inner.cache.with(name, labels, |s| match s {
                 AnySeries::$variant(h) => Some(h.clone()),
                 _ => None,
             });
@@ -276,7 +279,7 @@ macro_rules! lookup_fns {
         /// ```
         pub fn $with<R>(&self, name: &str, labels: &[(&str, &str)], f: impl FnOnce(&$handle) -> R) -> Result<R> {
             let mut f = Some(f);
-            let cached = cache::with(self.inner.id, name, labels, |s| match s {
+            let cached = self.inner.cache.with(name, labels, |s| match s {
                 AnySeries::$variant(h) => f.take().map(|f| f(h)),
                 _ => None,
             });
@@ -310,9 +313,8 @@ macro_rules! lookup_fns {
             labels: &'static [(&'static str, &'static str)],
             f: impl FnOnce(&$handle) -> R,
         ) -> Result<R> {
-            let id = self.inner.id;
             let mut f = Some(f);
-            let cached = cache::with_static(id, name, labels, |s| match s {
+            let cached = self.inner.cache.with_static(name, labels, |s| match s {
                 AnySeries::$variant(h) => f.take().map(|f| f(h)),
                 _ => None,
             });
@@ -475,14 +477,19 @@ impl Registry {
         overflow: bool,
         is_static: bool,
     ) -> Result<AnySeries> {
-        let id = self.inner.id;
         let hash = self.key(name, labels);
         if let Some(bucket) = self.inner.index.get(&hash) {
             if let Some((f, s)) = bucket
                 .iter()
                 .find(|(f, s)| str_eq(&f.name, name) && labels_match(s.labels(), labels))
             {
-                cache::put(id, &f.name, name, labels, s, is_static);
+                let owner = || -> Owner {
+                    let weak: std::sync::Weak<Inner> = Arc::downgrade(&self.inner);
+                    weak
+                };
+                self.inner
+                    .cache
+                    .put(owner, &f.name, name, labels, s, is_static);
                 return Ok(s.clone());
             }
         }
@@ -510,18 +517,41 @@ impl Registry {
         }
         if !overflow
             && name != OVERFLOW_METRIC
-            && inner.series_count.load(StdOrdering::Relaxed) >= inner.max_series
+            // Acquire: as in `full`.
+            && inner.series_count.load(StdOrdering::Acquire) >= inner.max_series
         {
-            // Refused before anything (even an empty family) is created.
-            return Err(Error::CardinalityLimit {
-                name: name.into(),
-                limit: inner.max_series,
-                scope: "registry",
-            });
+            // Refused before anything (even an empty family) is created, unless a
+            // racing lookup created the series meanwhile (see below).
+            return match (self.find(hash, name, labels), restore) {
+                (Some(_), Some(_)) => Err(Error::SeriesExists { name: name.into() }),
+                (Some(s), None) => Ok(s),
+                (None, _) => Err(Error::CardinalityLimit {
+                    name: name.into(),
+                    limit: inner.max_series,
+                    scope: "registry",
+                }),
+            };
         }
         let family = self.family(name, kind)?;
+        // Past a limit, refuse (or overflow) on read locks alone: no write lock,
+        // no index entry inserted and removed, no allocation. Under a cardinality
+        // attack every new label set lands here, and lookups of the family must
+        // not queue behind one another on its list's write lock.
+        if let Some((limit, scope)) = self.full(&family) {
+            // A racing lookup may have created this very series since `series()`
+            // probed the index. If `full` read that creation's count (Acquire), the
+            // series is in its bucket by now: look once more, under the shard's
+            // read lock.
+            return match (self.find(hash, name, labels), restore) {
+                (Some(_), Some(_)) => Err(Error::SeriesExists { name: name.into() }),
+                (Some(s), None) => Ok(s),
+                (None, _) => self.refuse(&family, name, overflow, limit, scope),
+            };
+        }
         // Lock order everywhere: family series list, then index shard.
+        note_write_lock();
         let mut list = family.series.write();
+        note_write_lock();
         let mut bucket = inner.index.entry(hash).or_default();
         if let Some((_, s)) = bucket
             .iter()
@@ -532,10 +562,15 @@ impl Registry {
             }
             return Ok(s.clone());
         }
+        // The limits again, exactly, now that no other creation in this family
+        // can run: `full` may have raced one that reached them.
         let limit = if list.len() >= family.max_series {
             Some((family.max_series, "family"))
         } else if !family.internal
-            && inner.series_count.fetch_add(1, StdOrdering::Relaxed) >= inner.max_series
+            // Release: pairs with the Acquire in `full`; a lookup that sees this
+            // count and takes this shard's read lock finds the series pushed below
+            // (this lock is held until then).
+            && inner.series_count.fetch_add(1, StdOrdering::Release) >= inner.max_series
         {
             inner.series_count.fetch_sub(1, StdOrdering::Relaxed);
             Some((inner.max_series, "registry"))
@@ -545,19 +580,13 @@ impl Registry {
         if let Some((limit, scope)) = limit {
             if bucket.is_empty() {
                 drop(bucket);
+                note_write_lock();
                 inner.index.remove_if(&hash, |_, b| b.is_empty());
             } else {
                 drop(bucket);
             }
             drop(list);
-            if !overflow {
-                return Err(Error::CardinalityLimit {
-                    name: name.into(),
-                    limit,
-                    scope,
-                });
-            }
-            return Ok(self.overflow(&family));
+            return self.refuse(&family, name, overflow, limit, scope);
         }
         if family.internal {
             inner.series_count.fetch_add(1, StdOrdering::Relaxed);
@@ -581,7 +610,60 @@ impl Registry {
         }
         list.push(s.clone());
         bucket.push((family.clone(), s.clone()));
+        // Release: pairs with the Acquire in `full`; a lookup that sees this length
+        // finds the series just pushed when it probes the bucket again.
+        family.len.store(list.len(), StdOrdering::Release);
         Ok(s)
+    }
+
+    /// The series `name{labels}` if the index has it (under the shard's read lock).
+    fn find(&self, hash: u64, name: &str, labels: &[(&str, &str)]) -> Option<AnySeries> {
+        let bucket = self.inner.index.get(&hash)?;
+        bucket
+            .iter()
+            .find(|(f, s)| str_eq(&f.name, name) && labels_match(s.labels(), labels))
+            .map(|(_, s)| s.clone())
+    }
+
+    /// The limit `family` has reached, if any: its own or (unless it is internal)
+    /// the registry's. Atomics only, no lock. A stale answer errs either way but
+    /// never lets a limit be passed: `create` checks again under the list's lock.
+    #[inline]
+    fn full(&self, family: &Family) -> Option<(usize, &'static str)> {
+        let inner = &*self.inner;
+        // Acquire (both): pairs with the Release in `create` that published the
+        // count, so the series behind it is visible to the re-probe that follows.
+        if family.len.load(StdOrdering::Acquire) >= family.max_series {
+            Some((family.max_series, "family"))
+        } else if !family.internal
+            && inner.series_count.load(StdOrdering::Acquire) >= inner.max_series
+        {
+            Some((inner.max_series, "registry"))
+        } else {
+            None
+        }
+    }
+
+    /// What a lookup past a limit gets: the error, or the family's overflow series
+    /// (counting the lookup in the self-metric).
+    #[cold]
+    fn refuse(
+        &self,
+        family: &Arc<Family>,
+        name: &str,
+        overflow: bool,
+        limit: usize,
+        scope: &'static str,
+    ) -> Result<AnySeries> {
+        if overflow {
+            Ok(self.overflow(family))
+        } else {
+            Err(Error::CardinalityLimit {
+                name: name.into(),
+                limit,
+                scope,
+            })
+        }
     }
 
     /// The family `name`, created with the registry's defaults if new.
@@ -600,6 +682,7 @@ impl Registry {
                             return Err(e);
                         }
                     };
+                note_write_lock();
                 let mut families = inner.families.write();
                 match families.get(name) {
                     Some(f) => f.clone(),
@@ -657,6 +740,7 @@ impl Registry {
     fn overflow_counter(&self, metric: &str) -> Result<Counter> {
         let inner = &*self.inner;
         if !inner.families.read().contains_key(OVERFLOW_METRIC) {
+            note_write_lock();
             let mut families = inner.families.write();
             let sym = inner.interner.intern(OVERFLOW_METRIC);
             if !families.contains_key(OVERFLOW_METRIC) {
@@ -789,11 +873,26 @@ impl Registry {
             }
             !removed
         });
+        family.len.store(list.len(), StdOrdering::Relaxed);
         drop(list);
         released.sort_unstable();
         released.dedup();
         inner.interner.release(released);
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Write locks taken by lookups on this thread (unit tests only).
+    static WRITE_LOCKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts a write lock about to be taken on a lookup path, so that a unit test can
+/// show which lookups take none. Nothing outside tests.
+#[inline(always)]
+fn note_write_lock() {
+    #[cfg(test)]
+    WRITE_LOCKS.with(|n| n.set(n.get() + 1));
 }
 
 fn is_overflow_labels(labels: &[(&str, &str)]) -> bool {
@@ -896,5 +995,87 @@ mod tests {
         sa.inc();
         sb.inc_by(5);
         assert_eq!(reg.counter("m", &a).unwrap().get(), 1);
+    }
+
+    fn write_locks() -> u64 {
+        WRITE_LOCKS.with(std::cell::Cell::get)
+    }
+
+    #[test]
+    fn lookups_past_a_limit_take_no_write_lock() {
+        let values: Vec<String> = (0..1_010).map(|i| format!("v{i}")).collect();
+        // A full family, and a registry full because of another family.
+        let family = Registry::new();
+        family
+            .register(Describe::counter("rows").max_series(2))
+            .unwrap();
+        let registry = Registry::builder().max_series(2).build();
+        registry.counter("other", &[]).unwrap();
+        registry.counter("rows", &[("h", "x")]).unwrap();
+        for reg in [&family, &registry] {
+            let before = write_locks();
+            reg.counter("rows", &[("h", &values[0])])
+                .unwrap_or_else(|_| {
+                    reg.counter_or_overflow("rows", &[("h", &values[0])])
+                        .unwrap()
+                });
+            reg.counter_or_overflow("rows", &[("h", &values[1])])
+                .unwrap();
+            // Creating series, the overflow series and the self-metric's family
+            // takes write locks: the count is not vacuous.
+            assert!(write_locks() > before);
+            reg.counter_or_overflow("rows", &[("h", &values[2])])
+                .unwrap()
+                .inc();
+
+            let before = write_locks();
+            for v in &values[10..] {
+                let refused = reg.counter("rows", &[("h", v)]);
+                assert!(matches!(refused, Err(Error::CardinalityLimit { .. })));
+                reg.counter_or_overflow("rows", &[("h", v)]).unwrap().inc();
+                reg.with_counter("rows", &[("h", v)], |c| c.inc())
+                    .unwrap_err();
+            }
+            assert_eq!(write_locks() - before, 0, "write locks past the limit");
+        }
+        assert_eq!(
+            family.series_count(),
+            3,
+            "two rows series and the self-metric"
+        );
+        assert_eq!(
+            registry.series_count(),
+            3,
+            "other, rows{{h=x}} and the self-metric"
+        );
+    }
+
+    #[test]
+    fn a_series_created_by_a_racing_lookup_is_found_past_the_limit() {
+        // `series()` missed it; by the time `create` sees the family full, it is
+        // in the index: the fast refusal must look again and return it.
+        let reg = Registry::new();
+        reg.register(Describe::counter("rows").max_series(1))
+            .unwrap();
+        let labels = [("h", "a")];
+        reg.counter("rows", &labels).unwrap().inc();
+        let hash = reg.key("rows", &labels);
+        let got = reg
+            .create("rows", MetricKind::Counter, &labels, hash, false, None)
+            .unwrap();
+        match got {
+            AnySeries::Counter(c) => assert_eq!(c.get(), 1),
+            _ => panic!("not a counter"),
+        }
+        let registry = Registry::builder().max_series(1).build();
+        registry.counter("rows", &labels).unwrap().inc_by(2);
+        let hash = registry.key("rows", &labels);
+        let got = registry
+            .create("rows", MetricKind::Counter, &labels, hash, false, None)
+            .unwrap();
+        match got {
+            AnySeries::Counter(c) => assert_eq!(c.get(), 2),
+            _ => panic!("not a counter"),
+        }
     }
 }
