@@ -119,6 +119,30 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// A family's series limit times the bytes each series takes for its state
+    /// and history (at its retention) is over a memory budget: the family's own
+    /// ([`Describe::memory_budget`](crate::Describe::memory_budget)) or, added to
+    /// the families already registered, the registry's
+    /// ([`RegistryBuilder::memory_budget`](crate::RegistryBuilder::memory_budget)).
+    #[error(
+        "family {name:?} needs up to {needed} bytes ({max_series} series, and its overflow series, \
+         x {per_series} bytes of state and history each), over the {scope} memory budget of {budget} bytes"
+    )]
+    MemoryBudget {
+        /// The metric name.
+        name: String,
+        /// Bytes needed: the family's worst case (plus, for the registry's
+        /// budget, every other family's).
+        needed: u64,
+        /// The family's series limit.
+        max_series: usize,
+        /// Bytes one series takes for its state and history.
+        per_series: u64,
+        /// The budget.
+        budget: u64,
+        /// `"family"` or `"registry"`.
+        scope: &'static str,
+    },
     /// The opt-in clock ticker could not be started.
     #[error("clock ticker not started: {reason}")]
     ClockTicker {

@@ -12,7 +12,7 @@ use crate::intern::Sym;
 use crate::labels::{validate_metric_name, validate_unit};
 use crate::retention::{Geometry, Retention, HISTOGRAM_SLOTS, MAX_SLOTS, SUMMARY_SLOTS};
 use crate::sketch::SketchMapping;
-use crate::storage::{CounterCore, GaugeCore, HistogramCore, SummaryCore};
+use crate::storage::{chunk, CounterCore, GaugeCore, HistogramCore, SummaryCore};
 use crate::{ClockSource, Error, MetricKind, Result};
 
 /// The description of a family: kind, metadata, layout and limits. Register it with
@@ -47,6 +47,7 @@ pub struct Describe {
     pub(crate) retention: Option<Retention>,
     pub(crate) max_series: Option<usize>,
     pub(crate) idle_ttl: Option<Duration>,
+    pub(crate) memory_budget: Option<u64>,
 }
 
 /// Default summary objectives.
@@ -66,6 +67,7 @@ impl Describe {
             retention: None,
             max_series: None,
             idle_ttl: None,
+            memory_budget: None,
         }
     }
 
@@ -150,6 +152,29 @@ impl Describe {
         self.idle_ttl = Some(ttl);
         self
     }
+
+    /// The most memory this family's series may take for their state and history:
+    /// registering it fails with [`Error::MemoryBudget`] if its series limit times
+    /// the bytes one series takes at its retention (see
+    /// [`Registry::series_bytes`](crate::Registry::series_bytes)) is over
+    /// `bytes`. Checked once, when the family is registered; label strings, which
+    /// depend on the values, are not part of it.
+    ///
+    /// ```
+    /// use lakemetrics_core::{Describe, Error, Registry};
+    /// let reg = Registry::new();
+    /// // 100,000 counters with 60 epochs of history need about 62 MB.
+    /// let err = reg
+    ///     .register(Describe::counter("rows").max_series(100_000).memory_budget(32 << 20))
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::MemoryBudget { .. }));
+    /// reg.register(Describe::counter("rows").max_series(10_000).memory_budget(32 << 20))
+    ///     .unwrap();
+    /// ```
+    pub fn memory_budget(mut self, bytes: u64) -> Describe {
+        self.memory_budget = Some(bytes);
+        self
+    }
 }
 
 /// The series of a family, as stored.
@@ -221,6 +246,13 @@ impl AnySeries {
         }
     }
 
+    /// Heap bytes this series takes as the allocator lays them out: its shared
+    /// allocation, its history arrays and its label slice.
+    pub(crate) fn heap_bytes(&self, family: &Family) -> usize {
+        let labels = self.labels();
+        family.series_bytes() + chunk(std::mem::size_of_val(labels))
+    }
+
     pub(crate) fn strong_count(&self) -> usize {
         match self {
             AnySeries::Counter(s) => Arc::strong_count(&s.0),
@@ -263,6 +295,7 @@ pub(crate) struct Family {
     pub(crate) overflow: OnceLock<AnySeries>,
     /// Internal families (self-metrics) are exempt from the registry-wide limit.
     pub(crate) internal: bool,
+    pub(crate) memory_budget: Option<u64>,
 }
 
 /// Registry-wide defaults a family falls back on.
@@ -324,7 +357,7 @@ impl Family {
             MetricKind::Histogram => HISTOGRAM_SLOTS,
             MetricKind::Summary => SUMMARY_SLOTS,
         });
-        Ok(Family {
+        let family = Family {
             name,
             kind: d.kind,
             help: d.help.clone(),
@@ -343,7 +376,63 @@ impl Family {
             len: AtomicUsize::new(0),
             overflow: OnceLock::new(),
             internal: false,
-        })
+            memory_budget: d.memory_budget,
+        };
+        if let Some(budget) = d.memory_budget {
+            family.check_budget(budget, "family")?;
+        }
+        Ok(family)
+    }
+
+    /// Heap bytes one series of this family takes for its state and history, as
+    /// the allocator lays them out: the shared allocation of its handles (state
+    /// inline) and the arrays of its history. Labels and index entries are
+    /// counted apart (see `Registry::memory_bytes`).
+    pub(crate) fn series_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let g = &self.geometry;
+        let (inline, allocs) = match self.kind {
+            MetricKind::Counter => (
+                size_of::<Series<CounterCore>>(),
+                CounterCore::allocations_for(g),
+            ),
+            MetricKind::Gauge => (
+                size_of::<Series<GaugeCore>>(),
+                GaugeCore::allocations_for(g),
+            ),
+            MetricKind::Histogram => (
+                size_of::<Series<HistogramCore>>(),
+                HistogramCore::allocations_for(g, &self.buckets),
+            ),
+            MetricKind::Summary => (
+                size_of::<Series<SummaryCore>>(),
+                SummaryCore::allocations_for(g, &self.mapping),
+            ),
+        };
+        // The `Arc`'s two counts precede the series.
+        chunk(2 * size_of::<usize>() + inline) + allocs.iter().map(|&a| chunk(a)).sum::<usize>()
+    }
+
+    /// The most this family's series can take: its limit (and overflow series)
+    /// times [`Family::series_bytes`].
+    pub(crate) fn max_bytes(&self) -> u64 {
+        (self.max_series as u64 + 1).saturating_mul(self.series_bytes() as u64)
+    }
+
+    /// Fails if [`Family::max_bytes`] is over `budget`.
+    pub(crate) fn check_budget(&self, budget: u64, scope: &'static str) -> Result<()> {
+        let needed = self.max_bytes();
+        if needed > budget {
+            return Err(Error::MemoryBudget {
+                name: self.name.as_str().to_owned(),
+                needed,
+                max_series: self.max_series,
+                per_series: self.series_bytes() as u64,
+                budget,
+                scope,
+            });
+        }
+        Ok(())
     }
 
     /// Which option of `other` differs from this family, if any.
@@ -352,6 +441,8 @@ impl Family {
             Some("help")
         } else if self.unit != other.unit {
             Some("unit")
+        } else if self.memory_budget != other.memory_budget {
+            Some("memory_budget")
         } else if self.kind == MetricKind::Histogram && self.buckets != other.buckets {
             Some("buckets")
         } else if self.kind == MetricKind::Summary
@@ -380,6 +471,9 @@ impl Family {
         }
         if let Some(ttl) = self.idle_ttl {
             d = d.idle_ttl(ttl);
+        }
+        if let Some(b) = self.memory_budget {
+            d = d.memory_budget(b);
         }
         match self.kind {
             MetricKind::Histogram => d.buckets(self.buckets.clone()),

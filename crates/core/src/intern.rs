@@ -76,6 +76,18 @@ impl Interner {
         }
     }
 
+    /// Heap bytes of the table and its strings, in malloc chunks (see
+    /// `storage::chunk`).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let set = self.set.lock();
+        let strings: usize = set
+            .iter()
+            .map(|s| crate::storage::chunk(2 * std::mem::size_of::<usize>() + s.len()))
+            .sum();
+        let slots = set.capacity() * 8 / 7;
+        strings + slots * (std::mem::size_of::<Sym>() + 1)
+    }
+
     /// Number of distinct strings held.
     pub(crate) fn len(&self) -> usize {
         self.set.lock().len()

@@ -15,9 +15,6 @@ pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 
-/// `CachePadded` keeps hot words written by different threads on their own cache lines.
-pub(crate) use crossbeam_utils::CachePadded;
-
 /// Whether the named mutation is applied: in loom builds, when the
 /// `LAKEMETRICS_MUTANT` environment variable names it; never otherwise.
 #[cfg(loom)]

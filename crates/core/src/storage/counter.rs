@@ -106,6 +106,12 @@ impl CounterCore {
         std::mem::size_of::<Self>() + self.rows.heap_bytes()
     }
 
+    /// The heap allocations a counter of this ring shape makes besides its inline
+    /// state: the rows.
+    pub(crate) fn allocations_for(g: &Geometry) -> [usize; 2] {
+        [Rows::bytes_for(g.len(), 1), 0]
+    }
+
     /// Calls `f` with `[epoch, base, epoch, base, ...]` for every retained epoch
     /// from `from` up to the head (oldest first), bases made monotone, and the
     /// total they end at.

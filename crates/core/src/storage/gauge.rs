@@ -256,6 +256,12 @@ impl GaugeCore {
         std::mem::size_of::<Self>() + std::mem::size_of_val(&*self.ring)
     }
 
+    /// The heap allocations a gauge of this ring shape makes besides its inline
+    /// state: the slots.
+    pub(crate) fn allocations_for(g: &Geometry) -> [usize; 2] {
+        [g.len() * std::mem::size_of::<GaugeSlot>(), 0]
+    }
+
     /// Calls `f(epoch, open, min, max)` for every slot holding an epoch in
     /// `[first, last]`, oldest first.
     fn slots(&self, first: u64, last: u64, mut f: impl FnMut(u64, f64, f64, f64)) {

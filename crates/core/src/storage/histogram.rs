@@ -10,7 +10,7 @@ use super::state::{SeriesState, StateData};
 use super::window::{f64_add, window_epochs, with_scratch, TimeRange};
 use crate::buckets::Buckets;
 use crate::retention::Geometry;
-use crate::sync::{AtomicU64, CachePadded, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 
 /// A classic histogram's state: per-bucket counts and the sum, with one snapshot
 /// of both per (wide) epoch.
@@ -22,7 +22,7 @@ pub struct HistogramCore {
     buckets: Buckets,
     /// Non-cumulative count per bucket, `+Inf` last.
     counts: Box<[AtomicU64]>,
-    sum: CachePadded<AtomicU64>,
+    sum: AtomicU64,
     /// Per slot: one base per bucket, then the sum's (48-bit float).
     rows: Rows,
     geometry: Geometry,
@@ -69,7 +69,7 @@ impl HistogramCore {
         let n = buckets.bounds().len() + 1;
         HistogramCore {
             counts: (0..n).map(|_| AtomicU64::new(0)).collect(),
-            sum: CachePadded::new(AtomicU64::new(0f64.to_bits())),
+            sum: AtomicU64::new(0f64.to_bits()),
             rows: Rows::new(&geometry, n + 1, geometry.epoch(now), |j| {
                 if j < n {
                     0
@@ -144,6 +144,17 @@ impl HistogramCore {
     /// Bytes this histogram occupies (inline and on the heap), fixed at creation.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>() + std::mem::size_of_val(&*self.counts) + self.rows.heap_bytes()
+    }
+
+    /// The heap allocations a histogram of this ring shape and bucket layout
+    /// makes besides its inline state: the counts and the rows (the layout
+    /// itself is shared by the family).
+    pub(crate) fn allocations_for(g: &Geometry, buckets: &Buckets) -> [usize; 2] {
+        let n = buckets.bounds().len() + 1;
+        [
+            n * std::mem::size_of::<AtomicU64>(),
+            Rows::bytes_for(g.len(), n + 1),
+        ]
     }
 
     /// Cumulative counts and sum.

@@ -18,6 +18,18 @@ pub(crate) mod summary;
 pub(crate) mod window;
 
 pub use counter::{CounterCore, CounterPoint};
+
+/// What the allocator takes for a request of `size` bytes: glibc's malloc rounds
+/// each request, plus its 8-byte header, up to 16 bytes, at least 32 (a heap
+/// chunk). Memory accounting counts chunks, not requests, so that it tracks RSS.
+#[inline]
+pub(crate) fn chunk(size: usize) -> usize {
+    if size == 0 {
+        0
+    } else {
+        ((size + 8 + 15) & !15).max(32)
+    }
+}
 pub use gauge::{GaugeCore, GaugePoint};
 pub use histogram::{bucket_quantile, HistogramCore, HistogramPoint, HistogramSnapshot};
 pub use state::{SeriesState, StateData};

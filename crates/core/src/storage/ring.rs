@@ -130,18 +130,21 @@ impl Rows {
     pub(crate) fn new(g: &Geometry, width: usize, now_e: u64, init: impl Fn(usize) -> u64) -> Rows {
         let n = g.len();
         let (head_lap, head_slot) = (g.lap(now_e), g.slot(now_e));
-        let words = (0..n)
-            .flat_map(|i| {
-                // Slots after the head's hold the previous lap.
-                let lap = if i <= head_slot {
-                    head_lap
-                } else {
-                    head_lap.wrapping_sub(1)
-                };
-                (0..width).map(move |j| (lap, j))
-            })
-            .map(|(lap, j)| AtomicU64::new(pack(lap, init(j))))
-            .collect();
+        // Exactly sized: a collected iterator of unknown length could leave the
+        // allocator a larger chunk than the words need.
+        let mut words = Vec::with_capacity(n * width);
+        for i in 0..n {
+            // Slots after the head's hold the previous lap.
+            let lap = if i <= head_slot {
+                head_lap
+            } else {
+                head_lap.wrapping_sub(1)
+            };
+            for j in 0..width {
+                words.push(AtomicU64::new(pack(lap, init(j))));
+            }
+        }
+        let words = words.into_boxed_slice();
         Rows {
             head: AtomicU64::new(now_e),
             words,
@@ -152,6 +155,11 @@ impl Rows {
     /// Bytes of the words (the head is counted with its owner).
     pub(crate) fn heap_bytes(&self) -> usize {
         std::mem::size_of_val(&*self.words)
+    }
+
+    /// Bytes of words `Rows::new` allocates for `slots` rows of `width`.
+    pub(crate) fn bytes_for(slots: usize, width: usize) -> usize {
+        slots * width * std::mem::size_of::<AtomicU64>()
     }
 
     /// The head, for a writer's fast path: only decides whether to fill.

@@ -20,7 +20,7 @@ use super::state::{SeriesState, StateData};
 use super::window::{f64_add, window_epochs, TimeRange};
 use crate::retention::Geometry;
 use crate::sketch::SketchMapping;
-use crate::sync::{mutant, ord, AtomicU64, CachePadded, Ordering};
+use crate::sync::{mutant, ord, AtomicU64, Ordering};
 
 /// A summary's state: exact count and sum, and a ring of sketches, one per (wide)
 /// epoch, giving quantiles over a sliding window.
@@ -30,8 +30,8 @@ use crate::sync::{mutant, ord, AtomicU64, CachePadded, Ordering};
 #[derive(Debug)]
 pub struct SummaryCore {
     mapping: SketchMapping,
-    count: CachePadded<AtomicU64>,
-    sum: CachePadded<AtomicU64>,
+    count: AtomicU64,
+    sum: AtomicU64,
     /// Per slot: the count and the sum (48-bit float) when the epoch started.
     rows: Rows,
     /// Per slot: `mapping.len()` words of (lap, count).
@@ -129,8 +129,8 @@ impl SummaryCore {
         let now_e = geometry.epoch(now);
         let (head_lap, head_slot) = geometry.lap_slot(now_e);
         SummaryCore {
-            count: CachePadded::new(AtomicU64::new(0)),
-            sum: CachePadded::new(AtomicU64::new(0f64.to_bits())),
+            count: AtomicU64::new(0),
+            sum: AtomicU64::new(0f64.to_bits()),
             rows: Rows::new(
                 &geometry,
                 2,
@@ -285,6 +285,15 @@ impl SummaryCore {
         std::mem::size_of::<Self>()
             + self.rows.heap_bytes()
             + std::mem::size_of_val(&*self.sketches)
+    }
+
+    /// The heap allocations a summary of this ring shape and sketch makes
+    /// besides its inline state: the rows and the sketch words.
+    pub(crate) fn allocations_for(g: &Geometry, mapping: &SketchMapping) -> [usize; 2] {
+        [
+            Rows::bytes_for(g.len(), 2),
+            g.len() * mapping.len() * std::mem::size_of::<AtomicU64>(),
+        ]
     }
 
     /// Retained epochs in `[first, last]` up to the head, oldest first, with their
