@@ -6,36 +6,24 @@
 //! which writers it holds.
 #![cfg(loom)]
 
+mod loom_common;
+
 use lakemetrics_core::loom_hooks::{counter, counter_view, inc, CounterCore, Geometry};
-use loom::sync::atomic::{AtomicU64, Ordering};
+use loom::sync::atomic::Ordering;
 use loom::sync::Arc;
 use loom::thread;
+use loom_common::{expected_epochs, model, Clocked, W};
 
-/// Epochs 10 ns wide.
-const W: u64 = 10;
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(3);
-    b.check(f);
-}
-
-struct Setup {
-    c: CounterCore,
-    clock: AtomicU64,
-}
+type Setup = Clocked<CounterCore>;
 
 fn setup(slots: usize) -> Arc<Setup> {
-    Arc::new(Setup {
-        c: counter(Geometry::new(W, slots), 0),
-        clock: AtomicU64::new(0),
-    })
+    Clocked::new(counter(Geometry::new(W, slots), 0), 0)
 }
 
-/// A writer: moves the clock forward to `now` (as time does) and records.
+/// A writer: moves the clock forward to `now` and records.
 fn write(s: &Setup, n: u64, now: u64) {
-    s.clock.fetch_max(now, Ordering::Relaxed);
-    inc(&s.c, n, now, &s.clock);
+    s.tick(now);
+    inc(&s.s, n, now, &s.clock);
 }
 
 /// Per-epoch increases from a view, oldest first.
@@ -53,13 +41,8 @@ fn increases(view: &(u64, Vec<(u64, u64)>, u64)) -> Vec<(u64, u64)> {
 /// exceed the total, and increases that are sums of distinct writers' amounts.
 fn check_reader(view: &(u64, Vec<(u64, u64)>, u64), slots: u64, now_e: u64, amounts: &[u64]) {
     let (head, rows, total) = view;
-    let last = (*head).min(now_e);
-    // Retained: one lap back from now, and from the head.
-    let first = (*head + 1)
-        .saturating_sub(slots)
-        .max((now_e + 1).saturating_sub(slots));
     let epochs: Vec<u64> = rows.iter().map(|r| r.0).collect();
-    assert_eq!(epochs, (first..=last).collect::<Vec<_>>(), "{view:?}");
+    assert_eq!(epochs, expected_epochs(*head, slots, now_e), "{view:?}");
     assert!(rows.iter().all(|r| r.1 <= *total), "{view:?}");
     let mut used = 0u64;
     for (_, inc) in increases(view) {
@@ -94,12 +77,12 @@ fn writers_racing_an_epoch_boundary_are_counted_once() {
         };
         let r = {
             let s = s.clone();
-            thread::spawn(move || check_reader(&counter_view(&s.c, 10), 4, 1, &[1, 10]))
+            thread::spawn(move || check_reader(&counter_view(&s.s, 10), 4, 1, &[1, 10]))
         };
         a.join().unwrap();
         b.join().unwrap();
         r.join().unwrap();
-        let view = counter_view(&s.c, 10);
+        let view = counter_view(&s.s, 10);
         check_reader(&view, 4, 1, &[1, 10]);
         assert_eq!(view.0, 1, "{view:?}");
         assert_eq!(view.2, 11);
@@ -128,9 +111,9 @@ fn writers_racing_to_start_an_epoch() {
         let r = {
             let s = s.clone();
             thread::spawn(move || {
-                let first = counter_view(&s.c, 15);
+                let first = counter_view(&s.s, 15);
                 check_reader(&first, 4, 1, &[1, 10, 100]);
-                let second = counter_view(&s.c, 15);
+                let second = counter_view(&s.s, 15);
                 check_reader(&second, 4, 1, &[1, 10, 100]);
                 if first.0 == 1 {
                     assert_eq!(first.1[1], second.1[1], "{first:?} then {second:?}");
@@ -140,7 +123,7 @@ fn writers_racing_to_start_an_epoch() {
         a.join().unwrap();
         b.join().unwrap();
         r.join().unwrap();
-        let view = counter_view(&s.c, 15);
+        let view = counter_view(&s.s, 15);
         assert_eq!(view.2, 111);
         let inc = increases(&view);
         assert!([100, 101, 110].contains(&inc[0].1), "{view:?}");
@@ -161,11 +144,11 @@ fn idle_epochs_are_filled_before_the_head_moves() {
         };
         let r = {
             let s = s.clone();
-            thread::spawn(move || check_reader(&counter_view(&s.c, 25), 4, 2, &[1, 10]))
+            thread::spawn(move || check_reader(&counter_view(&s.s, 25), 4, 2, &[1, 10]))
         };
         a.join().unwrap();
         r.join().unwrap();
-        let view = counter_view(&s.c, 25);
+        let view = counter_view(&s.s, 25);
         check_reader(&view, 4, 2, &[1, 10]);
         assert_eq!(increases(&view), [(0, 1), (1, 0), (2, 10)]);
     });
@@ -181,7 +164,7 @@ fn a_writer_stalled_for_a_lap_leaves_the_newer_lap_alone() {
         write(&s, 1, 0);
         let stalled = {
             let s = s.clone();
-            thread::spawn(move || inc(&s.c, 100, 10, &s.clock))
+            thread::spawn(move || inc(&s.s, 100, 10, &s.clock))
         };
         let w = {
             let s = s.clone();
@@ -189,7 +172,7 @@ fn a_writer_stalled_for_a_lap_leaves_the_newer_lap_alone() {
         };
         stalled.join().unwrap();
         w.join().unwrap();
-        let view = counter_view(&s.c, 30);
+        let view = counter_view(&s.s, 30);
         check_reader(&view, 2, 3, &[1, 10, 100]);
         assert_eq!(view.0, 3, "{view:?}");
         assert_eq!(view.2, 111);
@@ -207,7 +190,7 @@ fn one_slot_ring_a_stalled_starter_does_not_block_the_next_epoch() {
         let s = setup(1);
         let stalled = {
             let s = s.clone();
-            thread::spawn(move || inc(&s.c, 1, 10, &s.clock))
+            thread::spawn(move || inc(&s.s, 1, 10, &s.clock))
         };
         let w = {
             let s = s.clone();
@@ -215,12 +198,12 @@ fn one_slot_ring_a_stalled_starter_does_not_block_the_next_epoch() {
         };
         let r = {
             let s = s.clone();
-            thread::spawn(move || check_reader(&counter_view(&s.c, 20), 1, 2, &[1, 10]))
+            thread::spawn(move || check_reader(&counter_view(&s.s, 20), 1, 2, &[1, 10]))
         };
         stalled.join().unwrap();
         w.join().unwrap();
         r.join().unwrap();
-        let view = counter_view(&s.c, 20);
+        let view = counter_view(&s.s, 20);
         check_reader(&view, 1, 2, &[1, 10]);
         assert_eq!(view.0, 2, "{view:?}");
         assert!(increases(&view)[0].1 >= 10, "{view:?}");
@@ -234,25 +217,22 @@ fn one_slot_ring_a_stalled_starter_does_not_block_the_next_epoch() {
 #[test]
 fn a_clock_that_went_back_restarts_history() {
     model(|| {
-        let s = Arc::new(Setup {
-            c: counter(Geometry::new(W, 4), 100),
-            clock: AtomicU64::new(100),
-        });
+        let s = Clocked::new(counter(Geometry::new(W, 4), 100), 100);
         write(&s, 1, 100);
         let w = {
             let s = s.clone();
             thread::spawn(move || {
                 s.clock.store(20, Ordering::Relaxed);
-                inc(&s.c, 10, 20, &s.clock);
+                inc(&s.s, 10, 20, &s.clock);
             })
         };
         let r = {
             let s = s.clone();
-            thread::spawn(move || check_reader(&counter_view(&s.c, 20), 4, 2, &[1, 10]))
+            thread::spawn(move || check_reader(&counter_view(&s.s, 20), 4, 2, &[1, 10]))
         };
         w.join().unwrap();
         r.join().unwrap();
-        let view = counter_view(&s.c, 20);
+        let view = counter_view(&s.s, 20);
         check_reader(&view, 4, 2, &[1, 10]);
         assert_eq!(view.0, 2, "{view:?}");
         assert_eq!(increases(&view).last().map(|p| p.1), Some(10), "{view:?}");

@@ -2,34 +2,22 @@
 //! threads under a preemption bound of 3.
 #![cfg(loom)]
 
+mod loom_common;
+
 use lakemetrics_core::loom_hooks::{gauge, gauge_view, set, GaugeCore, Geometry};
-use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::Arc;
 use loom::thread;
+use loom_common::{model, Clocked, W};
 
-const W: u64 = 10;
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(3);
-    b.check(f);
-}
-
-struct Setup {
-    g: GaugeCore,
-    clock: AtomicU64,
-}
+type Setup = Clocked<GaugeCore>;
 
 fn setup(slots: usize) -> Arc<Setup> {
-    Arc::new(Setup {
-        g: gauge(Geometry::new(W, slots), 0),
-        clock: AtomicU64::new(0),
-    })
+    Clocked::new(gauge(Geometry::new(W, slots), 0), 0)
 }
 
 fn write(s: &Setup, v: f64, now: u64) {
-    s.clock.fetch_max(now, Ordering::Relaxed);
-    set(&s.g, v, now, &s.clock);
+    s.tick(now);
+    set(&s.s, v, now, &s.clock);
 }
 
 /// The review's defect ("a writer past `holds()` folds into the slot's next
@@ -42,12 +30,12 @@ fn a_point_never_shows_a_value_the_gauge_had_stopped_holding() {
         let s = setup(1);
         let a = {
             let s = s.clone();
-            thread::spawn(move || set(&s.g, 100.0, 0, &s.clock))
+            thread::spawn(move || set(&s.s, 100.0, 0, &s.clock))
         };
         let b = {
             let s = s.clone();
             thread::spawn(move || {
-                while s.g.get() != 100.0 {
+                while s.s.get() != 100.0 {
                     thread::yield_now();
                 }
                 write(&s, 5.0, 10);
@@ -56,11 +44,11 @@ fn a_point_never_shows_a_value_the_gauge_had_stopped_holding() {
         };
         a.join().unwrap();
         b.join().unwrap();
-        let pts = gauge_view(&s.g, 20);
+        let pts = gauge_view(&s.s, 20);
         assert_eq!(pts.len(), 1, "{pts:?}");
         assert_eq!(pts[0].0, 2, "{pts:?}");
         assert_eq!((pts[0].2, pts[0].3), (6.0, 6.0), "{pts:?}");
-        assert_eq!(s.g.get(), 6.0);
+        assert_eq!(s.s.get(), 6.0);
     });
 }
 
@@ -81,7 +69,7 @@ fn a_reader_never_takes_a_point_from_another_lap() {
         let r = {
             let s = s.clone();
             thread::spawn(move || {
-                for (e, last, min, max) in gauge_view(&s.g, 10) {
+                for (e, last, min, max) in gauge_view(&s.s, 10) {
                     // Only 1.0 was set in epoch 0; nothing in epoch 1.
                     assert_eq!((e, min, max), (0, 1.0, 1.0), "last {last}");
                     assert!([1.0, 2.5].contains(&last), "last {last}");
@@ -90,7 +78,7 @@ fn a_reader_never_takes_a_point_from_another_lap() {
         };
         w2.join().unwrap();
         r.join().unwrap();
-        let pts = gauge_view(&s.g, 20);
+        let pts = gauge_view(&s.s, 20);
         assert_eq!(pts, [(2, 2.5, 2.5, 2.5)]);
     });
 }
@@ -104,19 +92,19 @@ fn a_stale_writer_never_moves_a_slot_back() {
         let s = setup(2);
         let stale = {
             let s = s.clone();
-            thread::spawn(move || set(&s.g, 1.0, 0, &s.clock))
+            thread::spawn(move || set(&s.s, 1.0, 0, &s.clock))
         };
         let w2 = {
             let s = s.clone();
             thread::spawn(move || {
                 write(&s, 2.5, 20);
                 // Whether epoch 2 was published when this set returned.
-                gauge_view(&s.g, 20).iter().any(|p| p.0 == 2)
+                gauge_view(&s.s, 20).iter().any(|p| p.0 == 2)
             })
         };
         stale.join().unwrap();
         let published = w2.join().unwrap();
-        let pts = gauge_view(&s.g, 20);
+        let pts = gauge_view(&s.s, 20);
         if published {
             assert_eq!(pts.len(), 1, "{pts:?}");
             assert_eq!(pts[0].0, 2, "{pts:?}");
@@ -143,7 +131,7 @@ fn writers_racing_an_epoch_boundary() {
         let r = {
             let s = s.clone();
             thread::spawn(move || {
-                for (e, _, min, max) in gauge_view(&s.g, 10) {
+                for (e, _, min, max) in gauge_view(&s.s, 10) {
                     assert!(e <= 1);
                     assert!([1.0, 2.0].contains(&min) && [1.0, 2.0].contains(&max));
                     assert!(min <= max);
@@ -153,10 +141,10 @@ fn writers_racing_an_epoch_boundary() {
         a.join().unwrap();
         b.join().unwrap();
         r.join().unwrap();
-        let pts = gauge_view(&s.g, 10);
+        let pts = gauge_view(&s.s, 10);
         let seen: Vec<f64> = pts.iter().flat_map(|p| [p.2, p.3]).collect();
         assert!(seen.contains(&1.0), "{pts:?}");
         assert!(pts.iter().all(|p| p.0 <= 1), "{pts:?}");
-        assert!([1.0, 2.0].contains(&s.g.get()));
+        assert!([1.0, 2.0].contains(&s.s.get()));
     });
 }

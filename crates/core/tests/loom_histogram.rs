@@ -3,35 +3,23 @@
 //! threads under a preemption bound of 3.
 #![cfg(loom)]
 
+mod loom_common;
+
 use lakemetrics_core::loom_hooks::{histogram, histogram_view, observe, Geometry, HistogramCore};
-use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::Arc;
 use loom::thread;
+use loom_common::{expected_epochs, model, Clocked, W};
 
-const W: u64 = 10;
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(3);
-    b.check(f);
-}
-
-struct Setup {
-    h: HistogramCore,
-    clock: AtomicU64,
-}
+type Setup = Clocked<HistogramCore>;
 
 /// Buckets `(0, 1]` and `+Inf`.
 fn setup(slots: usize) -> Arc<Setup> {
-    Arc::new(Setup {
-        h: histogram(&[1.0], Geometry::new(W, slots), 0),
-        clock: AtomicU64::new(0),
-    })
+    Clocked::new(histogram(&[1.0], Geometry::new(W, slots), 0), 0)
 }
 
 fn write(s: &Setup, v: f64, now: u64) {
-    s.clock.fetch_max(now, Ordering::Relaxed);
-    observe(&s.h, v, now, &s.clock);
+    s.tick(now);
+    observe(&s.s, v, now, &s.clock);
 }
 
 type View = (u64, Vec<(u64, Vec<u64>)>, Vec<u64>);
@@ -40,13 +28,8 @@ type View = (u64, Vec<(u64, Vec<u64>)>, Vec<u64>);
 /// read, bases monotone and within the totals.
 fn check_reader(view: &View, slots: u64, now_e: u64) {
     let (head, rows, totals) = view;
-    let last = (*head).min(now_e);
-    // Retained: one lap back from now, and from the head.
-    let first = (*head + 1)
-        .saturating_sub(slots)
-        .max((now_e + 1).saturating_sub(slots));
     let epochs: Vec<u64> = rows.iter().map(|r| r.0).collect();
-    assert_eq!(epochs, (first..=last).collect::<Vec<_>>(), "{view:?}");
+    assert_eq!(epochs, expected_epochs(*head, slots, now_e), "{view:?}");
     for (b, total) in totals.iter().enumerate() {
         let mut prev = 0;
         for r in rows {
@@ -84,12 +67,12 @@ fn observations_racing_an_epoch_boundary_are_counted_once() {
         };
         let r = {
             let s = s.clone();
-            thread::spawn(move || check_reader(&histogram_view(&s.h, 10), 4, 1))
+            thread::spawn(move || check_reader(&histogram_view(&s.s, 10), 4, 1))
         };
         a.join().unwrap();
         b.join().unwrap();
         r.join().unwrap();
-        let view = histogram_view(&s.h, 10);
+        let view = histogram_view(&s.s, 10);
         check_reader(&view, 4, 1);
         assert_eq!(view.0, 1);
         assert_eq!(view.2, [1, 1]);
@@ -108,7 +91,7 @@ fn a_writer_stalled_for_a_lap_leaves_the_newer_lap_alone() {
         let s = setup(2);
         let stalled = {
             let s = s.clone();
-            thread::spawn(move || observe(&s.h, 0.5, 10, &s.clock))
+            thread::spawn(move || observe(&s.s, 0.5, 10, &s.clock))
         };
         let w = {
             let s = s.clone();
@@ -116,7 +99,7 @@ fn a_writer_stalled_for_a_lap_leaves_the_newer_lap_alone() {
         };
         stalled.join().unwrap();
         w.join().unwrap();
-        let view = histogram_view(&s.h, 30);
+        let view = histogram_view(&s.s, 30);
         check_reader(&view, 2, 3);
         assert_eq!(view.0, 3, "{view:?}");
         assert_eq!(increases(&view)[1].1[1], 1, "{view:?}");

@@ -3,33 +3,21 @@
 //! three threads under a preemption bound of 3.
 #![cfg(loom)]
 
+mod loom_common;
+
 use lakemetrics_core::loom_hooks::{observe_summary, summary, summary_view, Geometry, SummaryCore};
-use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::Arc;
 use loom::thread;
+use loom_common::{expected_epochs, model, Clocked, W};
 
-const W: u64 = 10;
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(3);
-    b.check(f);
-}
-
-struct Setup {
-    s: SummaryCore,
-    clock: AtomicU64,
-}
+type Setup = Clocked<SummaryCore>;
 
 fn setup(slots: usize) -> Arc<Setup> {
-    Arc::new(Setup {
-        s: summary(Geometry::new(W, slots), 0),
-        clock: AtomicU64::new(0),
-    })
+    Clocked::new(summary(Geometry::new(W, slots), 0), 0)
 }
 
 fn write(s: &Setup, v: f64, now: u64) {
-    s.clock.fetch_max(now, Ordering::Relaxed);
+    s.tick(now);
     observe_summary(&s.s, v, now, &s.clock);
 }
 
@@ -47,13 +35,8 @@ fn per_epoch(view: &View) -> Vec<(u64, u64, u64)> {
 /// A row for every epoch from the oldest retained up to the head the reader read.
 fn check_reader(view: &View, slots: u64, now_e: u64) {
     let (head, rows, total) = view;
-    let last = (*head).min(now_e);
-    // Retained: one lap back from now, and from the head.
-    let first = (*head + 1)
-        .saturating_sub(slots)
-        .max((now_e + 1).saturating_sub(slots));
     let epochs: Vec<u64> = rows.iter().map(|r| r.0).collect();
-    assert_eq!(epochs, (first..=last).collect::<Vec<_>>(), "{view:?}");
+    assert_eq!(epochs, expected_epochs(*head, slots, now_e), "{view:?}");
     assert!(rows.iter().all(|r| r.1 <= *total), "{view:?}");
 }
 
