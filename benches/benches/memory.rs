@@ -26,9 +26,10 @@
 //!    in its slot, as a service keeps its handles (`measured` has no per-series
 //!    handles: its vec owns the series);
 //! 5. reads `VmRSS` again and prints one `key=value` line: bytes per series is
-//!    the difference divided by `N`. For lakemetrics it also prints the sum of
-//!    `memory_bytes()` over the family's series (what the library reports as its
-//!    series' state), to compare with RSS.
+//!    the difference divided by `N`. For lakemetrics it also prints how much
+//!    `Registry::memory_bytes()` (everything the registry accounts for: series
+//!    state and history, labels, index, interned strings) grew, to compare with
+//!    RSS.
 //!
 //! Recording once per series: counters `inc()`, gauges `set(i)`, histograms and
 //! summaries one observation from `lakemetrics_benches::observations`. For
@@ -61,7 +62,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lakemetrics_benches::{observations, OBSERVATION_MASK};
-use lakemetrics_core::{Describe, Filter, Registry, Retention, SeriesData, DEFAULT_BUCKETS};
+use lakemetrics_core::{Describe, Filter, Registry, Retention, DEFAULT_BUCKETS};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 /// Most memory one cell may be estimated to take (8 GiB); larger cells are skipped.
@@ -210,7 +211,7 @@ impl LabelValues {
 struct Growth {
     rss_before: u64,
     rss_after: u64,
-    /// lakemetrics only: the sum of `memory_bytes()` over the measured series.
+    /// lakemetrics only: how much `Registry::memory_bytes()` grew.
     memory_bytes: Option<u64>,
 }
 
@@ -276,8 +277,7 @@ fn lakemetrics_child(kind: Kind, keep: Keep, n: usize, v: &dyn Fn(usize) -> f64)
     warm.inc();
 
     match kind {
-        Kind::Counter => lakemetrics_growth(
-            &reg,
+        Kind::Counter => lakemetrics_growth(&reg, || {
             grow(
                 n,
                 |_, h, s| {
@@ -286,10 +286,9 @@ fn lakemetrics_child(kind: Kind, keep: Keep, n: usize, v: &dyn Fn(usize) -> f64)
                     c
                 },
                 || (),
-            ),
-        ),
-        Kind::Gauge => lakemetrics_growth(
-            &reg,
+            )
+        }),
+        Kind::Gauge => lakemetrics_growth(&reg, || {
             grow(
                 n,
                 |i, h, s| {
@@ -298,10 +297,9 @@ fn lakemetrics_child(kind: Kind, keep: Keep, n: usize, v: &dyn Fn(usize) -> f64)
                     g
                 },
                 || (),
-            ),
-        ),
-        Kind::Histogram => lakemetrics_growth(
-            &reg,
+            )
+        }),
+        Kind::Histogram => lakemetrics_growth(&reg, || {
             grow(
                 n,
                 |i, h, s| {
@@ -310,10 +308,9 @@ fn lakemetrics_child(kind: Kind, keep: Keep, n: usize, v: &dyn Fn(usize) -> f64)
                     x
                 },
                 || (),
-            ),
-        ),
-        Kind::Summary => lakemetrics_growth(
-            &reg,
+            )
+        }),
+        Kind::Summary => lakemetrics_growth(&reg, || {
             grow(
                 n,
                 |i, h, s| {
@@ -322,8 +319,8 @@ fn lakemetrics_child(kind: Kind, keep: Keep, n: usize, v: &dyn Fn(usize) -> f64)
                     x
                 },
                 || (),
-            ),
-        ),
+            )
+        }),
     }
 }
 
@@ -331,24 +328,18 @@ fn labels<'a>(handler: &'a str, status: &'a str) -> [(&'static str, &'a str); 2]
     [("handler", handler), ("status", status)]
 }
 
-/// The growth, and the sum of `memory_bytes()` over the family's series, read
-/// while the handles are still alive.
+/// The growth, and how much `Registry::memory_bytes()` (everything the registry
+/// allocates) grew with it, read while the handles are still alive.
 fn lakemetrics_growth<H>(
     reg: &Registry,
-    (before, after, handles): (u64, u64, Vec<Option<H>>),
+    grow: impl FnOnce() -> (u64, u64, Vec<Option<H>>),
 ) -> Growth {
-    let mut memory_bytes = 0u64;
+    let accounted = reg.memory_bytes() as u64;
+    let (before, after, handles) = grow();
+    let memory_bytes = reg.memory_bytes() as u64 - accounted;
     let mut series = 0usize;
     reg.visit(&Filter::all().prefix(NAME), |f| {
-        for s in f.series() {
-            series += 1;
-            memory_bytes += match s.data() {
-                SeriesData::Counter(c) => c.memory_bytes(),
-                SeriesData::Gauge(g) => g.memory_bytes(),
-                SeriesData::Histogram(h) => h.memory_bytes(),
-                SeriesData::Summary(s) => s.memory_bytes(),
-            } as u64;
-        }
+        series += f.series().count()
     });
     assert_eq!(series, handles.len(), "every series was created");
     drop(handles);
