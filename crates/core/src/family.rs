@@ -224,6 +224,16 @@ impl AnySeries {
         }
     }
 
+    /// The shape of the series' ring.
+    pub(crate) fn geometry(&self) -> Geometry {
+        match self {
+            AnySeries::Counter(s) => s.0.core.geometry(),
+            AnySeries::Gauge(s) => s.0.core.geometry(),
+            AnySeries::Histogram(s) => s.0.core.geometry(),
+            AnySeries::Summary(s) => s.0.core.geometry(),
+        }
+    }
+
     /// Start of the newest epoch the series was created in or recorded in, and
     /// that epoch's width.
     pub(crate) fn last_active(&self) -> (u64, u64) {

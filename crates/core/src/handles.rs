@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::buckets::Buckets;
 use crate::family::Series;
-use crate::storage::{CounterCore, GaugeCore, HistogramCore, HistogramSnapshot, SummaryCore};
+use crate::storage::window::window_span;
+use crate::storage::{CounterCore, GaugeCore, HistogramCore, HistogramSnapshot, Span, SummaryCore};
 
 /// A monotonically increasing `u64`.
 ///
@@ -54,6 +55,14 @@ impl Counter {
     pub fn rate(&self, window: Duration) -> f64 {
         let s = &*self.0;
         s.core.rate(s.clock.now_nanos(), window, s.created)
+    }
+
+    /// The span that windowed answers over `window` cover now (see [`Span`]):
+    /// whole epochs, from the one holding `now - window` (or the series'
+    /// creation) to now.
+    pub fn span(&self, window: Duration) -> Span {
+        let s = &*self.0;
+        window_span(&s.core.geometry(), s.clock.now_nanos(), window, s.created)
     }
 
     /// Bytes the series' state occupies, fixed at creation.
@@ -145,6 +154,14 @@ impl Gauge {
         s.core.min_over(s.clock.now_nanos(), window)
     }
 
+    /// The span that windowed answers over `window` cover now (see [`Span`]):
+    /// whole epochs, from the one holding `now - window` (or the series'
+    /// creation) to now.
+    pub fn span(&self, window: Duration) -> Span {
+        let s = &*self.0;
+        window_span(&s.core.geometry(), s.clock.now_nanos(), window, s.created)
+    }
+
     /// Bytes the series' state occupies, fixed at creation.
     pub fn memory_bytes(&self) -> usize {
         self.0.core.memory_bytes()
@@ -210,6 +227,14 @@ impl Histogram {
         self.0.core.buckets()
     }
 
+    /// The span that windowed answers over `window` cover now (see [`Span`]):
+    /// whole epochs, from the one holding `now - window` (or the series'
+    /// creation) to now.
+    pub fn span(&self, window: Duration) -> Span {
+        let s = &*self.0;
+        window_span(&s.core.geometry(), s.clock.now_nanos(), window, s.created)
+    }
+
     /// Bytes the series' state occupies, fixed at creation.
     pub fn memory_bytes(&self) -> usize {
         self.0.core.memory_bytes()
@@ -267,6 +292,14 @@ impl Summary {
     pub fn quantile(&self, q: f64, window: Duration) -> f64 {
         let s = &*self.0;
         s.core.quantile(q, s.clock.now_nanos(), window)
+    }
+
+    /// The span that windowed answers over `window` cover now (see [`Span`]):
+    /// whole epochs, from the one holding `now - window` (or the series'
+    /// creation) to now.
+    pub fn span(&self, window: Duration) -> Span {
+        let s = &*self.0;
+        window_span(&s.core.geometry(), s.clock.now_nanos(), window, s.created)
     }
 
     /// Bytes the series' state occupies, fixed at creation.

@@ -59,7 +59,7 @@ pub use retention::{Geometry, Retention, HISTOGRAM_SLOTS, MAX_SLOTS, SUMMARY_SLO
 pub use sketch::{SketchMapping, MAX_SKETCH_BUCKETS};
 pub use storage::{
     bucket_quantile, CounterCore, CounterPoint, GaugeCore, GaugePoint, HistogramCore,
-    HistogramPoint, HistogramSnapshot, SeriesState, StateData, SummaryCore, SummaryPoint,
+    HistogramPoint, HistogramSnapshot, SeriesState, Span, StateData, SummaryCore, SummaryPoint,
     TimeRange,
 };
 pub use view::{FamilyView, Labels, SeriesData, SeriesView};

@@ -8,7 +8,9 @@ use crate::family::{AnySeries, Family};
 use crate::intern::Sym;
 use crate::retention::{Geometry, Retention};
 use crate::sketch::SketchMapping;
-use crate::storage::{CounterCore, GaugeCore, HistogramCore, SeriesState, SummaryCore, TimeRange};
+use crate::storage::{
+    CounterCore, GaugeCore, HistogramCore, SeriesState, Span, SummaryCore, TimeRange,
+};
 use crate::{Describe, Filter, MetricKind, Registry};
 
 /// One family as seen by a visit: its metadata and its selected series.
@@ -197,6 +199,17 @@ impl<'a> SeriesView<'a> {
             epochs,
             data,
         }
+    }
+
+    /// The span that windowed answers over `window` cover at the time of the
+    /// visit (see [`Span`]).
+    pub fn span(&self, window: Duration) -> Span {
+        crate::storage::window::window_span(
+            &self.series.geometry(),
+            self.now,
+            window,
+            self.created(),
+        )
     }
 
     /// The history range the filter selected.

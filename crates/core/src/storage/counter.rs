@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::ring::{suffix_min, widen, Filled, Rows};
 use super::state::{SeriesState, StateData};
-use super::window::{window_epochs, with_scratch, TimeRange};
+use super::window::{window_epochs, window_span, with_scratch, TimeRange};
 use crate::retention::Geometry;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -167,8 +167,9 @@ impl CounterCore {
     /// increase divided by the time they cover up to `now`, or since `created`
     /// if the series is younger; 0 when no time is covered.
     pub fn rate(&self, now: u64, window: Duration, created: u64) -> f64 {
-        let (first, _) = window_epochs(&self.geometry, now, window);
-        let secs = now.saturating_sub(self.geometry.epoch_start(first).max(created)) as f64 / 1e9;
+        let secs = window_span(&self.geometry, now, window, created)
+            .duration()
+            .as_secs_f64();
         if secs <= 0.0 {
             return 0.0;
         }

@@ -34,4 +34,4 @@ pub use gauge::{GaugeCore, GaugePoint};
 pub use histogram::{bucket_quantile, HistogramCore, HistogramPoint, HistogramSnapshot};
 pub use state::{SeriesState, StateData};
 pub use summary::{SummaryCore, SummaryPoint};
-pub use window::TimeRange;
+pub use window::{Span, TimeRange};

@@ -32,6 +32,41 @@ impl TimeRange {
     }
 }
 
+/// The stretch of time a windowed answer covers, in ns since the Unix epoch: from
+/// the start of the oldest epoch the asked window touches (not before the series
+/// was created) to the time of the query.
+///
+/// Epochs are whole, so the span is at least the window asked for, up to one
+/// epoch more: 60 s over 10 s epochs covers 60 to 70 s. Histograms and summaries
+/// keep wider slots (see `Retention::geometry`), so their spans can be much longer
+/// than the window: 60 s over 50 s slots covers 100 to 150 s. A series younger
+/// than the window covers only its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Start, ns since the Unix epoch.
+    pub start: u64,
+    /// End (the time of the query), ns since the Unix epoch.
+    pub end: u64,
+}
+
+impl Span {
+    /// How long the span is.
+    pub fn duration(&self) -> Duration {
+        Duration::from_nanos(self.end.saturating_sub(self.start))
+    }
+}
+
+/// The span a window of `window` ending at `now` covers in a ring of shape `g`,
+/// for a series created at `created`.
+#[inline]
+pub(crate) fn window_span(g: &Geometry, now: u64, window: Duration, created: u64) -> Span {
+    let (first, _) = window_epochs(g, now, window);
+    Span {
+        start: g.epoch_start(first).max(created).min(now),
+        end: now,
+    }
+}
+
 /// Epochs that a window of `window` ending at `now` covers, clipped to retention:
 /// from the epoch holding `now - window` to the epoch holding `now`.
 #[inline]
