@@ -362,6 +362,16 @@ impl Family {
             });
         }
         let retention = d.retention.unwrap_or(defaults.retention);
+        let idle_ttl = d.idle_ttl.or(defaults.idle_ttl);
+        if idle_ttl.is_some() && !retention.has_history() {
+            return Err(Error::InvalidConfig {
+                what: "idle_ttl",
+                reason: format!(
+                    "{:?} keeps no history (Retention::NONE), so it cannot tell when a series went idle",
+                    d.name
+                ),
+            });
+        }
         let geometry = retention.geometry(match d.kind {
             MetricKind::Counter | MetricKind::Gauge => MAX_SLOTS,
             MetricKind::Histogram => HISTOGRAM_SLOTS,
@@ -381,7 +391,7 @@ impl Family {
             retention,
             geometry,
             max_series: d.max_series.unwrap_or(defaults.max_series_per_family),
-            idle_ttl: d.idle_ttl.or(defaults.idle_ttl),
+            idle_ttl,
             series: RwLock::new(Vec::new()),
             len: AtomicUsize::new(0),
             overflow: OnceLock::new(),

@@ -38,6 +38,33 @@ impl Retention {
         window: Duration::from_secs(600),
     };
 
+    /// No history: cumulative values only, for families that are only scraped.
+    ///
+    /// A series keeps one epoch that spans its whole life, so windowed answers
+    /// (`increase`, `max_over`, `quantile`, ...) cover everything since it was
+    /// created, and their [`Span`](crate::Span) says so; no history points are
+    /// exported or saved. An idle TTL needs history and is refused with it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lakemetrics_core::{Describe, Registry, Retention};
+    /// let reg = Registry::new();
+    /// reg.register(Describe::counter("scraped").retention(Retention::NONE)).unwrap();
+    /// let c = reg.counter("scraped", &[]).unwrap();
+    /// c.inc_by(3);
+    /// assert_eq!(c.increase(Duration::from_secs(1)), 3); // since creation
+    /// assert!(Retention::NONE.slots() == 0 && !Retention::NONE.has_history());
+    /// ```
+    pub const NONE: Retention = Retention {
+        resolution: Duration::ZERO,
+        window: Duration::ZERO,
+    };
+
+    /// Whether this retention keeps history (every retention but [`Retention::NONE`]).
+    pub fn has_history(&self) -> bool {
+        *self != Retention::NONE
+    }
+
     /// Epochs of `resolution` over `window`.
     ///
     /// Errors if `resolution` is zero or under a millisecond, if `window` is shorter
@@ -78,8 +105,12 @@ impl Retention {
         self.window
     }
 
-    /// Slots of a counter or gauge ring: `ceil(window / resolution)`.
+    /// Slots of a counter or gauge ring: `ceil(window / resolution)` (0 for
+    /// [`Retention::NONE`]).
     pub fn slots(&self) -> usize {
+        if !self.has_history() {
+            return 0;
+        }
         let r = self.resolution.as_nanos();
         self.window.as_nanos().div_ceil(r) as usize
     }
@@ -87,6 +118,9 @@ impl Retention {
     /// The ring shape for at most `max_slots` slots: the resolution is widened to a
     /// whole multiple of itself so that the window still fits.
     pub fn geometry(&self, max_slots: usize) -> Geometry {
+        if !self.has_history() {
+            return Geometry::lifetime();
+        }
         let slots = self.slots();
         let max_slots = max_slots.max(1);
         let factor = slots.div_ceil(max_slots).max(1);
@@ -117,6 +151,17 @@ impl Geometry {
             width: FastDiv::new(width_nanos.max(1)),
             len: FastDiv::new(len.max(1) as u64),
         }
+    }
+
+    /// One slot whose one epoch spans all time (the shape of [`Retention::NONE`]).
+    pub fn lifetime() -> Geometry {
+        Geometry::new(u64::MAX, 1)
+    }
+
+    /// Whether this is [`Geometry::lifetime`]: no history to report.
+    #[inline]
+    pub fn is_lifetime(&self) -> bool {
+        self.width.d == u64::MAX
     }
 
     /// Epoch width in nanoseconds.

@@ -978,7 +978,13 @@ impl Decoder {
         let ret_at = r.offset();
         let resolution = r.duration()?;
         let window = r.duration()?;
-        let retention = Retention::new(resolution, window).map_err(|e| {
+        // Both zero: `Retention::NONE` (no history), which `new` refuses.
+        let retention = if (resolution, window) == (Duration::ZERO, Duration::ZERO) {
+            Ok(Retention::NONE)
+        } else {
+            Retention::new(resolution, window)
+        }
+        .map_err(|e| {
             corrupt(
                 ret_at,
                 Corruption::Invalid {

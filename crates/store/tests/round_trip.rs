@@ -218,3 +218,33 @@ fn refuses_a_registry_it_does_not_fit_and_restores_nothing() {
     }
     assert_eq!(d.series_count(), 1);
 }
+
+#[test]
+fn families_without_history_round_trip() {
+    let dir = TempDir::new("none");
+    let clock = Arc::new(ManualClock::new(T0));
+    let a = Registry::builder().clock(clock.clone()).build();
+    a.register(Describe::counter("scraped").retention(Retention::NONE))
+        .unwrap();
+    let c = a.counter("scraped", &[("k", "v")]).unwrap();
+    for _ in 0..10 {
+        clock.advance(Duration::from_secs(30));
+        c.inc_by(4);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    store.checkpoint(&a).unwrap();
+    let b = Registry::builder().clock(clock.clone()).build();
+    store.restore(&b).unwrap();
+    let r = b.counter("scraped", &[("k", "v")]).unwrap();
+    assert_eq!(
+        b.describe("scraped").unwrap(),
+        a.describe("scraped").unwrap()
+    );
+    assert_eq!(r.get(), 40);
+    // Its one epoch is the series' life, restored with it.
+    assert_eq!(r.increase(Duration::from_secs(1)), 40);
+    assert_eq!(
+        r.span(Duration::from_secs(1)),
+        c.span(Duration::from_secs(1))
+    );
+}

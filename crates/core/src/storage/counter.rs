@@ -147,6 +147,10 @@ impl CounterCore {
     /// Calls `f` for each epoch in `range` in which the counter grew, oldest first.
     pub fn for_each_point(&self, now: u64, range: TimeRange, mut f: impl FnMut(CounterPoint)) {
         let g = self.geometry;
+        if g.is_lifetime() {
+            // No history (`Retention::NONE`): nothing to report.
+            return;
+        }
         let from = range.start.map_or(0, |s| g.epoch(s));
         self.with_bases(now, from, |bases, total, _| {
             let mut it = bases.chunks_exact(2).peekable();
@@ -202,6 +206,15 @@ impl CounterCore {
     pub(crate) fn capture(&self, now: u64) -> (Vec<u64>, StateData) {
         let mut epochs = Vec::new();
         let mut bases = Vec::new();
+        if self.geometry.is_lifetime() {
+            return (
+                epochs,
+                StateData::Counter {
+                    total: self.total(),
+                    bases,
+                },
+            );
+        }
         let total = self.with_bases(now, 0, |rows, total, _| {
             let mut it = rows.chunks_exact(2).peekable();
             while let Some(p) = it.next() {
@@ -241,7 +254,8 @@ impl CounterCore {
                 .peek()
                 .filter(|(&e, _)| history && e <= head)
                 .map_or(*total, |(_, &b)| b.min(*total));
-            self.rows.put(g, x, [b]);
+            // No history: the one epoch is the series' life, from 0.
+            self.rows.put(g, x, [if g.is_lifetime() { 0 } else { b }]);
         }
         self.total.store(*total, Ordering::Relaxed);
         true

@@ -72,8 +72,11 @@ const SLOT_BITS: u32 = 12;
 
 impl Cursor {
     fn new(g: &Geometry, now: u64) -> Cursor {
-        let c = Cursor(AtomicU64::new(u64::MAX));
-        c.locate(g, now);
+        // Epoch 0 of slot 0 until `relocate` stores the real one (a hint whose
+        // check fails for any realistic `now`, unless epoch 0 spans all time, as
+        // with `Retention::NONE`, where it is right).
+        let c = Cursor(AtomicU64::new(0));
+        c.relocate(g, now);
         c
     }
 
@@ -290,6 +293,10 @@ impl GaugeCore {
     /// oldest first; `last` is the next point's `open`, or the current value.
     fn points(&self, now: u64, mut f: impl FnMut(u64, GaugePoint)) {
         let g = self.geometry;
+        if g.is_lifetime() {
+            // No history (`Retention::NONE`): nothing to report or save.
+            return;
+        }
         let now_e = g.epoch(now);
         let mut prev: Option<(u64, f64, f64)> = None;
         self.slots(g.oldest_retained(now_e), now_e, |x, open, min, max| {

@@ -238,6 +238,10 @@ impl HistogramCore {
         mut f: impl FnMut(HistogramPoint<'_>),
     ) {
         let g = self.geometry;
+        if g.is_lifetime() {
+            // No history (`Retention::NONE`): nothing to report.
+            return;
+        }
         let n = self.counts.len();
         let from = range.start.map_or(0, |s| g.epoch(s));
         self.with_rows(now, from, |rows, stride, _| {
@@ -312,7 +316,13 @@ impl HistogramCore {
         let mut epochs = Vec::new();
         let mut bases = Vec::new();
         let mut sum_bases = Vec::new();
-        self.with_rows(now, 0, |rows, stride, _| {
+        // No history (`Retention::NONE`): no epochs saved (none read from MAX on).
+        let from = if self.geometry.is_lifetime() {
+            u64::MAX
+        } else {
+            0
+        };
+        self.with_rows(now, from, |rows, stride, _| {
             let all: Vec<&[u64]> = rows.chunks_exact(stride).collect();
             for k in 0..all.len().saturating_sub(1) {
                 let (row, next) = (all[k], all[k + 1]);
@@ -370,6 +380,11 @@ impl HistogramCore {
                         .zip(counts)
                         .map(|(b, c)| *b.min(c))
                         .chain([f64_to_48(sum_bases[at])])
+                        .collect()
+                } else if g.is_lifetime() {
+                    // No history: the one epoch is the series' life, from 0.
+                    (0..=n)
+                        .map(|j| if j < n { 0 } else { f64_to_48(0.0) })
                         .collect()
                 } else {
                     counts.iter().copied().chain([f64_to_48(*sum)]).collect()

@@ -329,6 +329,10 @@ impl SummaryCore {
     /// Calls `f` for each epoch in `range` with observations, oldest first.
     pub fn for_each_point(&self, now: u64, range: TimeRange, mut f: impl FnMut(SummaryPoint<'_>)) {
         let g = self.geometry;
+        if g.is_lifetime() {
+            // No history (`Retention::NONE`): nothing to report.
+            return;
+        }
         let (rows, total, total_sum, _) = self.slots(now, 0, u64::MAX);
         for (k, &(e, c, s)) in rows.iter().enumerate() {
             let (nc, ns) = rows.get(k + 1).map_or((total, total_sum), |r| (r.1, r.2));
@@ -379,7 +383,11 @@ impl SummaryCore {
     /// The saved state at `now` (history limited to retained epochs).
     pub(crate) fn capture(&self, now: u64) -> (Vec<u64>, StateData) {
         let k = self.mapping.len();
-        let (rows, count, sum, _) = self.slots(now, 0, u64::MAX);
+        let (mut rows, count, sum, _) = self.slots(now, 0, u64::MAX);
+        if self.geometry.is_lifetime() {
+            // No history (`Retention::NONE`): no epochs saved.
+            rows.clear();
+        }
         let mut sketches = Vec::with_capacity(rows.len() * k);
         for r in &rows {
             sketches.extend((0..k).map(|b| self.sketch_count(r.0, b).min(u32::MAX as u64) as u32));
@@ -438,6 +446,9 @@ impl SummaryCore {
                             w.store(((lx & 0xFFFF) << 48) | u64::from(c), Ordering::Relaxed);
                         }
                     }
+                } else if g.is_lifetime() {
+                    // No history: the one epoch is the series' life, from 0.
+                    self.rows.put(g, x, [0, f64_to_48(0.0)]);
                 } else {
                     self.rows.put(g, x, [*count, f64_to_48(*sum)]);
                 }
