@@ -101,3 +101,27 @@ fn the_registry_budget_adds_up_every_family() {
     // A small family still fits.
     reg.register(Describe::counter("d").max_series(99)).unwrap();
 }
+
+/// The figures docs/architecture.md gives for the default retention.
+#[test]
+fn state_bytes_at_the_default_retention() {
+    let reg = Registry::new();
+    let sizes = [
+        reg.counter("c", &[]).unwrap().memory_bytes(),
+        reg.gauge("g", &[]).unwrap().memory_bytes(),
+        reg.histogram("h", &[]).unwrap().memory_bytes(),
+        reg.summary("s", &[]).unwrap().memory_bytes(),
+    ];
+    println!("counter, gauge, histogram, summary: {sizes:?}");
+    // 60 epochs of one 8-byte base; 60 of 32-byte slots; 12 rows of 13 words;
+    // 5 sketches of 2,447 words (see docs/architecture.md).
+    assert_eq!(
+        sizes,
+        [
+            72 + 60 * 8,
+            72 + 60 * 32,
+            104 + 12 * 8 + 12 * 13 * 8,
+            144 + 5 * 16 + 5 * 2_447 * 8
+        ]
+    );
+}
