@@ -6,7 +6,8 @@
 //! cargo build --release -p lakemetrics-benches --example render_profile
 //! perf record -e cpu-clock -g target/release/examples/render_profile 1000000 20
 //! valgrind --tool=callgrind --cache-sim=yes --collect-atstart=no \
-//!     --toggle-collect='*write_prometheus*' target/release/examples/render_profile 100000 3
+//!     --toggle-collect='render_profile::render' --dump-before='render_profile::render' \
+//!     target/release/examples/render_profile 100000 3
 //! ```
 //!
 //! Arguments: `series` (a multiple of 100; 100000 by default), `renders` (10),
@@ -62,15 +63,7 @@ fn main() {
     for _ in 0..renders {
         buf.clear();
         let start = ThreadCpuTime::now();
-        match &subject {
-            Built::Lakemetrics(reg) if what == What::Json => {
-                lakemetrics_export::write_json(black_box(reg), &all, &mut buf).unwrap()
-            }
-            Built::Lakemetrics(reg) => {
-                lakemetrics_export::write_prometheus(black_box(reg), &all, &mut buf).unwrap()
-            }
-            Built::Measured(me) => peers::measured_render(black_box(me), &mut buf),
-        }
+        render(&subject, what, &all, &mut buf);
         let ns = (ThreadCpuTime::now() - start).as_nanos() as f64;
         eprintln!(
             "render: {} bytes, {:.1} ns per series",
@@ -79,4 +72,20 @@ fn main() {
         );
     }
     black_box(buf.len());
+}
+
+/// One render into `buf`. Not inlined, so that a profiler can select it
+/// (`--toggle-collect='render_profile::render'`, `--dump-before=..` for one
+/// profile per render).
+#[inline(never)]
+fn render(subject: &Built, what: What, all: &Filter, buf: &mut Vec<u8>) {
+    match subject {
+        Built::Lakemetrics(reg) if what == What::Json => {
+            lakemetrics_export::write_json(black_box(reg), all, buf).unwrap()
+        }
+        Built::Lakemetrics(reg) => {
+            lakemetrics_export::write_prometheus(black_box(reg), all, buf).unwrap()
+        }
+        Built::Measured(me) => peers::measured_render(black_box(me), buf),
+    }
 }

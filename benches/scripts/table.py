@@ -24,6 +24,11 @@ def fmt_time(ns):
     return f"{ns:.2f} ns"
 
 
+def fmt_per_element(ns):
+    """Per-element times stay in ns (one decimal) up to 10 µs, to compare rows."""
+    return f"{ns:.1f} ns" if ns < 1e4 else fmt_time(ns)
+
+
 def group_rows(root, group):
     base = os.path.join(root, group)
     rows = []
@@ -54,7 +59,7 @@ def main():
         print(head)
         print("|---|---:|" + ("---:|" if per else "") + "---:|" * len(ours))
         for name, t, elements in ours + others:
-            each = (f" {fmt_time(t / elements)} |" if elements else " |") if per else ""
+            each = (f" {fmt_per_element(t / elements)} |" if elements else " |") if per else ""
             cells = "".join(f" {ref / t:.2f} |" for _, ref, _ in ours)
             print(f"| `{name}` | {fmt_time(t)} |{each}{cells}")
         print()
