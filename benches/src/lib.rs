@@ -3,10 +3,13 @@
 //! same run; see `benches/` and docs/benchmarks.md.
 //!
 //! This library holds what the benches share: the measurement (the calling
-//! thread's CPU time), the observation values, and the raw floors that show what an
-//! operation costs with nothing but its atomics.
+//! thread's CPU time), the observation values, the raw floors that show what an
+//! operation costs with nothing but its atomics, and the [`shape`] of the registry
+//! the export benches build in every implementation.
 
 #![warn(missing_docs)]
+
+pub mod shape;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
