@@ -186,11 +186,16 @@ pub(crate) enum AnySeries {
     Summary(Summary),
 }
 
+/// A series' labels, sorted by name: up to two pairs inside the series' own
+/// allocation (a render reads them from the cache lines it fetches for the
+/// value, with no second pointer to chase), more on the heap.
+pub(crate) type LabelSet = smallvec::SmallVec<[(Sym, Sym); 2]>;
+
 /// One series: its labels, its clock and its state.
 pub(crate) struct Series<T> {
     pub(crate) core: T,
     /// Sorted by label name.
-    pub(crate) labels: Box<[(Sym, Sym)]>,
+    pub(crate) labels: LabelSet,
     pub(crate) clock: ClockSource,
     pub(crate) created: u64,
     pub(crate) hash: u64,
@@ -259,8 +264,13 @@ impl AnySeries {
     /// Heap bytes this series takes as the allocator lays them out: its shared
     /// allocation, its history arrays and its label slice.
     pub(crate) fn heap_bytes(&self, family: &Family) -> usize {
-        let labels = self.labels();
-        family.series_bytes() + chunk(std::mem::size_of_val(labels))
+        let spilled = match self {
+            AnySeries::Counter(s) => label_heap(&s.0.labels),
+            AnySeries::Gauge(s) => label_heap(&s.0.labels),
+            AnySeries::Histogram(s) => label_heap(&s.0.labels),
+            AnySeries::Summary(s) => label_heap(&s.0.labels),
+        };
+        family.series_bytes() + spilled
     }
 
     pub(crate) fn strong_count(&self) -> usize {
@@ -515,7 +525,7 @@ impl Family {
 
     pub(crate) fn new_core(
         &self,
-        labels: Box<[(Sym, Sym)]>,
+        labels: LabelSet,
         clock: &ClockSource,
         hash: u64,
         created: Option<u64>,
@@ -541,6 +551,15 @@ impl Family {
             }
             MetricKind::Summary => wrap!(Summary, SummaryCore::new(self.mapping, g, now)),
         }
+    }
+}
+
+/// Heap bytes of a label set that did not fit inside its series.
+fn label_heap(labels: &LabelSet) -> usize {
+    if labels.spilled() {
+        chunk(labels.capacity() * std::mem::size_of::<(Sym, Sym)>())
+    } else {
+        0
     }
 }
 

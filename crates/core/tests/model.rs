@@ -222,6 +222,8 @@ fn check_history(m: &Model, now: u64, reg: &Registry, (cw, cl): (u64, u64), (hw,
             }
         }
     }
+    // Points are the epochs in which the counter grew (an `inc_by(0)` makes none).
+    want.retain(|&(_, n)| n > 0);
     let mut got = Vec::new();
     c.core()
         .for_each_point(now, TimeRange::ALL, |p| got.push((p.start, p.increase)));
