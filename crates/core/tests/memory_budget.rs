@@ -114,14 +114,14 @@ fn state_bytes_at_the_default_retention() {
     ];
     println!("counter, gauge, histogram, summary: {sizes:?}");
     // 60 epochs of one 8-byte base; 60 of 32-byte slots; 12 rows of 13 words;
-    // 5 sketches of 2,447 words (see docs/architecture.md).
+    // 5 sketches of 2,447 4-byte words (see docs/architecture.md).
     assert_eq!(
         sizes,
         [
             72 + 60 * 8,
             72 + 60 * 32,
             104 + 12 * 8 + 12 * 13 * 8,
-            144 + 5 * 16 + 5 * 2_447 * 8
+            144 + 5 * 16 + 5 * 2_447 * 4
         ]
     );
 }

@@ -1,8 +1,10 @@
 //! Summaries: exact count and sum, with one sketch per (wide) epoch giving
 //! quantiles over a sliding window.
 //!
-//! The count and sum bases follow [`super::ring`]. Each sketch bucket is a word of
-//! its own carrying the lap it counts for (16 bits) and the count (48 bits):
+//! The count and sum bases follow [`super::ring`]. Each sketch bucket is a 32-bit
+//! word of its own carrying the lap it counts for (its low 4 bits) and the count
+//! (28 bits, up to 268 million per bucket per epoch; beyond, observations are
+//! counted and summed but no longer sketched):
 //! `add` is a CAS that increments the word when it holds the writer's lap, starts
 //! it at 1 when it holds an older lap, and increments it when it holds a newer one
 //! (the writer stalled past the slot's restart: the observation lands in the epoch
@@ -15,18 +17,18 @@ use std::time::Duration;
 
 use smallvec::SmallVec;
 
-use super::ring::{f64_from_48, f64_to_48, payload, suffix_min, tag, widen, Filled, Rows};
+use super::ring::{f64_from_48, f64_to_48, suffix_min, widen, Filled, Rows};
 use super::state::{SeriesState, StateData};
 use super::window::{f64_add, window_epochs, TimeRange};
 use crate::retention::Geometry;
 use crate::sketch::SketchMapping;
-use crate::sync::{mutant, ord, AtomicU64, Ordering};
+use crate::sync::{mutant, ord, AtomicU32, AtomicU64, Ordering};
 
 /// A summary's state: exact count and sum, and a ring of sketches, one per (wide)
 /// epoch, giving quantiles over a sliding window.
 ///
-/// Memory: 8 bytes per sketch bucket per slot (about 2,450 buckets by default:
-/// 19.6 KiB a slot), plus 16 bytes of bases per slot.
+/// Memory: 4 bytes per sketch bucket per slot (about 2,450 buckets by default:
+/// 9.8 KiB a slot), plus 16 bytes of bases per slot.
 #[derive(Debug)]
 pub struct SummaryCore {
     mapping: SketchMapping,
@@ -35,7 +37,7 @@ pub struct SummaryCore {
     /// Per slot: the count and the sum (48-bit float) when the epoch started.
     rows: Rows,
     /// Per slot: `mapping.len()` words of (lap, count).
-    sketches: Box<[AtomicU64]>,
+    sketches: Box<[AtomicU32]>,
     geometry: Geometry,
 }
 
@@ -62,19 +64,47 @@ impl SummaryPoint<'_> {
     }
 }
 
+/// Bits of a sketch word's count; its lap tag is above them.
+const COUNT_BITS: u32 = 28;
+/// The largest count a sketch word holds.
+const MAX_COUNT: u32 = (1 << COUNT_BITS) - 1;
+
+/// A sketch word for (the low 4 bits of) lap `lap` holding `count`.
+#[inline]
+fn word(lap: u64, count: u32) -> u32 {
+    ((lap as u32 & 0xF) << COUNT_BITS) | count
+}
+
+/// A sketch word's lap tag.
+#[inline]
+fn tag(w: u32) -> u8 {
+    (w >> COUNT_BITS) as u8
+}
+
+/// A sketch word's count.
+#[inline]
+fn count(w: u32) -> u32 {
+    w & MAX_COUNT
+}
+
+/// `a - b` between two 4-bit lap tags, in -8..=7.
+#[inline]
+fn lap_diff(a: u8, b: u8) -> i8 {
+    ((a.wrapping_sub(b) << 4) as i8) >> 4
+}
+
 /// Adds one to a sketch word for lap tag `t` (see the module docs).
 #[inline]
-fn sketch_add(w: &AtomicU64, t: u16) {
+fn sketch_add(w: &AtomicU32, t: u8) {
     // Relaxed: each word is its own counter; readers check its tag.
     let mut cur = w.load(Ordering::Relaxed);
     loop {
         // An older lap: unreachable while every writer fills (and so resets) its
         // epoch's words before adding; kept so that a word never counts for a lap
         // it does not hold.
-        let older = (tag(cur).wrapping_sub(t) as i16) < 0;
-        let new = if older {
-            (u64::from(t) << 48) | 1
-        } else if payload(cur) == super::ring::PAYLOAD_MASK {
+        let new = if lap_diff(tag(cur), t) < 0 {
+            word(u64::from(t), 1)
+        } else if count(cur) == MAX_COUNT {
             return;
         } else {
             cur + 1
@@ -97,15 +127,15 @@ fn sketch_add(w: &AtomicU64, t: u16) {
 /// Resets a sketch word for lap `lx` when a fill restarts its slot; `ls` is the
 /// lap it holds if untouched (see `ring::claim`).
 #[inline]
-fn sketch_reset(w: &AtomicU64, lx: u64, ls: u64) {
-    let (tx, ts) = (lx as u16, ls as u16);
+fn sketch_reset(w: &AtomicU32, lx: u64, ls: u64) {
+    let (tx, ts) = ((lx & 0xF) as u8, (ls & 0xF) as u8);
     // Acquire (here, and on the CAS): see below; a word another fill already
     // reset carries the writers' release sequence along.
     let acq = ord!(Acquire, "sketch.reset.acquire");
     let mut cur = w.load(acq);
     loop {
         let t = tag(cur);
-        if t != ts && (t == tx || (t.wrapping_sub(tx) as i16) > 0) {
+        if t != ts && (t == tx || lap_diff(t, tx) > 0) {
             // A writer of this lap (or a later one) was first.
             return;
         }
@@ -115,7 +145,7 @@ fn sketch_reset(w: &AtomicU64, lx: u64, ls: u64) {
         // it and both put it in the old epoch; one that comes later lands in the
         // new lap's word. So per epoch the sketch never counts fewer observations
         // than the count's bases give it.
-        match w.compare_exchange_weak(cur, u64::from(tx) << 48, acq, acq) {
+        match w.compare_exchange_weak(cur, word(lx, 0), acq, acq) {
             Ok(_) => return,
             Err(now) => cur = now,
         }
@@ -151,7 +181,7 @@ impl SummaryCore {
                     } else {
                         head_lap.wrapping_sub(1)
                     };
-                    AtomicU64::new((lap & 0xFFFF) << 48)
+                    AtomicU32::new(word(lap, 0))
                 })
                 .collect(),
             mapping,
@@ -179,8 +209,8 @@ impl SummaryCore {
         if !v.is_nan() {
             let (lap, slot) = g.lap_slot(e);
             let k = self.mapping.len();
-            if let Some(word) = self.sketches.get(slot * k + self.mapping.index(v)) {
-                sketch_add(word, lap as u16);
+            if let Some(w) = self.sketches.get(slot * k + self.mapping.index(v)) {
+                sketch_add(w, (lap & 0xF) as u8);
             }
         }
     }
@@ -222,7 +252,7 @@ impl SummaryCore {
                 for x in (back + 1).saturating_sub(g.len() as u64)..=back {
                     let (lx, slot) = g.lap_slot(x);
                     for w in self.sketches.get(slot * k..(slot + 1) * k).unwrap_or(&[]) {
-                        w.store((lx & 0xFFFF) << 48, Ordering::Relaxed);
+                        w.store(word(lx, 0), Ordering::Relaxed);
                     }
                 }
                 return back;
@@ -239,8 +269,8 @@ impl SummaryCore {
         self.sketches.get(slot * k + b).map_or(0, |w| {
             // Relaxed: ordered after the Acquire of the ring's head.
             let w = w.load(Ordering::Relaxed);
-            if tag(w) == lap as u16 {
-                payload(w)
+            if tag(w) == (lap & 0xF) as u8 {
+                u64::from(count(w))
             } else {
                 0
             }
@@ -292,7 +322,7 @@ impl SummaryCore {
     pub(crate) fn allocations_for(g: &Geometry, mapping: &SketchMapping) -> [usize; 2] {
         [
             Rows::bytes_for(g.len(), 2),
-            g.len() * mapping.len() * std::mem::size_of::<AtomicU64>(),
+            g.len() * mapping.len() * std::mem::size_of::<AtomicU32>(),
         ]
     }
 
@@ -443,7 +473,7 @@ impl SummaryCore {
                     );
                     if state.epochs[at] == x {
                         for (w, &c) in words.iter().zip(&sketches[at * k..(at + 1) * k]) {
-                            w.store(((lx & 0xFFFF) << 48) | u64::from(c), Ordering::Relaxed);
+                            w.store(word(lx, c.min(MAX_COUNT)), Ordering::Relaxed);
                         }
                     }
                 } else if g.is_lifetime() {
@@ -491,18 +521,34 @@ mod tests {
 
     #[test]
     fn sketch_words_restart_per_lap() {
-        let w = AtomicU64::new(3 << 48 | 7);
+        let w = AtomicU32::new(word(3, 7));
         sketch_add(&w, 3);
-        assert_eq!(w.load(Ordering::Relaxed), 3 << 48 | 8);
+        assert_eq!(w.load(Ordering::Relaxed), word(3, 8));
         sketch_add(&w, 4);
-        assert_eq!(w.load(Ordering::Relaxed), 4 << 48 | 1);
+        assert_eq!(w.load(Ordering::Relaxed), word(4, 1));
         // A stale writer counts into the newer lap.
         sketch_add(&w, 3);
-        assert_eq!(w.load(Ordering::Relaxed), 4 << 48 | 2);
+        assert_eq!(w.load(Ordering::Relaxed), word(4, 2));
         // A fill for lap 4 keeps what writers of lap 4 counted; one for lap 5 resets.
         sketch_reset(&w, 4, 3);
-        assert_eq!(w.load(Ordering::Relaxed), 4 << 48 | 2);
+        assert_eq!(w.load(Ordering::Relaxed), word(4, 2));
         sketch_reset(&w, 5, 4);
-        assert_eq!(w.load(Ordering::Relaxed), 5 << 48);
+        assert_eq!(w.load(Ordering::Relaxed), word(5, 0));
+        // Laps wrap at 16: lap 17 is newer than lap 15.
+        let w = AtomicU32::new(word(15, 3));
+        sketch_add(&w, (17 & 0xF) as u8);
+        assert_eq!(w.load(Ordering::Relaxed), word(17, 1));
+        // A full word stops counting (the observation is still in count and sum).
+        let w = AtomicU32::new(word(2, MAX_COUNT));
+        sketch_add(&w, 2);
+        assert_eq!(count(w.load(Ordering::Relaxed)), MAX_COUNT);
+    }
+
+    #[test]
+    fn lap_differences_wrap() {
+        assert_eq!(lap_diff(1, 15), 2);
+        assert_eq!(lap_diff(15, 1), -2);
+        assert_eq!(lap_diff(7, 0), 7);
+        assert_eq!(lap_diff(8, 0), -8);
     }
 }
