@@ -68,8 +68,9 @@ pub enum Error {
     /// Creating the series would pass a cardinality limit.
     #[error("metric {name:?} reached its limit of {limit} series ({scope})")]
     CardinalityLimit {
-        /// The metric name.
-        name: String,
+        /// The metric name (shared with the family: refusing a lookup past a
+        /// limit allocates nothing).
+        name: std::sync::Arc<str>,
         /// The limit that was reached.
         limit: usize,
         /// `"family"` or `"registry"`.

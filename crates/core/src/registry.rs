@@ -631,7 +631,12 @@ impl Registry {
                 (Some(_), Some(_)) => Err(Error::SeriesExists { name: name.into() }),
                 (Some(s), None) => Ok(s),
                 (None, _) => Err(Error::CardinalityLimit {
-                    name: name.into(),
+                    // The family's own name when it exists: no allocation.
+                    name: inner
+                        .families
+                        .read()
+                        .get(name)
+                        .map_or_else(|| name.into(), |f| f.name.shared()),
                     limit: inner.max_series,
                     scope: "registry",
                 }),
@@ -650,7 +655,7 @@ impl Registry {
             return match (self.find(hash, name, labels), restore) {
                 (Some(_), Some(_)) => Err(Error::SeriesExists { name: name.into() }),
                 (Some(s), None) => Ok(s),
-                (None, _) => self.refuse(&family, name, overflow, limit, scope),
+                (None, _) => self.refuse(&family, overflow, limit, scope),
             };
         }
         // Lock order everywhere: family series list, then index shard.
@@ -691,7 +696,7 @@ impl Registry {
                 drop(bucket);
             }
             drop(list);
-            return self.refuse(&family, name, overflow, limit, scope);
+            return self.refuse(&family, overflow, limit, scope);
         }
         if family.internal {
             inner.series_count.fetch_add(1, StdOrdering::Relaxed);
@@ -755,7 +760,6 @@ impl Registry {
     fn refuse(
         &self,
         family: &Arc<Family>,
-        name: &str,
         overflow: bool,
         limit: usize,
         scope: &'static str,
@@ -764,7 +768,7 @@ impl Registry {
             Ok(self.overflow(family))
         } else {
             Err(Error::CardinalityLimit {
-                name: name.into(),
+                name: family.name.shared(),
                 limit,
                 scope,
             })

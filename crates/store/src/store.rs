@@ -421,7 +421,7 @@ fn apply(reg: &Registry, cp: &Checkpoint, path: &Path) -> Result<Restored> {
             return Err(incompatible(
                 &f.name,
                 lakemetrics_core::Error::CardinalityLimit {
-                    name: f.name.clone(),
+                    name: f.name.as_str().into(),
                     limit: f.max_series,
                     scope: "family",
                 },
