@@ -304,24 +304,34 @@ impl LookupCache {
     /// serial takes an id here: the one case left is a thread whose very first
     /// cache fill comes from a thread-local destructor after `thread_local`'s own
     /// has run, which needs another user of `thread_local` on that thread.
+    ///
+    /// For that last case, the calls that can take an id run under
+    /// `catch_unwind`: should one panic, the lookup simply goes uncached, instead
+    /// of the panic unwinding out of a thread-local destructor (which aborts).
     fn slots(&self) -> Option<&Slots> {
         if let Some(slots) = self.threads.get() {
             return Some(slots);
         }
         if SERIAL.with(Cell::get) == 0 {
-            LIVE.get_or(|| ());
+            let took_id =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| LIVE.get_or(|| ())));
+            took_id.ok()?;
             // Relaxed: only uniqueness matters.
             let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
             SERIAL.with(|s| s.set(serial));
         } else if LIVE.get().is_none() {
             return None;
         }
-        Some(self.threads.get_or(|| {
-            Box::new(Slots {
-                entries: RefCell::new([const { None }; SLOTS]),
-                owner: Cell::new(0),
-            })
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.threads.get_or(|| {
+                Box::new(Slots {
+                    entries: RefCell::new([const { None }; SLOTS]),
+                    owner: Cell::new(0),
+                })
+            });
         }))
+        .ok()?;
+        self.threads.get().map(|b| &**b)
     }
 
     /// Drops this thread's entries, if this thread's serial put them.
