@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::ring::{suffix_min, widen, Filled, Rows};
-use super::state::{SeriesState, StateData};
+use super::state::{restored_epochs, Restored, SeriesState, StateData};
 use super::window::{window_epochs, window_span, with_scratch, TimeRange};
 use crate::retention::Geometry;
 use crate::sync::{AtomicU64, Ordering};
@@ -45,10 +45,7 @@ impl CounterCore {
         // Relaxed: the total is one word; the only thing published with a base is
         // the base itself (see `ring`).
         let prev = self.total.fetch_add(n, Ordering::Relaxed);
-        let w = self.geometry.width_nanos();
-        // Same epoch as the head (nearly every recording): one multiply and a
-        // compare, no division.
-        if now.wrapping_sub(self.rows.head_hint().wrapping_mul(w)) >= w {
+        if self.rows.current(&self.geometry, now).is_none() {
             self.start(now, prev, fresh);
         }
     }
@@ -58,30 +55,7 @@ impl CounterCore {
     fn start(&self, now: u64, base: u64, fresh: impl FnOnce() -> u64) {
         let g = &self.geometry;
         if self.rows.fill(g, g.epoch(now), |_| base, |_, _, _| {}) == Filled::Behind {
-            self.catch_up(fresh, base);
-        }
-    }
-
-    /// After a recording found the ring ahead of its clock reading: if a fresh
-    /// reading is still more than an epoch behind the head, the clock went back
-    /// (or history was restored from a process whose clock was ahead), and history
-    /// restarts at the clock's epoch. A writer that was merely slow reads a fresh
-    /// time at or near the head and changes nothing.
-    #[cold]
-    fn catch_up(&self, fresh: impl FnOnce() -> u64, base: u64) {
-        let g = &self.geometry;
-        // The head first (Acquire), the clock after: a reading taken after seeing
-        // the head is at least the reading that moved it, unless the clock went
-        // back (with a shared `ManualClock`, the Acquire is what guarantees that).
-        let (head, e) = if crate::sync::mutant("catch_up.clock_first") {
-            let e = g.epoch(fresh());
-            (self.rows.head(), e)
-        } else {
-            let head = self.rows.head();
-            (head, g.epoch(fresh()))
-        };
-        if e.saturating_add(1) < head {
-            self.rows.rewind(g, e, |_| base);
+            self.rows.catch_up(g, fresh, |_| base, |_, _| {});
         }
     }
 
@@ -241,21 +215,13 @@ impl CounterCore {
             return false;
         }
         let g = &self.geometry;
-        let head = self.rows.head_hint();
-        // Each retained epoch takes the base of the first saved epoch at or after
-        // it (the counter did not grow in between), or the total: without history,
-        // every epoch starts at the total, so nothing restored counts as recent.
-        let mut saved = state.epochs.iter().zip(bases).peekable();
-        for x in g.oldest_retained(head)..=head {
-            while saved.peek().is_some_and(|(&e, _)| e < x) {
-                saved.next();
-            }
-            let b = saved
-                .peek()
-                .filter(|(&e, _)| history && e <= head)
-                .map_or(*total, |(_, &b)| b.min(*total));
-            // No history: the one epoch is the series' life, from 0.
-            self.rows.put(g, x, [if g.is_lifetime() { 0 } else { b }]);
+        for (x, from) in restored_epochs(g, self.rows.head_hint(), &state.epochs, history) {
+            let b = match from {
+                Restored::Saved(i) => bases[i].min(*total),
+                Restored::Cumulative => *total,
+                Restored::Zero => 0,
+            };
+            self.rows.put(g, x, [b]);
         }
         self.total.store(*total, Ordering::Relaxed);
         true

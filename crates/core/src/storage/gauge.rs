@@ -201,7 +201,7 @@ impl GaugeCore {
             // Ahead of this reading: a slow writer folds into the newer epoch (it
             // was still running then); a clock that went back restarts the slot.
             // `begin` read the tag with Acquire: the clock is read after it, as in
-            // `CounterCore::catch_up`.
+            // `Rows::catch_up`.
             if self.geometry.epoch(fresh()).saturating_add(1) < y {
                 begun = slot.tag.begin(e, true);
             }

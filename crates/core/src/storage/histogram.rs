@@ -6,7 +6,7 @@ use std::time::Duration;
 use smallvec::SmallVec;
 
 use super::ring::{f64_from_48, f64_to_48, suffix_min, widen, Filled, Rows};
-use super::state::{SeriesState, StateData};
+use super::state::{restored_epochs, Restored, SeriesState, StateData};
 use super::window::{f64_add, window_epochs, with_scratch, TimeRange};
 use crate::buckets::Buckets;
 use crate::retention::Geometry;
@@ -86,8 +86,7 @@ impl HistogramCore {
     /// the ring is ahead of `now`).
     #[inline]
     pub(crate) fn observe(&self, v: f64, now: u64, fresh: impl FnOnce() -> u64) {
-        let w = self.geometry.width_nanos();
-        if now.wrapping_sub(self.rows.head_hint().wrapping_mul(w)) >= w {
+        if self.rows.current(&self.geometry, now).is_none() {
             self.start(now, fresh);
         }
         let b = self.buckets.index(v);
@@ -117,12 +116,7 @@ impl HistogramCore {
             .fill(g, g.epoch(now), |j| self.base(j), |_, _, _| {})
             == Filled::Behind
         {
-            // See `CounterCore::catch_up`: the head (Acquire), then the clock.
-            let head = self.rows.head();
-            let e = g.epoch(fresh());
-            if e.saturating_add(1) < head {
-                self.rows.rewind(g, e, |j| self.base(j));
-            }
+            self.rows.catch_up(g, fresh, |j| self.base(j), |_, _| {});
         }
     }
 
@@ -369,25 +363,20 @@ impl HistogramCore {
             // Without history every retained epoch starts at the cumulative state.
             let g = &self.geometry;
             let head = self.rows.head_hint();
-            let mut at = 0;
-            for x in g.oldest_retained(head)..=head {
-                while at < k && state.epochs[at] < x {
-                    at += 1;
-                }
-                let row: SmallVec<[u64; 32]> = if history && at < k && state.epochs[at] <= head {
-                    bases[at * n..(at + 1) * n]
+            for (x, from) in restored_epochs(g, head, &state.epochs, history) {
+                let row: SmallVec<[u64; 32]> = match from {
+                    Restored::Saved(i) => bases[i * n..(i + 1) * n]
                         .iter()
                         .zip(counts)
                         .map(|(b, c)| *b.min(c))
-                        .chain([f64_to_48(sum_bases[at])])
-                        .collect()
-                } else if g.is_lifetime() {
-                    // No history: the one epoch is the series' life, from 0.
-                    (0..=n)
+                        .chain([f64_to_48(sum_bases[i])])
+                        .collect(),
+                    Restored::Cumulative => {
+                        counts.iter().copied().chain([f64_to_48(*sum)]).collect()
+                    }
+                    Restored::Zero => (0..=n)
                         .map(|j| if j < n { 0 } else { f64_to_48(0.0) })
-                        .collect()
-                } else {
-                    counts.iter().copied().chain([f64_to_48(*sum)]).collect()
+                        .collect(),
                 };
                 self.rows.put(g, x, row);
             }

@@ -233,12 +233,60 @@ impl Rows {
         (tag(w) == g.lap(x) as u16).then_some(payload(w))
     }
 
-    /// Resets history after the clock went back: every row becomes epoch
-    /// `(e - len, e]` with `value(j)`, and the head moves back to `e`.
+    /// The head, if `now` falls in its epoch: the writers' fast path (one
+    /// multiply and a compare, no division).
+    #[inline]
+    pub(crate) fn current(&self, g: &Geometry, now: u64) -> Option<u64> {
+        let (head, w) = (self.head_hint(), g.width_nanos());
+        (now.wrapping_sub(head.wrapping_mul(w)) < w).then_some(head)
+    }
+
+    /// After a fill found the head past the writer's epoch: if a fresh clock
+    /// reading (`fresh`, read after the head) is still more than an epoch behind
+    /// the head, the clock went back (or history was restored from a process whose
+    /// clock was ahead), and history restarts at the clock's epoch with `value(j)`
+    /// in every row (see [`Rows::rewind`]); returns that epoch. A writer that was
+    /// merely slow reads a fresh time at or near the head and changes nothing.
     #[cold]
-    pub(crate) fn rewind(&self, g: &Geometry, e: u64, mut value: impl FnMut(usize) -> u64) {
+    pub(crate) fn catch_up(
+        &self,
+        g: &Geometry,
+        fresh: impl FnOnce() -> u64,
+        value: impl FnMut(usize) -> u64,
+        also: impl FnMut(u64, u64),
+    ) -> Option<u64> {
+        // The head first (Acquire), the clock after: a reading taken after seeing
+        // the head is at least the reading that moved it, unless the clock went
+        // back (with a shared `ManualClock`, the Acquire is what guarantees that).
+        let (head, e) = if mutant("catch_up.clock_first") {
+            let e = g.epoch(fresh());
+            (self.head(), e)
+        } else {
+            let head = self.head();
+            (head, g.epoch(fresh()))
+        };
+        if e.saturating_add(1) < head {
+            self.rewind(g, e, value, also);
+            Some(e)
+        } else {
+            None
+        }
+    }
+
+    /// Resets history after the clock went back: every row becomes epoch
+    /// `(e - len, e]` with `value(j)` (calling `also(x, lap(x))` before each), and
+    /// the head moves back to `e`.
+    #[cold]
+    pub(crate) fn rewind(
+        &self,
+        g: &Geometry,
+        e: u64,
+        mut value: impl FnMut(usize) -> u64,
+        mut also: impl FnMut(u64, u64),
+    ) {
         let n = g.len() as u64;
         for x in (e + 1).saturating_sub(n)..=e {
+            also(x, g.lap(x));
             let row = g.slot(x) * self.width;
             for j in 0..self.width {
                 if let Some(w) = self.words.get(row + j) {
@@ -407,7 +455,7 @@ mod tests {
         let g = Geometry::new(10, 3);
         let r = Rows::new(&g, 1, 100, |_| 0);
         r.fill(&g, 102, |_| 8, |_, _, _| {});
-        r.rewind(&g, 50, |_| 8);
+        r.rewind(&g, 50, |_| 8, |_, _| {});
         assert_eq!(r.head(), 50);
         assert_eq!(r.read(&g, 50, 0), Some(8));
         assert_eq!(r.read(&g, 102, 0), None);

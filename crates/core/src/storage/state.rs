@@ -6,6 +6,8 @@
 //! series' creation epoch (a checkpoint written by a process whose clock was
 //! ahead) is dropped rather than left to block writers.
 
+use crate::retention::Geometry;
+
 /// The saved state of one series: what a checkpoint holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesState {
@@ -74,4 +76,42 @@ pub enum StateData {
         /// Per epoch, the sketch's bucket counts (row-major, `mapping.len()` each).
         sketches: Vec<u32>,
     },
+}
+
+/// Where a restored epoch's bases come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Restored {
+    /// The saved epoch at this index: the first at or after it (the series did
+    /// not change in between).
+    Saved(usize),
+    /// The cumulative values: no history restored, so nothing counts as recent.
+    Cumulative,
+    /// Zero: a ring without history (`Retention::NONE`), whose one epoch is the
+    /// series' life.
+    Zero,
+}
+
+/// For each epoch a fresh series whose head is `head` retains, oldest first,
+/// where its bases come from. Saved epochs after `head` are ignored.
+pub(crate) fn restored_epochs<'a>(
+    g: &Geometry,
+    head: u64,
+    epochs: &'a [u64],
+    history: bool,
+) -> impl Iterator<Item = (u64, Restored)> + 'a {
+    let lifetime = g.is_lifetime();
+    let mut at = 0;
+    (g.oldest_retained(head)..=head).map(move |x| {
+        while at < epochs.len() && epochs[at] < x {
+            at += 1;
+        }
+        let from = if lifetime {
+            Restored::Zero
+        } else if history && at < epochs.len() && epochs[at] <= head {
+            Restored::Saved(at)
+        } else {
+            Restored::Cumulative
+        };
+        (x, from)
+    })
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use smallvec::SmallVec;
 
 use super::ring::{f64_from_48, f64_to_48, suffix_min, widen, Filled, Rows};
-use super::state::{SeriesState, StateData};
+use super::state::{restored_epochs, Restored, SeriesState, StateData};
 use super::window::{f64_add, window_epochs, TimeRange};
 use crate::retention::Geometry;
 use crate::sketch::SketchMapping;
@@ -194,12 +194,9 @@ impl SummaryCore {
     #[inline]
     pub(crate) fn observe(&self, v: f64, now: u64, fresh: impl FnOnce() -> u64) {
         let g = &self.geometry;
-        let w = g.width_nanos();
-        let head = self.rows.head_hint();
-        let e = if now.wrapping_sub(head.wrapping_mul(w)) < w {
-            head
-        } else {
-            self.start(now, fresh)
+        let e = match self.rows.current(g, now) {
+            Some(head) => head,
+            None => self.start(now, fresh),
         };
         // Relaxed: exact counters; the window's quantiles read the sketch words,
         // the exported count and sum these two.
@@ -244,20 +241,19 @@ impl SummaryCore {
             }
         };
         if self.rows.fill(g, e, |j| self.base(j), reset) == Filled::Behind {
-            // See `CounterCore::catch_up`: the head (Acquire), then the clock.
-            let head = self.rows.head();
-            let back = g.epoch(fresh());
-            if back.saturating_add(1) < head {
-                self.rows.rewind(g, back, |j| self.base(j));
-                for x in (back + 1).saturating_sub(g.len() as u64)..=back {
-                    let (lx, slot) = g.lap_slot(x);
-                    for w in self.sketches.get(slot * k..(slot + 1) * k).unwrap_or(&[]) {
-                        w.store(word(lx, 0), Ordering::Relaxed);
-                    }
+            // A rewind empties the sketches of the epochs it restarts, before it
+            // moves the head back (a reader checks each word's lap, so a word it
+            // sees between the two is only ever the old lap's or the new empty one).
+            let empty = |x: u64, lx: u64| {
+                let slot = g.slot(x);
+                for w in self.sketches.get(slot * k..(slot + 1) * k).unwrap_or(&[]) {
+                    w.store(word(lx, 0), Ordering::Relaxed);
                 }
-                return back;
-            }
-            return self.rows.head_hint().max(e);
+            };
+            return match self.rows.catch_up(g, fresh, |j| self.base(j), empty) {
+                Some(back) => back,
+                None => self.rows.head_hint().max(e),
+            };
         }
         e
     }
@@ -458,29 +454,21 @@ impl SummaryCore {
             // Without history every retained epoch starts at the cumulative state.
             let g = &self.geometry;
             let head = self.rows.head_hint();
-            let mut at = 0;
-            for x in g.oldest_retained(head)..=head {
-                while at < n && state.epochs[at] < x {
-                    at += 1;
-                }
-                let (lx, slot) = g.lap_slot(x);
-                let words = self.sketches.get(slot * k..(slot + 1) * k).unwrap_or(&[]);
-                if history && at < n && state.epochs[at] <= head {
-                    self.rows.put(
-                        g,
-                        x,
-                        [count_bases[at].min(*count), f64_to_48(sum_bases[at])],
-                    );
-                    if state.epochs[at] == x {
-                        for (w, &c) in words.iter().zip(&sketches[at * k..(at + 1) * k]) {
-                            w.store(word(lx, c.min(MAX_COUNT)), Ordering::Relaxed);
+            for (x, from) in restored_epochs(g, head, &state.epochs, history) {
+                match from {
+                    Restored::Saved(i) => {
+                        self.rows
+                            .put(g, x, [count_bases[i].min(*count), f64_to_48(sum_bases[i])]);
+                        if state.epochs[i] == x {
+                            let (lx, slot) = g.lap_slot(x);
+                            let words = self.sketches.get(slot * k..(slot + 1) * k).unwrap_or(&[]);
+                            for (w, &c) in words.iter().zip(&sketches[i * k..(i + 1) * k]) {
+                                w.store(word(lx, c.min(MAX_COUNT)), Ordering::Relaxed);
+                            }
                         }
                     }
-                } else if g.is_lifetime() {
-                    // No history: the one epoch is the series' life, from 0.
-                    self.rows.put(g, x, [0, f64_to_48(0.0)]);
-                } else {
-                    self.rows.put(g, x, [*count, f64_to_48(*sum)]);
+                    Restored::Cumulative => self.rows.put(g, x, [*count, f64_to_48(*sum)]),
+                    Restored::Zero => self.rows.put(g, x, [0, f64_to_48(0.0)]),
                 }
             }
         }
