@@ -34,89 +34,33 @@ fn export(c: &mut Criterion<ThreadCpuTime>) {
     let reg = shape.lakemetrics_registry(&vals);
     let all = Filter::all();
     let mut buf = Vec::new();
-    lakemetrics_export::write_prometheus(&reg, &all, &mut buf).unwrap();
-    shape.check("lakemetrics", &buf);
-    g.bench_function("lakemetrics", |b| {
-        b.iter(|| {
-            buf.clear();
-            lakemetrics_export::write_prometheus(black_box(&reg), &all, &mut buf).unwrap();
-            black_box(buf.len())
-        })
-    });
-    buf.clear();
-    lakemetrics_export::write_openmetrics(&reg, &all, &mut buf).unwrap();
-    eprintln!("lakemetrics_openmetrics: {} bytes", buf.len());
-    g.bench_function("lakemetrics_openmetrics", |b| {
-        b.iter(|| {
-            buf.clear();
-            lakemetrics_export::write_openmetrics(black_box(&reg), &all, &mut buf).unwrap();
-            black_box(buf.len())
-        })
-    });
-    buf.clear();
-    lakemetrics_export::write_json(&reg, &all, &mut buf).unwrap();
-    eprintln!("lakemetrics_json: {} bytes", buf.len());
-    g.bench_function("lakemetrics_json", |b| {
-        b.iter(|| {
-            buf.clear();
-            lakemetrics_export::write_json(black_box(&reg), &all, &mut buf).unwrap();
-            black_box(buf.len())
-        })
-    });
+    peers::bench_render(
+        &mut g,
+        "lakemetrics",
+        &mut buf,
+        |o| shape.check("lakemetrics", o),
+        |b| lakemetrics_export::write_prometheus(black_box(&reg), &all, b).unwrap(),
+    );
+    fn size(name: &'static str) -> impl FnOnce(&[u8]) {
+        move |o| eprintln!("{name}: {} bytes", o.len())
+    }
+    peers::bench_render(
+        &mut g,
+        "lakemetrics_openmetrics",
+        &mut buf,
+        size("lakemetrics_openmetrics"),
+        |b| lakemetrics_export::write_openmetrics(black_box(&reg), &all, b).unwrap(),
+    );
+    peers::bench_render(
+        &mut g,
+        "lakemetrics_json",
+        &mut buf,
+        size("lakemetrics_json"),
+        |b| lakemetrics_export::write_json(black_box(&reg), &all, b).unwrap(),
+    );
     drop(reg);
 
-    let prom = peers::prometheus_registry(&shape, &vals);
-    buf.clear();
-    peers::prometheus_render(&prom, &mut buf);
-    shape.check("prometheus", &buf);
-    g.bench_function("prometheus", |b| {
-        b.iter(|| {
-            buf.clear();
-            peers::prometheus_render(black_box(&prom), &mut buf);
-            black_box(buf.len())
-        })
-    });
-    drop(prom);
-
-    // prometheus-client writes OpenMetrics text only (there is no 0.0.4 writer).
-    let pc = peers::prometheus_client_registry(&shape, &vals);
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &pc).unwrap();
-    shape.check("prometheus_client", text.as_bytes());
-    g.bench_function("prometheus_client", |b| {
-        b.iter(|| {
-            text.clear();
-            prometheus_client::encoding::text::encode(&mut text, black_box(&pc)).unwrap();
-            black_box(text.len())
-        })
-    });
-    drop(pc);
-
-    let handle = peers::metrics_recorder(&shape, &vals);
-    buf.clear();
-    handle.render_to_write(&mut buf).unwrap();
-    shape.check("metrics", &buf);
-    g.bench_function("metrics", |b| {
-        b.iter(|| {
-            buf.clear();
-            black_box(&handle).render_to_write(&mut buf).unwrap();
-            black_box(buf.len())
-        })
-    });
-    drop(handle);
-
-    let me = peers::measured_metrics(&shape, &vals);
-    buf.clear();
-    peers::measured_render(&me, &mut buf);
-    shape.check("measured", &buf);
-    g.bench_function("measured", |b| {
-        b.iter(|| {
-            buf.clear();
-            peers::measured_render(&me, black_box(&mut buf));
-            black_box(buf.len())
-        })
-    });
-
+    peers::bench_peers(&mut g, &shape, &vals, &mut buf);
     g.finish();
 }
 

@@ -4,6 +4,10 @@
 //! Each builder registers the counter families (help text on each) and records
 //! every series once, then the histogram family if the shape has one.
 
+use std::hint::black_box;
+
+use criterion::measurement::Measurement;
+use criterion::BenchmarkGroup;
 use lakemetrics_benches::shape::{Shape, COUNTER_FAMILIES};
 use lakemetrics_core::DEFAULT_BUCKETS;
 use measured::metric::group::MetricGroup as _;
@@ -224,4 +228,78 @@ pub fn measured_render(m: &MeasuredMetrics, buf: &mut Vec<u8>) {
     let mut enc = measured::text::TextEncoder::new(buf);
     m.collect_group_into(&mut enc).unwrap();
     enc.flush().unwrap();
+}
+
+/// Renders once into `buf` and hands the output to `check`, then benches `name`:
+/// the same render into the same buffer, cleared before each.
+pub fn bench_render<M: Measurement>(
+    g: &mut BenchmarkGroup<'_, M>,
+    name: &str,
+    buf: &mut Vec<u8>,
+    check: impl FnOnce(&[u8]),
+    mut render: impl FnMut(&mut Vec<u8>),
+) {
+    buf.clear();
+    render(buf);
+    check(buf);
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            buf.clear();
+            render(buf);
+            black_box(buf.len())
+        })
+    });
+}
+
+/// Benches every peer's text render of `shape`, one registry at a time (built,
+/// checked to hold every series, benched, dropped).
+pub fn bench_peers<M: Measurement>(
+    g: &mut BenchmarkGroup<'_, M>,
+    shape: &Shape,
+    vals: &[f64],
+    buf: &mut Vec<u8>,
+) {
+    let prom = prometheus_registry(shape, vals);
+    bench_render(
+        g,
+        "prometheus",
+        buf,
+        |o| shape.check("prometheus", o),
+        |b| prometheus_render(black_box(&prom), b),
+    );
+    drop(prom);
+
+    // prometheus-client writes OpenMetrics text only (there is no 0.0.4 writer),
+    // into a `String`.
+    let pc = prometheus_client_registry(shape, vals);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &pc).unwrap();
+    shape.check("prometheus_client", text.as_bytes());
+    g.bench_function("prometheus_client", |b| {
+        b.iter(|| {
+            text.clear();
+            prometheus_client::encoding::text::encode(&mut text, black_box(&pc)).unwrap();
+            black_box(text.len())
+        })
+    });
+    drop((pc, text));
+
+    let handle = metrics_recorder(shape, vals);
+    bench_render(
+        g,
+        "metrics",
+        buf,
+        |o| shape.check("metrics", o),
+        |b| black_box(&handle).render_to_write(b).unwrap(),
+    );
+    drop(handle);
+
+    let me = measured_metrics(shape, vals);
+    bench_render(
+        g,
+        "measured",
+        buf,
+        |o| shape.check("measured", o),
+        |b| measured_render(&me, black_box(b)),
+    );
 }
