@@ -240,8 +240,10 @@ impl Bins {
     pub(crate) fn for_each(&self, slot: usize, lap: u64, mut f: impl FnMut(Bin)) {
         let t = lap_tag(lap);
         for w in self.slot_words(slot) {
-            // Acquire, in index order: pairs with a merge's Release (see
-            // `crowded`), so no observation is counted twice.
+            // Acquire, in index order: pairs with the writers' Release, so a
+            // reader that then reads the kind's exact counts sees at least what
+            // the bins it read counted, and with a merge's (see `crowded`), so no
+            // observation is counted twice.
             let w = w.load(ord!(Acquire, "bins.read.acquire"));
             if tag(w) == t && count(w) > 0 {
                 f(Bin {
