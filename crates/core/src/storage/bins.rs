@@ -409,6 +409,22 @@ pub(crate) fn spread(bin: Bin, out: &mut [u64]) {
     }
 }
 
+/// Runs `f` with an empty per-thread buffer of bins that keeps its capacity
+/// between calls, so reading a window's bins allocates nothing once warm (a
+/// fresh buffer if nested).
+pub(crate) fn with_bins<R>(f: impl FnOnce(&mut Vec<Bin>) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<Bin>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            f(&mut buf)
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
 /// The key of the observation at nearest rank `q` among `bins` holding `total`
 /// observations (the smallest key with at least `q·total` observations at or
 /// below it, as `SketchMapping::quantile` ranks), a bin's observations taken as

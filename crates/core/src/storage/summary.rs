@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use smallvec::SmallVec;
 
-use super::bins::{lap_tag, rank_key, spread, Bin, Bins};
+use super::bins::{lap_tag, rank_key, spread, with_bins, Bin, Bins};
 use super::ring::{f64_from_48, f64_to_48, suffix_min, widen, Filled, Rows};
 use super::state::{restored_epochs, Restored, SeriesState, StateData};
 use super::window::{f64_add, window_epochs, TimeRange};
@@ -174,15 +174,16 @@ impl SummaryCore {
 
     /// The `q`-quantile of the bins of the epochs in `epochs` (NaN when empty).
     fn quantile_of(&self, q: f64, epochs: impl IntoIterator<Item = u64>) -> f64 {
-        let mut bins: SmallVec<[Bin; 64]> = SmallVec::new();
-        for x in epochs {
-            self.bins_of(x, |b| bins.push(b));
-        }
-        let total = bins.iter().map(|b| b.count).sum();
-        match rank_key(&mut bins, q, total) {
-            Some(key) => self.mapping.value(key),
-            None => f64::NAN,
-        }
+        with_bins(|bins| {
+            for x in epochs {
+                self.bins_of(x, |b| bins.push(b));
+            }
+            let total = bins.iter().map(|b| b.count).sum();
+            match rank_key(bins, q, total) {
+                Some(key) => self.mapping.value(key),
+                None => f64::NAN,
+            }
+        })
     }
 
     /// Number of observations.
@@ -236,7 +237,7 @@ impl SummaryCore {
         now: u64,
         first: u64,
         last: u64,
-    ) -> (SmallVec<[(u64, u64, f64); 16]>, u64, f64, u64) {
+    ) -> (SmallVec<[(u64, u64, f64); 64]>, u64, f64, u64) {
         let g = &self.geometry;
         let now_e = g.epoch(now);
         let head = self.rows.head();
@@ -244,7 +245,7 @@ impl SummaryCore {
         let first = first
             .max(g.oldest_retained(now_e))
             .max(g.oldest_retained(head));
-        let mut rows: SmallVec<[(u64, u64, f64); 16]> = SmallVec::new();
+        let mut rows: SmallVec<[(u64, u64, f64); 64]> = SmallVec::new();
         for x in first..=last {
             if let (Some(c), Some(s)) = (self.rows.read(g, x, 0), self.rows.read(g, x, 1)) {
                 rows.push((x, c, f64_from_48(s)));
