@@ -17,7 +17,8 @@
 //! A count of 0 is an empty word. Every change is one compare-and-swap of the
 //! whole word, so a bin's range, count and lap always change together:
 //!
-//! * **Add** (a writer): probe the slot's words from `key % k`, like an
+//! * **Add** (a writer): probe the slot's words from the key's place in the key
+//!   range scaled to `k` words, like an
 //!   open-addressed table. A word holding the writer's lap (or a newer one: the
 //!   writer stalled past its slot's restart, and its observation lands in the
 //!   epoch current when it takes effect) whose range holds the key gets its count
@@ -157,7 +158,10 @@ impl Bins {
             return;
         }
         let key = key.min(MAX_KEY);
-        let start = key % k;
+        // Where the probe starts: `key * k / 2^14`, the key's place in the key
+        // range scaled to the slot (a multiply and a shift, no division), so
+        // neighbouring keys start at the same word.
+        let start = (key * k) >> KEY_BITS;
         loop {
             for p in 0..k {
                 let i = if start + p < k { start + p } else { start + p - k };
