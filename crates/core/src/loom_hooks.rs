@@ -40,9 +40,10 @@ pub fn gauge_view(g: &GaugeCore, now: u64) -> Vec<(u64, f64, f64, f64)> {
     g.loom_view(now)
 }
 
-/// A histogram with `bounds`, created at `now`.
+/// A histogram with `bounds` and one bin per bucket, created at `now`.
 pub fn histogram(bounds: &[f64], g: Geometry, now: u64) -> HistogramCore {
-    HistogramCore::new(Buckets::new(bounds.to_vec()).expect("valid bounds"), g, now)
+    let b = Buckets::new(bounds.to_vec()).expect("valid bounds");
+    HistogramCore::with_bins(b, g, now, bounds.len() + 1)
 }
 
 /// Observes `v` at `now`.
@@ -74,7 +75,11 @@ pub struct LoomBins(crate::storage::bins::Bins);
 
 /// Bins of a ring of `slots`, `k` per slot.
 pub fn bins(slots: usize, k: usize) -> LoomBins {
-    LoomBins(crate::storage::bins::Bins::new(&Geometry::new(10, slots), k, 0))
+    LoomBins(crate::storage::bins::Bins::new(
+        &Geometry::new(10, slots),
+        k,
+        0,
+    ))
 }
 
 /// Counts one observation of `key` in `slot` for lap `lap`.

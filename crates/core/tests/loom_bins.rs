@@ -19,7 +19,11 @@ fn check(view: &[(usize, usize, u64)], keys: &[usize], n: u64) {
     for w in view.windows(2) {
         assert!(w[0].1 < w[1].0, "overlapping bins: {view:?}");
     }
-    assert!(view.iter().all(|b| b.0 <= b.1 && b.0 >= *min && b.1 <= *max), "{view:?}");
+    assert!(
+        view.iter()
+            .all(|b| b.0 <= b.1 && b.0 >= *min && b.1 <= *max),
+        "{view:?}"
+    );
 }
 
 /// Three keys racing into two bins: whichever two claim first, the third

@@ -160,7 +160,12 @@ fn a_restart_racing_a_widening_never_wipes_what_the_count_keeps() {
         check_reader(&view, 1, 1);
         assert_eq!(view.2, 3);
         let pe = per_epoch(&view);
-        assert!(pe[0].2 >= pe[0].1, "bins {} < count {}: {view:?}", pe[0].2, pe[0].1);
+        assert!(
+            pe[0].2 >= pe[0].1,
+            "bins {} < count {}: {view:?}",
+            pe[0].2,
+            pe[0].1
+        );
         assert!(pe[0].2 <= 3, "{view:?}");
     });
 }

@@ -114,14 +114,14 @@ fn state_bytes_at_the_default_retention() {
     ];
     println!("counter, gauge, histogram, summary: {sizes:?}");
     // 60 epochs of one 8-byte base; 60 of 32-byte slots; 12 bucket counts and
-    // 60 epochs of a sum base and 4 bins; 60 epochs of count and sum bases and
-    // 12 bins (see docs/architecture.md).
+    // open-epoch bases and 60 epochs of a sum base and 4 bins; 60 epochs of
+    // count and sum bases and 12 bins (see docs/architecture.md).
     assert_eq!(
         sizes,
         [
             72 + 60 * 8,
             72 + 60 * 32,
-            128 + 12 * 8 + 60 * (8 + 4 * 8),
+            128 + 12 * 16 + 60 * (8 + 4 * 8),
             152 + 60 * (16 + 12 * 8)
         ]
     );

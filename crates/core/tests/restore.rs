@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lakemetrics_core::{
-    Buckets, Describe, Error, Filter, ManualClock, Registry, Retention, SeriesData,
-    SeriesState, TimeRange, OVERFLOW_LABEL,
+    Buckets, Describe, Error, Filter, ManualClock, Registry, Retention, SeriesData, SeriesState,
+    TimeRange, OVERFLOW_LABEL,
 };
 
 const T0: u64 = 1_700_000_000_000_000_000;

@@ -152,6 +152,19 @@ impl Bins {
     /// module docs).
     #[inline]
     pub(crate) fn add(&self, slot: usize, t: u8, key: usize) {
+        self.add_n(slot, t, key, 1, true);
+    }
+
+    /// Counts `n` observations of `key` in `slot` for the lap tagged `t`. With
+    /// `adopt`, a slot that holds a newer lap takes them (a writer that stalled
+    /// past the restart); without, they are dropped (an epoch being credited
+    /// after it left the ring).
+    #[inline]
+    pub(crate) fn add_n(&self, slot: usize, t: u8, key: usize, n: u64, adopt: bool) {
+        let n = n.min(MAX_COUNT);
+        if n == 0 {
+            return;
+        }
         let words = self.slot_words(slot);
         let k = words.len();
         if k == 0 {
@@ -164,21 +177,27 @@ impl Bins {
         let start = (key * k) >> KEY_BITS;
         loop {
             for p in 0..k {
-                let i = if start + p < k { start + p } else { start + p - k };
+                let i = if start + p < k {
+                    start + p
+                } else {
+                    start + p - k
+                };
                 let w = &words[i];
                 // Relaxed: every word is its own bin; readers check its tag.
                 let mut cur = w.load(Ordering::Relaxed);
                 loop {
                     let d = lap_diff(tag(cur), t);
+                    if d > 0 && !adopt {
+                        return;
+                    }
                     let holds = lo(cur) <= key && key <= hi(cur);
-                    let free = d < 0
-                        || count(cur) == 0
-                        || (!holds && mutant("bins.claim.overwrite"));
+                    let free =
+                        d < 0 || count(cur) == 0 || (!holds && mutant("bins.claim.overwrite"));
                     let new = if free {
                         // Empty (or an older lap's, taken as empty): claim it.
-                        word(if d < 0 { t } else { tag(cur) }, key, key, 1)
-                    } else if holds && count(cur) < MAX_COUNT {
-                        cur + 1
+                        word(if d < 0 { t } else { tag(cur) }, key, key, n)
+                    } else if holds && count(cur) + n <= MAX_COUNT {
+                        cur + n
                     } else {
                         break;
                     };
@@ -196,7 +215,7 @@ impl Bins {
             }
             // Every word holds another range: make room (see `crowded`), unless
             // the words changed meanwhile: then look again.
-            if crowded(words, key) {
+            if crowded(words, key, n) {
                 return;
             }
         }
@@ -305,7 +324,7 @@ impl Bins {
 /// again).
 #[cold]
 #[inline(never)]
-fn crowded(words: &[AtomicU64], key: usize) -> bool {
+fn crowded(words: &[AtomicU64], key: usize, n: u64) -> bool {
     // Relaxed: every word is its own bin; the CASes below check what was read.
     let mut snap: smallvec::SmallVec<[(usize, u64); 16]> = words
         .iter()
@@ -320,7 +339,7 @@ fn crowded(words: &[AtomicU64], key: usize) -> bool {
     // Widening: the narrowest result among the bins not full.
     let widen = snap
         .iter()
-        .filter(|&&(_, w)| count(w) < MAX_COUNT)
+        .filter(|&&(_, w)| count(w) + n <= MAX_COUNT)
         .map(|&(i, w)| (hi(w).max(key) - lo(w).min(key), i, w))
         .min();
     // Merging: the narrowest neighbouring pair of one lap whose counts fit.
@@ -335,11 +354,16 @@ fn crowded(words: &[AtomicU64], key: usize) -> bool {
                 tag(cur),
                 lo(cur).min(key),
                 hi(cur).max(key),
-                count(cur) + u64::from(!mutant("bins.widen.no_count")),
+                count(cur) + if mutant("bins.widen.no_count") { 0 } else { n },
             );
             // Release: as in `add`.
             words[i]
-                .compare_exchange(cur, new, ord!(Release, "bins.widen.release"), Ordering::Relaxed)
+                .compare_exchange(
+                    cur,
+                    new,
+                    ord!(Release, "bins.widen.release"),
+                    Ordering::Relaxed,
+                )
                 .is_ok()
         }
         (_, Some((_, (i, cur_i), (j, cur_j)))) => {
@@ -347,12 +371,16 @@ fn crowded(words: &[AtomicU64], key: usize) -> bool {
             // read words in index order (Acquire), so one that sees the lower
             // word grown also sees the higher one taken, and never counts the
             // moved observations twice.
-            let (a, (b, cur_b)) = if i < j { (i, (j, cur_j)) } else { (j, (i, cur_i)) };
+            let (a, (b, cur_b)) = if i < j {
+                (i, (j, cur_j))
+            } else {
+                (j, (i, cur_i))
+            };
             let t = tag(cur_b);
             // Release: as in `add`.
             let rel = ord!(Release, "bins.merge.release");
             if words[b]
-                .compare_exchange(cur_b, word(t, key, key, 1), rel, Ordering::Relaxed)
+                .compare_exchange(cur_b, word(t, key, key, n), rel, Ordering::Relaxed)
                 .is_err()
             {
                 return false;
@@ -535,7 +563,18 @@ mod tests {
         b.put(0, 3, &[0, 4, 1, 0, 0, 0, 0, 2]);
         assert_eq!(bins_of(&b, 0, 3), [(1, 2, 5), (7, 7, 2)]);
         let mut out = [0u64; 8];
-        for bin in [Bin { lo: 1, hi: 2, count: 5 }, Bin { lo: 7, hi: 9, count: 2 }] {
+        for bin in [
+            Bin {
+                lo: 1,
+                hi: 2,
+                count: 5,
+            },
+            Bin {
+                lo: 7,
+                hi: 9,
+                count: 2,
+            },
+        ] {
             spread(bin, &mut out);
         }
         assert_eq!(out, [0, 3, 2, 0, 0, 0, 0, 2]);
@@ -544,9 +583,21 @@ mod tests {
     #[test]
     fn rank_key_ranks_like_the_sketch() {
         let mut bins = [
-            Bin { lo: 9, hi: 9, count: 1 },
-            Bin { lo: 2, hi: 2, count: 2 },
-            Bin { lo: 4, hi: 7, count: 4 },
+            Bin {
+                lo: 9,
+                hi: 9,
+                count: 1,
+            },
+            Bin {
+                lo: 2,
+                hi: 2,
+                count: 2,
+            },
+            Bin {
+                lo: 4,
+                hi: 7,
+                count: 4,
+            },
         ];
         assert_eq!(rank_key(&mut bins, 0.0, 7), Some(2));
         assert_eq!(rank_key(&mut bins, 2.0 / 7.0, 7), Some(2));

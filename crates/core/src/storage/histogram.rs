@@ -1,18 +1,29 @@
 //! Classic histograms: exact per-bucket counts and sum, and per epoch of the ring
 //! the sum when it started (following [`super::ring`]) and the epoch's
 //! observations in sparse bins of bucket indexes (see [`super::bins`]).
+//!
+//! An observation costs what it costs without history: the bucket's `fetch_add`
+//! and the sum's CAS. The bins are written when an epoch closes, by the fill that
+//! starts the next one: each bucket keeps one lap-tagged word `last` (the newest
+//! epoch it was closed into, 16 bits, and its count then, 48 bits, as in the
+//! rows); the fill moves every bucket's word to its epoch by CAS, and the writer
+//! whose CAS replaced a word credits the bucket's increase since then to the
+//! epoch that word named (the increase of an epoch is counted once, by the one
+//! CAS that ends it). Epochs skipped while idle have no increase. Readers take a
+//! closed epoch's buckets from its bins, and the open one's (the epoch `last`
+//! names) as the counts minus `last`.
 
 use std::time::Duration;
 
 use smallvec::SmallVec;
 
 use super::bins::{lap_tag, spread, Bins};
-use super::ring::{f64_from_48, f64_to_48, Filled, Rows};
+use super::ring::{f64_from_48, f64_to_48, pack, payload, tag, widen, Filled, Rows};
 use super::state::{restored_epochs, Restored, SeriesState, StateData};
-use super::window::{f64_add, window_epochs, TimeRange};
+use super::window::{f64_add, window_epochs, with_scratch, TimeRange};
 use crate::buckets::Buckets;
 use crate::retention::Geometry;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{mutant, AtomicU64, Ordering};
 
 /// Bins per epoch of a histogram: an epoch whose observations fall in at most
 /// this many buckets keeps its per-bucket counts exactly; past that, neighbouring
@@ -23,17 +34,20 @@ pub const HISTOGRAM_BINS: usize = 4;
 /// A classic histogram's state: per-bucket counts and the sum, with per epoch
 /// the sum when it started and the epoch's observations by bucket.
 ///
-/// Memory: 8 bytes per bucket (`+Inf` included) plus, per epoch, 8 bytes for the
-/// sum and 8 per bin ([`HISTOGRAM_BINS`]).
+/// Memory: 16 bytes per bucket (`+Inf` included: its count, and its count when
+/// the open epoch started) plus, per epoch, 8 bytes for the sum and 8 per bin
+/// ([`HISTOGRAM_BINS`]).
 #[derive(Debug)]
 pub struct HistogramCore {
     buckets: Buckets,
     /// Non-cumulative count per bucket, `+Inf` last.
+    /// Then, per bucket, its open epoch (low 16 bits) and its count when that
+    /// epoch started (low 48 bits): one allocation for both halves.
     counts: Box<[AtomicU64]>,
     sum: AtomicU64,
     /// Per slot: the sum (48-bit float) when the epoch started.
     rows: Rows,
-    /// Per slot: the epoch's observations in bins of bucket indexes.
+    /// Per slot: the closed epoch's observations in bins of bucket indexes.
     bins: Bins,
     geometry: Geometry,
 }
@@ -82,36 +96,57 @@ type Epochs = SmallVec<[(u64, f64); 64]>;
 impl HistogramCore {
     /// An empty histogram with `buckets`, created at `now`.
     pub(crate) fn new(buckets: Buckets, geometry: Geometry, now: u64) -> HistogramCore {
+        HistogramCore::with_bins(buckets, geometry, now, HISTOGRAM_BINS)
+    }
+
+    /// An empty histogram with `k` bins per epoch (the loom models use fewer, so
+    /// that a reader's loads stay few enough to explore).
+    pub(crate) fn with_bins(
+        buckets: Buckets,
+        geometry: Geometry,
+        now: u64,
+        k: usize,
+    ) -> HistogramCore {
         let n = buckets.bounds().len() + 1;
         let now_e = geometry.epoch(now);
         HistogramCore {
-            counts: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            counts: (0..2 * n)
+                .map(|i| AtomicU64::new(if i < n { 0 } else { pack(now_e, 0) }))
+                .collect(),
             sum: AtomicU64::new(0f64.to_bits()),
             rows: Rows::new(&geometry, 1, now_e, |_| f64_to_48(0.0)),
-            bins: Bins::new(&geometry, HISTOGRAM_BINS, now_e),
+            bins: Bins::new(&geometry, k, now_e),
             buckets,
             geometry,
         }
+    }
+
+    /// Per bucket, its count.
+    #[inline]
+    fn counts(&self) -> &[AtomicU64] {
+        &self.counts[..self.counts.len() / 2]
+    }
+
+    /// Per bucket, its open epoch and its count when that epoch started.
+    #[inline]
+    fn last(&self) -> &[AtomicU64] {
+        &self.counts[self.counts.len() / 2..]
     }
 
     /// Records `v` at time `now`; `fresh` reads the clock again (called only when
     /// the ring is ahead of `now`).
     #[inline]
     pub(crate) fn observe(&self, v: f64, now: u64, fresh: impl FnOnce() -> u64) {
-        let g = &self.geometry;
-        let e = match self.rows.current(g, now) {
-            Some(head) => head,
-            None => self.start(now, fresh),
-        };
+        if self.rows.current(&self.geometry, now).is_none() {
+            self.start(now, fresh);
+        }
         let b = self.buckets.index(v);
-        // Relaxed: each bucket is its own exact counter; the epoch's bins are
-        // published on their own (see `bins`).
-        if let Some(c) = self.counts.get(b) {
+        // Relaxed: each bucket is its own exact counter; the epochs' bins are
+        // written when they close (see the module docs).
+        if let Some(c) = self.counts().get(b) {
             c.fetch_add(1, Ordering::Relaxed);
         }
         f64_add(&self.sum, v);
-        let (lap, slot) = g.lap_slot(e);
-        self.bins.add(slot, lap_tag(lap), b);
     }
 
     /// The sum's base word: the sum in 48 bits.
@@ -120,24 +155,65 @@ impl HistogramCore {
         f64_to_48(f64::from_bits(self.sum.load(Ordering::Relaxed)))
     }
 
-    /// Fills the ring up to the epoch of `now` and returns the epoch the
-    /// observation goes to.
+    /// Fills the ring up to the epoch of `now`, then closes every bucket's open
+    /// epoch into its bins.
     #[cold]
     #[inline(never)]
-    fn start(&self, now: u64, fresh: impl FnOnce() -> u64) -> u64 {
+    fn start(&self, now: u64, fresh: impl FnOnce() -> u64) {
         let g = &self.geometry;
         let e = g.epoch(now);
         let reset = |x: u64, lx: u64, ls: u64| self.bins.reset(g.slot(x), lx, ls);
         if self.rows.fill(g, e, |_| self.base(), reset) == Filled::Behind {
             // As for summaries: the bins of the epochs a rewind restarts are
-            // emptied before the head moves back.
+            // emptied before the head moves back; every bucket's open epoch
+            // restarts there too.
             let empty = |x: u64, lx: u64| self.bins.empty(g.slot(x), lx);
-            return match self.rows.catch_up(g, fresh, |_| self.base(), empty) {
-                Some(back) => back,
-                None => self.rows.head_hint().max(e),
-            };
+            if let Some(back) = self.rows.catch_up(g, fresh, |_| self.base(), empty) {
+                for (w, c) in self.last().iter().zip(self.counts().iter()) {
+                    w.store(pack(back, c.load(Ordering::Relaxed)), Ordering::Relaxed);
+                }
+            }
+            return;
         }
-        e
+        self.close(e);
+    }
+
+    /// Moves every bucket's open epoch to `e` (unless it is there or past it
+    /// already), crediting the bucket's increase to the epoch it closes.
+    fn close(&self, e: u64) {
+        let g = &self.geometry;
+        for (j, (w, c)) in self.last().iter().zip(self.counts().iter()).enumerate() {
+            // Relaxed: the word carries its own epoch. The credit below may reach
+            // the epoch's bins before the fill that opened the epoch reset them
+            // (a fill resets, then opens): the bin word then takes the epoch's lap
+            // first, and that reset leaves a word of its own lap alone. Readers
+            // read bins before `last`, and the credit is a Release CAS made after
+            // this one, so a reader that sees the credit sees the epoch closed.
+            let mut cur = w.load(Ordering::Relaxed);
+            loop {
+                let open = epoch_of(tag(cur), e);
+                if open >= e {
+                    break;
+                }
+                let count = c.load(Ordering::Relaxed);
+                let new = pack(e, count);
+                match w.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => {
+                        // This CAS ended epoch `open`: its increase is counted
+                        // here and nowhere else; nowhere at all if the epoch has
+                        // left the ring (its slot's 4-bit lap tag could then
+                        // alias a newer lap's).
+                        if e - open < g.len() as u64 {
+                            let base = widen(count, payload(cur)).min(count);
+                            let (lap, slot) = g.lap_slot(open);
+                            self.bins.add_n(slot, lap_tag(lap), j, count - base, false);
+                        }
+                        break;
+                    }
+                    Err(now) => cur = now,
+                }
+            }
+        }
     }
 
     /// The bucket layout.
@@ -164,12 +240,12 @@ impl HistogramCore {
     }
 
     /// The heap allocations a histogram of this ring shape and bucket layout
-    /// makes besides its inline state: the counts, the rows and the bins (the
-    /// layout itself is shared by the family).
+    /// makes besides its inline state: the counts, the open epochs' bases, the
+    /// rows and the bins (the layout itself is shared by the family).
     pub(crate) fn allocations_for(g: &Geometry, buckets: &Buckets) -> [usize; 3] {
         let n = buckets.bounds().len() + 1;
         [
-            n * std::mem::size_of::<AtomicU64>(),
+            2 * n * std::mem::size_of::<AtomicU64>(),
             Rows::bytes_for(g.len(), 1),
             Bins::bytes_for(g.len(), HISTOGRAM_BINS),
         ]
@@ -179,7 +255,7 @@ impl HistogramCore {
     pub fn snapshot(&self) -> HistogramSnapshot {
         HistogramSnapshot {
             counts: self
-                .counts
+                .counts()
                 .iter()
                 .map(|c| c.load(Ordering::Relaxed))
                 .collect(),
@@ -190,35 +266,71 @@ impl HistogramCore {
     /// Calls `f(counts, sum)` with the cumulative state without copying it out.
     pub fn with_cumulative<R>(&self, f: impl FnOnce(&mut dyn Iterator<Item = u64>, f64) -> R) -> R {
         let sum = f64::from_bits(self.sum.load(Ordering::Relaxed));
-        let mut it = self.counts.iter().map(|c| c.load(Ordering::Relaxed));
+        let mut it = self.counts().iter().map(|c| c.load(Ordering::Relaxed));
         f(&mut it, sum)
     }
 
-    /// The retained epochs in `[from, to]` up to the head, oldest first, with
-    /// their sum bases; the cumulative sum they end at; the head read.
-    fn epochs(&self, now: u64, from: u64, to: u64) -> (Epochs, f64, u64) {
+    /// Calls `f(epochs, counts, total_sum, head)`: the retained epochs in
+    /// `[from, to]` up to the head, oldest first, with their sum bases; per
+    /// epoch, `n` observation counts per bucket (row-major in `counts`); the
+    /// cumulative sum they end at; the head read.
+    fn with_counts<R>(
+        &self,
+        now: u64,
+        from: u64,
+        to: u64,
+        f: impl FnOnce(&[(u64, f64)], &[u64], f64, u64) -> R,
+    ) -> R {
         let g = &self.geometry;
+        let n = self.counts().len();
         let now_e = g.epoch(now);
         let head = self.rows.head();
         let last = head.min(now_e).min(to);
         let first = from
             .max(g.oldest_retained(now_e))
             .max(g.oldest_retained(head));
-        let mut out = Epochs::new();
+        let mut epochs = Epochs::new();
         for x in first..=last {
             // A slot holding a newer lap already is skipped.
             if let Some(s) = self.rows.read(g, x, 0) {
-                out.push((x, f64_from_48(s)));
+                epochs.push((x, f64_from_48(s)));
             }
         }
-        let total = f64::from_bits(self.sum.load(Ordering::Relaxed));
-        (out, total, head)
-    }
-
-    /// Adds epoch `x`'s observations per bucket to `counts`.
-    fn add_epoch(&self, x: u64, counts: &mut [u64]) {
-        let (lap, slot) = self.geometry.lap_slot(x);
-        self.bins.for_each(slot, lap, |b| spread(b, counts));
+        with_scratch(|counts| {
+            counts.resize(epochs.len() * n, 0);
+            // The closed epochs' bins first, then the open ones: a close moves
+            // `last` before it credits the bins, so a reader that sees a credit
+            // (Acquire, see `Bins::for_each`) then sees the epoch closed, and
+            // never counts its observations twice.
+            let closed = |counts: &mut [u64]| {
+                for (k, &(x, _)) in epochs.iter().enumerate() {
+                    let (lap, slot) = g.lap_slot(x);
+                    let row = &mut counts[k * n..(k + 1) * n];
+                    self.bins.for_each(slot, lap, |b| spread(b, row));
+                }
+            };
+            let open = |counts: &mut [u64]| {
+                let near = head.max(now_e);
+                for (j, (w, c)) in self.last().iter().zip(self.counts().iter()).enumerate() {
+                    // Relaxed: see above; the count after it is at least its base.
+                    let w = w.load(Ordering::Relaxed);
+                    let open = epoch_of(tag(w), near);
+                    let count = c.load(Ordering::Relaxed);
+                    if let Ok(k) = epochs.binary_search_by_key(&open, |e| e.0) {
+                        counts[k * n + j] += count - widen(count, payload(w)).min(count);
+                    }
+                }
+            };
+            if mutant("hist.read.open_first") {
+                open(counts);
+                closed(counts);
+            } else {
+                closed(counts);
+                open(counts);
+            }
+            let total = f64::from_bits(self.sum.load(Ordering::Relaxed));
+            f(&epochs, counts, total, head)
+        })
     }
 
     /// Calls `f` for each epoch in `range` with observations, oldest first.
@@ -233,45 +345,49 @@ impl HistogramCore {
             // No history (`Retention::NONE`): nothing to report.
             return;
         }
-        let n = self.counts.len();
+        let n = self.counts().len();
         let from = range.start.map_or(0, |s| g.epoch(s));
         let to = range.end.map_or(u64::MAX, |e| g.epoch(e));
-        let (epochs, total_sum, _) = self.epochs(now, from, to.saturating_add(1));
-        let mut counts: SmallVec<[u64; 32]> = smallvec::smallvec![0; n];
-        for (k, &(x, s)) in epochs.iter().enumerate() {
-            let start = g.epoch_start(x);
-            if !range.overlaps(start, g.width_nanos()) {
-                continue;
-            }
-            counts.iter_mut().for_each(|c| *c = 0);
-            self.add_epoch(x, &mut counts);
-            if counts.iter().any(|&c| c > 0) {
-                let next = epochs.get(k + 1).map_or(total_sum, |e| e.1);
-                f(HistogramPoint {
-                    start,
-                    counts: &counts,
-                    sum: next - s,
-                });
-            }
-        }
+        self.with_counts(
+            now,
+            from,
+            to.saturating_add(1),
+            |epochs, counts, total_sum, _| {
+                for (k, &(x, s)) in epochs.iter().enumerate() {
+                    let start = g.epoch_start(x);
+                    let row = &counts[k * n..(k + 1) * n];
+                    if range.overlaps(start, g.width_nanos()) && row.iter().any(|&c| c > 0) {
+                        let next = epochs.get(k + 1).map_or(total_sum, |e| e.1);
+                        f(HistogramPoint {
+                            start,
+                            counts: row,
+                            sum: next - s,
+                        });
+                    }
+                }
+            },
+        );
     }
 
     /// Per-bucket increase and sum increase over the epochs covering
     /// `(now - window, now]`.
     pub fn increase(&self, now: u64, window: Duration) -> HistogramSnapshot {
         let (first, last) = window_epochs(&self.geometry, now, window);
-        let n = self.counts.len();
+        let n = self.counts().len();
         let mut out = HistogramSnapshot {
             counts: smallvec::smallvec![0; n],
             sum: 0.0,
         };
-        let (epochs, total_sum, _) = self.epochs(now, first, last);
-        for &(x, _) in &epochs {
-            self.add_epoch(x, &mut out.counts);
-        }
-        if let Some(&(_, s)) = epochs.first() {
-            out.sum = total_sum - s;
-        }
+        self.with_counts(now, first, last, |epochs, counts, total_sum, _| {
+            for row in counts.chunks_exact(n.max(1)) {
+                for (o, c) in out.counts.iter_mut().zip(row) {
+                    *o += c;
+                }
+            }
+            if let Some(&(_, s)) = epochs.first() {
+                out.sum = total_sum - s;
+            }
+        });
         out
     }
 
@@ -288,56 +404,56 @@ impl HistogramCore {
     #[cfg(loom)]
     #[allow(clippy::type_complexity)]
     pub(crate) fn loom_view(&self, now: u64) -> (u64, Vec<(u64, Vec<u64>)>, Vec<u64>) {
-        let n = self.counts.len();
-        let (epochs, _, head) = self.epochs(now, 0, u64::MAX);
-        let rows = epochs
-            .iter()
-            .map(|&(x, _)| {
-                let mut c = vec![0; n];
-                self.add_epoch(x, &mut c);
-                (x, c)
-            })
-            .collect();
+        let n = self.counts().len();
+        let (head, rows) = self.with_counts(now, 0, u64::MAX, |epochs, counts, _, head| {
+            let rows = epochs
+                .iter()
+                .zip(counts.chunks_exact(n))
+                .map(|(&(x, _), c)| (x, c.to_vec()))
+                .collect();
+            (head, rows)
+        });
         (head, rows, self.snapshot().counts.to_vec())
     }
 
     /// The saved state at `now` (history limited to retained epochs in which the
     /// histogram was observed, plus the newest). Checkpoints keep per epoch the
     /// bucket counts when it started: rebuilt here from the cumulative counts and
-    /// the newer epochs' bins.
+    /// the newer epochs' observations.
     pub(crate) fn capture(&self, now: u64) -> (Vec<u64>, StateData) {
-        let n = self.counts.len();
-        let snap = self.snapshot();
-        // No history (`Retention::NONE`): no epochs saved.
-        let (epochs, _, _) = if self.geometry.is_lifetime() {
-            (Epochs::new(), 0.0, 0)
-        } else {
-            self.epochs(now, 0, u64::MAX)
-        };
-        // Per epoch, newest first: its counts, and the bases that follow.
-        let mut run: SmallVec<[u64; 32]> = snap.counts.iter().copied().collect();
-        let mut rows: Vec<(u64, Vec<u64>, f64, bool)> = Vec::with_capacity(epochs.len());
-        let mut inc: SmallVec<[u64; 32]> = smallvec::smallvec![0; n];
-        for &(x, s) in epochs.iter().rev() {
-            inc.iter_mut().for_each(|c| *c = 0);
-            self.add_epoch(x, &mut inc);
-            for (r, i) in run.iter_mut().zip(&inc) {
-                *r = r.saturating_sub(*i);
-            }
-            rows.push((x, run.to_vec(), s, inc.iter().any(|&c| c > 0)));
-        }
-        rows.reverse();
+        let n = self.counts().len();
         let mut out_epochs = Vec::new();
         let mut bases = Vec::new();
         let mut sum_bases = Vec::new();
-        let last = rows.len().saturating_sub(1);
-        for (k, (x, b, s, changed)) in rows.into_iter().enumerate() {
-            if changed || k == last {
-                out_epochs.push(x);
-                bases.extend_from_slice(&b);
-                sum_bases.push(s);
+        // No history (`Retention::NONE`): no epochs saved.
+        let from = if self.geometry.is_lifetime() {
+            u64::MAX
+        } else {
+            0
+        };
+        let snap = self.with_counts(now, from, u64::MAX, |epochs, counts, _, _| {
+            let snap = self.snapshot();
+            // Per epoch, newest first: the bases it started with.
+            let mut run: SmallVec<[u64; 32]> = snap.counts.iter().copied().collect();
+            let mut rows: Vec<(u64, Vec<u64>, f64, bool)> = Vec::with_capacity(epochs.len());
+            for (k, &(x, s)) in epochs.iter().enumerate().rev() {
+                let inc = &counts[k * n..(k + 1) * n];
+                for (r, i) in run.iter_mut().zip(inc) {
+                    *r = r.saturating_sub(*i);
+                }
+                rows.push((x, run.to_vec(), s, inc.iter().any(|&c| c > 0)));
             }
-        }
+            rows.reverse();
+            let newest = rows.len().saturating_sub(1);
+            for (k, (x, b, s, changed)) in rows.into_iter().enumerate() {
+                if changed || k == newest {
+                    out_epochs.push(x);
+                    bases.extend_from_slice(&b);
+                    sum_bases.push(s);
+                }
+            }
+            snap
+        });
         (
             out_epochs,
             StateData::Histogram {
@@ -363,7 +479,7 @@ impl HistogramCore {
         else {
             return false;
         };
-        let n = self.counts.len();
+        let n = self.counts().len();
         let k = state.epochs.len();
         if counts.len() != n || bases.len() != k * n || sum_bases.len() != k {
             return false;
@@ -374,10 +490,22 @@ impl HistogramCore {
             let mut inc = vec![0u64; n];
             for (x, from) in restored_epochs(g, head, &state.epochs, history) {
                 let (lx, slot) = g.lap_slot(x);
+                // The head epoch stays open: its observations are the counts
+                // minus the bases it started with.
+                if x == head {
+                    for (j, w) in self.last().iter().enumerate() {
+                        let base = match from {
+                            Restored::Saved(i) => bases[i * n + j].min(counts[j]),
+                            Restored::Cumulative => counts[j],
+                            Restored::Zero => 0,
+                        };
+                        w.store(pack(head, base), Ordering::Relaxed);
+                    }
+                }
                 match from {
                     Restored::Saved(i) => {
                         self.rows.put(g, x, [f64_to_48(sum_bases[i])]);
-                        if state.epochs[i] == x {
+                        if state.epochs[i] == x && x != head {
                             // The epoch's observations: up to the next saved
                             // epoch's bases (nothing changed in between), or to the
                             // cumulative counts.
@@ -395,12 +523,20 @@ impl HistogramCore {
                 }
             }
         }
-        for (dst, src) in self.counts.iter().zip(counts) {
+        for (dst, src) in self.counts().iter().zip(counts) {
             dst.store(*src, Ordering::Relaxed);
         }
         self.sum.store(sum.to_bits(), Ordering::Relaxed);
         true
     }
+}
+
+/// The epoch within 32,768 of `near` whose low 16 bits are `t` (the tag of a
+/// bucket's `last` word).
+#[inline]
+fn epoch_of(t: u16, near: u64) -> u64 {
+    let d = (t.wrapping_sub(near as u16)) as i16;
+    near.wrapping_add_signed(i64::from(d))
 }
 
 /// Prometheus' `histogram_quantile` over non-cumulative bucket counts (`+Inf`
