@@ -224,9 +224,11 @@ impl<'a> SeriesView<'a> {
     /// ([`Retention::NONE`]) or when the range selects no retained epoch.
     ///
     /// Readers give history points only within the retained epochs up to the
-    /// current one, so every point the range selects lies in this range, except
-    /// after the clock went back to before the series' creation (its points
-    /// then start before `created`).
+    /// current one, and a series records nothing before it is created, so every
+    /// point the range selects lies in these epochs; only a clock that went back
+    /// to before the series' creation could have put points earlier, and those
+    /// are left out (a [`Span`] does not start before the creation either).
+    /// While the clock is behind the creation, this is the current epoch only.
     pub fn history_epochs(&self) -> std::ops::Range<u64> {
         let g = self.series.geometry();
         if g.is_lifetime() {

@@ -197,99 +197,20 @@ fn write_history(
 ) {
     let g = fam.geometry();
     let epochs = series.history_epochs();
-    let mark = stage.len();
-    let mut lo = g.epoch_start(epochs.start);
-    // A point before `lo` (the clock went back to before the series was
-    // created, see `history_epochs`) makes the walk report it; the columns are
-    // then written again from there, so no point is left out. (Only a clock
-    // going back while this runs could move the earliest point again.)
-    for attempt in 0..3 {
-        stage.extend_from_slice(b",\"history\":{\"start_ms\":");
-        match history_columns(stage, cols, fam, series, &g, &epochs, lo) {
-            Some(earlier) if attempt < 2 => {
-                stage.truncate(mark);
-                lo = earlier;
-            }
-            _ => break,
-        }
-    }
-}
-
-/// Walks one series' history points in order and tells, for each, how many
-/// epochs without a point come before it, so that columns hold one value per
-/// epoch from `lo` up to `hi` (both epoch starts, in ns).
-struct Dense {
-    lo: u64,
-    hi: u64,
-    width: u64,
-    /// Start of the next epoch to write.
-    next: u64,
-    /// The earliest point seen before `lo`.
-    early: Option<u64>,
-}
-
-impl Dense {
-    fn new(g: &Geometry, epochs: &Range<u64>, lo: u64) -> Dense {
-        let hi = g.epoch_start(epochs.end).max(lo);
-        Dense {
-            lo,
-            hi,
-            width: g.width_nanos(),
-            next: lo,
-            early: None,
-        }
-    }
-
-    /// Epochs to fill before a point that starts at `start`, or `None` to skip
-    /// the point (outside the columns; one before `lo` is remembered).
-    #[inline]
-    fn point(&mut self, start: u64) -> Option<u64> {
-        if start < self.lo {
-            self.early = Some(self.early.map_or(start, |e| e.min(start)));
-            return None;
-        }
-        if start >= self.hi || start < self.next {
-            return None;
-        }
-        let gap = if start == self.next {
-            0
-        } else {
-            (start - self.next) / self.width
-        };
-        self.next = start.saturating_add(self.width);
-        Some(gap)
-    }
-
-    /// Epochs to fill after the last point.
-    fn rest(&self) -> u64 {
-        self.hi.saturating_sub(self.next) / self.width
-    }
-
-    /// Whether the columns hold no epoch at all.
-    fn is_empty(&self) -> bool {
-        self.hi <= self.lo
-    }
-}
-
-/// Writes the history object's `start_ms` value and columns (the caller wrote
-/// the key) and closes the object; returns the start of the earliest point
-/// before `lo`, which the columns leave out, if there was one.
-fn history_columns(
-    stage: &mut Vec<u8>,
-    cols: &mut [Vec<u8>; 2],
-    fam: &FamilyView<'_>,
-    series: &SeriesView<'_>,
-    g: &Geometry,
-    epochs: &Range<u64>,
-    lo: u64,
-) -> Option<u64> {
-    let mut d = Dense::new(g, epochs, lo);
+    let mut d = Dense::new(&g, &epochs);
+    stage.extend_from_slice(b",\"history\":{\"start_ms\":");
     if d.is_empty() {
         stage.extend_from_slice(b"null");
     } else {
-        put_millis(stage, lo);
+        put_millis(stage, d.lo);
     }
-    let (now, range) = (series.now(), series.range());
+    // The ring is read from the columns' first epoch only: for a series younger
+    // than its ring, that skips the slots from before its creation (which hold
+    // no point: see `history_epochs`).
+    let (now, mut range) = (series.now(), series.range());
+    if !d.is_empty() {
+        range.start = Some(range.start.map_or(d.lo, |s| s.max(d.lo)));
+    }
     match series.data() {
         SeriesData::Counter(c) => {
             stage.extend_from_slice(b",\"increase\":[");
@@ -391,7 +312,55 @@ fn history_columns(
         }
     }
     stage.push(b'}');
-    d.early
+}
+
+/// Tells, for each of a series' history points in order, how many epochs
+/// without a point come before it, so that columns hold one value per epoch
+/// from `lo` up to `hi` (epoch starts, in ns).
+struct Dense {
+    lo: u64,
+    hi: u64,
+    width: u64,
+    /// Start of the next epoch to write.
+    next: u64,
+}
+
+impl Dense {
+    fn new(g: &Geometry, epochs: &Range<u64>) -> Dense {
+        let lo = g.epoch_start(epochs.start);
+        Dense {
+            lo,
+            hi: g.epoch_start(epochs.end).max(lo),
+            width: g.width_nanos(),
+            next: lo,
+        }
+    }
+
+    /// Epochs to fill before a point that starts at `start`, or `None` to skip
+    /// a point outside the columns.
+    #[inline]
+    fn point(&mut self, start: u64) -> Option<u64> {
+        if start >= self.hi || start < self.next {
+            return None;
+        }
+        let gap = if start == self.next {
+            0
+        } else {
+            (start - self.next) / self.width
+        };
+        self.next = start.saturating_add(self.width);
+        Some(gap)
+    }
+
+    /// Epochs to fill after the last point.
+    fn rest(&self) -> u64 {
+        self.hi.saturating_sub(self.next) / self.width
+    }
+
+    /// Whether the columns hold no epoch at all.
+    fn is_empty(&self) -> bool {
+        self.hi <= self.lo
+    }
 }
 
 /// Ends a column whose values were each followed by a comma: drops the last

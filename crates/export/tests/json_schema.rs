@@ -506,3 +506,37 @@ fn history_columns_round_trip_every_kind() {
         );
     }
 }
+
+/// After the clock went back to before a series' creation, its history starts
+/// at the clock's current epoch (never before the creation while the clock is
+/// past it): the columns stay one value per epoch up to now; recordings made
+/// before that epoch count in the total only.
+#[test]
+fn a_clock_that_went_back_keeps_the_columns_consistent() {
+    use lakemetrics_core::{ManualClock, Retention};
+    use std::sync::Arc;
+
+    const T: u64 = 1_700_000_000_000_000_000;
+    let clock = Arc::new(ManualClock::new(T));
+    let reg = Registry::builder()
+        .clock(clock.clone())
+        .retention(Retention::new(Duration::from_secs(1), Duration::from_secs(20)).unwrap())
+        .build();
+    let c = reg.counter("rows", &[]).unwrap();
+    c.inc_by(5);
+    clock.set(T - 100_000_000_000);
+    c.inc_by(7);
+    clock.advance(Duration::from_secs(2));
+    c.inc_by(1);
+    let doc = export(&reg, &Filter::all());
+    let s = &family(&doc, "rows")["series"][0];
+    assert_eq!(s["total"].as_u64(), Some(13));
+    let now_ms = reg.now_nanos() / 1_000_000;
+    let (_, core) = &core_points(&reg, &Filter::all())[0];
+    let (_, got) = &json_points(&doc, now_ms)[0];
+    // The core has the 7 at T - 100 s and the 1 at T - 98 s; the columns (the
+    // clock being behind the creation) hold the current epoch only.
+    assert_eq!(core.len(), 2, "{core:?}");
+    assert_eq!(got, &core[1..]);
+    assert_eq!(got[0].0, now_ms);
+}
