@@ -104,7 +104,10 @@ pub(crate) fn write_family<W: Write + ?Sized>(
         None => stage.extend_from_slice(b"null"),
     }
     stage.extend_from_slice(b",\"resolution_ms\":");
-    put_millis(stage, fam.geometry().width_nanos());
+    let g = fam.geometry();
+    // A family without history (`Retention::NONE`) has one epoch spanning all
+    // time: 0 says there is no resolution (docs/formats.md).
+    put_millis(stage, if g.is_lifetime() { 0 } else { g.width_nanos() });
     match fam.kind() {
         MetricKind::Histogram => {
             stage.extend_from_slice(b",\"bounds\":");

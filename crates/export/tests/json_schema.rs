@@ -540,3 +540,23 @@ fn a_clock_that_went_back_keeps_the_columns_consistent() {
     assert_eq!(got, &core[1..]);
     assert_eq!(got[0].0, now_ms);
 }
+
+/// A family registered with `Retention::NONE` keeps no history: resolution 0,
+/// empty columns without a start.
+#[test]
+fn a_family_without_history_has_empty_columns() {
+    use lakemetrics_core::{Describe, Retention};
+    let reg = Registry::new();
+    reg.register(Describe::counter("scraped_only").retention(Retention::NONE))
+        .unwrap();
+    reg.counter("scraped_only", &[]).unwrap().inc_by(3);
+    let doc = export(&reg, &Filter::all());
+    let f = family(&doc, "scraped_only");
+    assert_eq!(f["resolution_ms"].as_u64(), Some(0));
+    let s = &f["series"][0];
+    assert_eq!(s["total"].as_u64(), Some(3));
+    assert_eq!(
+        s["history"],
+        serde_json::json!({"start_ms": null, "increase": []})
+    );
+}

@@ -121,7 +121,13 @@ pub(crate) async fn families(State(app): AppState, uri: Uri) -> Result<Response,
                 "kind": fam.kind().as_str(),
                 "help": fam.help(),
                 "unit": fam.unit(),
-                "resolution_ms": fam.geometry().width_nanos() / 1_000_000,
+                // 0 for a family without history (`Retention::NONE`), as in the
+                // JSON export.
+                "resolution_ms": if fam.geometry().is_lifetime() {
+                    0
+                } else {
+                    fam.geometry().width_nanos() / 1_000_000
+                },
                 "series": fam.series().count(),
             }));
         });
