@@ -38,8 +38,8 @@ for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable"):
         print(m["executable"])')
-if [ "${#bins[@]}" -lt 4 ]; then
-    echo "FATAL: expected the four loom test binaries, found ${#bins[@]}" >&2
+if [ "${#bins[@]}" -lt 5 ]; then
+    echo "FATAL: expected the five loom test binaries, found ${#bins[@]}" >&2
     exit 1
 fi
 
@@ -59,6 +59,7 @@ for m in "${mutants[@]}"; do
     # Gauges have their own protocol and models; the rest is shared by the others.
     case "$m" in
         gauge.*) pattern='loom_gauge' ;;
+        bins.*) pattern='loom_(bins|histogram|summary)' ;;
         *) pattern='loom_(counter|histogram|summary)' ;;
     esac
     # Two passes: every candidate model for at most 10 s first (a broken protocol

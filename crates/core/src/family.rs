@@ -10,7 +10,7 @@ use crate::buckets::Buckets;
 use crate::handles::{Counter, Gauge, Histogram, Summary};
 use crate::intern::Sym;
 use crate::labels::{validate_metric_name, validate_unit};
-use crate::retention::{Geometry, Retention, HISTOGRAM_SLOTS, MAX_SLOTS, SUMMARY_SLOTS};
+use crate::retention::{Geometry, Retention, MAX_SLOTS};
 use crate::sketch::SketchMapping;
 use crate::storage::{chunk, CounterCore, GaugeCore, HistogramCore, SummaryCore};
 use crate::{ClockSource, Error, MetricKind, Result};
@@ -382,11 +382,8 @@ impl Family {
                 ),
             });
         }
-        let geometry = retention.geometry(match d.kind {
-            MetricKind::Counter | MetricKind::Gauge => MAX_SLOTS,
-            MetricKind::Histogram => HISTOGRAM_SLOTS,
-            MetricKind::Summary => SUMMARY_SLOTS,
-        });
+        // Every kind keeps one history point per epoch at the family's resolution.
+        let geometry = retention.geometry(MAX_SLOTS);
         let family = Family {
             name,
             kind: d.kind,
@@ -421,26 +418,29 @@ impl Family {
     pub(crate) fn series_bytes(&self) -> usize {
         use std::mem::size_of;
         let g = &self.geometry;
+        fn chunks(allocs: &[usize]) -> usize {
+            allocs.iter().map(|&a| chunk(a)).sum()
+        }
         let (inline, allocs) = match self.kind {
             MetricKind::Counter => (
                 size_of::<Series<CounterCore>>(),
-                CounterCore::allocations_for(g),
+                chunks(&CounterCore::allocations_for(g)),
             ),
             MetricKind::Gauge => (
                 size_of::<Series<GaugeCore>>(),
-                GaugeCore::allocations_for(g),
+                chunks(&GaugeCore::allocations_for(g)),
             ),
             MetricKind::Histogram => (
                 size_of::<Series<HistogramCore>>(),
-                HistogramCore::allocations_for(g, &self.buckets),
+                chunks(&HistogramCore::allocations_for(g, &self.buckets)),
             ),
             MetricKind::Summary => (
                 size_of::<Series<SummaryCore>>(),
-                SummaryCore::allocations_for(g, &self.mapping),
+                chunks(&SummaryCore::allocations_for(g, &self.mapping)),
             ),
         };
         // The `Arc`'s two counts precede the series.
-        chunk(2 * size_of::<usize>() + inline) + allocs.iter().map(|&a| chunk(a)).sum::<usize>()
+        chunk(2 * size_of::<usize>() + inline) + allocs
     }
 
     /// The most this family's series can take: its limit (and overflow series)

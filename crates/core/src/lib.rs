@@ -55,12 +55,12 @@ pub use handles::{Counter, Gauge, Histogram, Summary};
 pub use intern::Sym;
 pub use kind::MetricKind;
 pub use registry::{Registry, RegistryBuilder, OVERFLOW_LABEL, OVERFLOW_METRIC};
-pub use retention::{Geometry, Retention, HISTOGRAM_SLOTS, MAX_SLOTS, SUMMARY_SLOTS};
+pub use retention::{Geometry, Retention, MAX_SLOTS};
 pub use sketch::{SketchMapping, MAX_SKETCH_BUCKETS};
 pub use storage::{
     bucket_quantile, CounterCore, CounterPoint, GaugeCore, GaugePoint, HistogramCore,
     HistogramPoint, HistogramSnapshot, SeriesState, Span, StateData, SummaryCore, SummaryPoint,
-    TimeRange,
+    TimeRange, HISTOGRAM_BINS, SUMMARY_BINS,
 };
 pub use view::{FamilyView, Labels, SeriesData, SeriesView};
 

@@ -63,6 +63,33 @@ pub fn summary(g: Geometry, now: u64) -> SummaryCore {
     SummaryCore::new(m, g, now)
 }
 
+/// As [`summary`], with `k` bins per epoch.
+pub fn summary_with_bins(g: Geometry, now: u64, k: usize) -> SummaryCore {
+    let m = SketchMapping::new(0.1, 1.0, 1000.0).expect("valid sketch");
+    SummaryCore::with_bins(m, g, now, k)
+}
+
+/// A ring's bins on their own: `k` per slot, for a series created in epoch 0.
+pub struct LoomBins(crate::storage::bins::Bins);
+
+/// Bins of a ring of `slots`, `k` per slot.
+pub fn bins(slots: usize, k: usize) -> LoomBins {
+    LoomBins(crate::storage::bins::Bins::new(&Geometry::new(10, slots), k, 0))
+}
+
+/// Counts one observation of `key` in `slot` for lap `lap`.
+pub fn bins_add(b: &LoomBins, slot: usize, lap: u64, key: usize) {
+    b.0.add(slot, crate::storage::bins::lap_tag(lap), key);
+}
+
+/// The bins of `slot` holding lap `lap`: `[(lo, hi, count)]`, sorted.
+pub fn bins_view(b: &LoomBins, slot: usize, lap: u64) -> Vec<(usize, usize, u64)> {
+    let mut v = Vec::new();
+    b.0.for_each(slot, lap, |x| v.push((x.lo, x.hi, x.count)));
+    v.sort_unstable();
+    v
+}
+
 /// Observes `v` at `now`.
 pub fn observe_summary(s: &SummaryCore, v: f64, now: u64, clock: &AtomicU64) {
     s.observe(v, now, fresh(clock));

@@ -7,9 +7,8 @@ use crate::{Error, Result};
 /// How much history each series keeps, and at what granularity.
 ///
 /// Time is cut into epochs of `resolution`; each series owns a ring of
-/// `ceil(window / resolution)` slots, allocated once when the series is created.
-/// Histograms and summaries, whose slots are larger, keep fewer, wider slots (see
-/// [`Retention::geometry`]).
+/// `ceil(window / resolution)` slots (at most [`MAX_SLOTS`]), allocated once when
+/// the series is created; every kind keeps one history point per epoch.
 ///
 /// ```
 /// use std::time::Duration;
@@ -26,10 +25,6 @@ pub struct Retention {
 
 /// Most slots a ring may have; keeps memory per series bounded whatever the settings.
 pub const MAX_SLOTS: usize = 4096;
-/// Most slots of a histogram ring (each slot holds a copy of every bucket).
-pub const HISTOGRAM_SLOTS: usize = 12;
-/// Most slots of a summary ring (each slot holds a whole sketch).
-pub const SUMMARY_SLOTS: usize = 5;
 
 impl Retention {
     /// Ten-second epochs over a ten-minute window: 60 slots per counter or gauge.
@@ -295,12 +290,9 @@ mod tests {
     fn geometry_widens_for_few_slots() {
         let r = Retention::new(Duration::from_secs(10), Duration::from_secs(600)).unwrap();
         assert_eq!(r.geometry(MAX_SLOTS).len(), 60);
-        let h = r.geometry(HISTOGRAM_SLOTS);
+        let h = r.geometry(12);
         assert_eq!(h.len(), 12);
         assert_eq!(h.width_nanos(), 50_000_000_000);
-        let s = r.geometry(SUMMARY_SLOTS);
-        assert_eq!(s.len(), 5);
-        assert_eq!(s.width_nanos(), 120_000_000_000);
         // A window that is not a multiple of the widened width still fits.
         let r = Retention::new(Duration::from_secs(1), Duration::from_secs(7)).unwrap();
         let g = r.geometry(2);

@@ -10,10 +10,10 @@
 //! `ord!(Release, "x")` is `Ordering::Release` and `mutant("x")` is `false`.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Whether the named mutation is applied: in loom builds, when the
 /// `LAKEMETRICS_MUTANT` environment variable names it; never otherwise.

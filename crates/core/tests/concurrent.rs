@@ -107,12 +107,17 @@ fn history_adds_up_exactly_when_nothing_leaves_retention() {
             let (c, g, h, s, stop) = (c.clone(), g.clone(), h.clone(), s.clone(), stop.clone());
             thread::spawn(move || {
                 let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) {
+                // At least one round, even if the ticker is done before this
+                // thread starts (it was, now and then, leaving nothing to check).
+                loop {
                     c.inc_by(t + 1);
                     g.set((n % 100) as f64);
                     h.observe((n % 20) as f64 / 10.0);
                     s.observe(1.0 + (n % 50) as f64);
                     n += 1;
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                 }
                 n
             })

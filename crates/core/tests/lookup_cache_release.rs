@@ -60,9 +60,9 @@ fn net_bytes(f: impl FnOnce()) -> i64 {
 
 const T0: u64 = 1_700_000_000_000_000_000;
 
-/// Summaries at the default retention: about 49 KB each (their state is 49,164
+/// Summaries at the default retention: about 7 KB each (their state is 6,872
 /// bytes, `tests/memory_budget.rs`).
-const SUMMARY_BYTES: i64 = 49_164;
+const SUMMARY_BYTES: i64 = 6_872;
 
 /// One call site per series: the cache is keyed by the label slice's address.
 static LABELS: [[(&str, &str); 1]; 8] = [
@@ -121,7 +121,7 @@ fn dropping_the_registry_frees_series_cached_by_a_parked_thread() {
     // Dropping the registry frees what the worker's lookups allocated and what
     // the registry held before them, all but the thread's own bookkeeping (its
     // exit guard's list, `thread_local`'s id: about 1 KB here). A summary
-    // (49 KB) left pinned fails this, and so do three counters (704 bytes each).
+    // (7 KB) left pinned fails this, and so do three counters (704 bytes each).
     let kept = created + own - freed;
     assert!(
         kept < 2_048,

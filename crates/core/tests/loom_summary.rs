@@ -5,7 +5,9 @@
 
 mod loom_common;
 
-use lakemetrics_core::loom_hooks::{observe_summary, summary, summary_view, Geometry, SummaryCore};
+use lakemetrics_core::loom_hooks::{
+    observe_summary, summary, summary_view, summary_with_bins, Geometry, SummaryCore,
+};
 use loom::sync::Arc;
 use loom::thread;
 use loom_common::{expected_epochs, model, Clocked, W};
@@ -130,5 +132,35 @@ fn a_reader_racing_a_lap_restart() {
         r.join().unwrap();
         let pe = per_epoch(&summary_view(&s.s, 20));
         assert_eq!(pe, [(1, 0, 0), (2, 1, 1)]);
+    });
+}
+
+/// The restart race of the test above with a full slot: one bin per epoch, two
+/// observations of different values in epoch 0 (the second widens the bin)
+/// racing a writer that starts epoch 1. Per epoch the bins still hold at least
+/// what the count bases give it, and nothing is counted twice.
+#[test]
+fn a_restart_racing_a_widening_never_wipes_what_the_count_keeps() {
+    model(|| {
+        let s = Clocked::new(summary_with_bins(Geometry::new(W, 1), 0, 1), 0);
+        let a = {
+            let s = s.clone();
+            thread::spawn(move || {
+                observe_summary(&s.s, 2.0, 0, &s.clock);
+                observe_summary(&s.s, 500.0, 0, &s.clock);
+            })
+        };
+        let b = {
+            let s = s.clone();
+            thread::spawn(move || write(&s, 100.0, 10))
+        };
+        a.join().unwrap();
+        b.join().unwrap();
+        let view = summary_view(&s.s, 10);
+        check_reader(&view, 1, 1);
+        assert_eq!(view.2, 3);
+        let pe = per_epoch(&view);
+        assert!(pe[0].2 >= pe[0].1, "bins {} < count {}: {view:?}", pe[0].2, pe[0].1);
+        assert!(pe[0].2 <= 3, "{view:?}");
     });
 }

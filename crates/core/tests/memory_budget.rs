@@ -113,15 +113,16 @@ fn state_bytes_at_the_default_retention() {
         reg.summary("s", &[]).unwrap().memory_bytes(),
     ];
     println!("counter, gauge, histogram, summary: {sizes:?}");
-    // 60 epochs of one 8-byte base; 60 of 32-byte slots; 12 rows of 13 words;
-    // 5 sketches of 2,447 4-byte words (see docs/architecture.md).
+    // 60 epochs of one 8-byte base; 60 of 32-byte slots; 12 bucket counts and
+    // 60 epochs of a sum base and 4 bins; 60 epochs of count and sum bases and
+    // 12 bins (see docs/architecture.md).
     assert_eq!(
         sizes,
         [
             72 + 60 * 8,
             72 + 60 * 32,
-            104 + 12 * 8 + 12 * 13 * 8,
-            144 + 5 * 16 + 5 * 2_447 * 4
+            128 + 12 * 8 + 60 * (8 + 4 * 8),
+            152 + 60 * (16 + 12 * 8)
         ]
     );
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lakemetrics_core::{
-    Buckets, Describe, Error, Filter, ManualClock, MetricKind, Registry, Retention, SeriesData,
+    Buckets, Describe, Error, Filter, ManualClock, Registry, Retention, SeriesData,
     SeriesState, TimeRange, OVERFLOW_LABEL,
 };
 
@@ -235,10 +235,8 @@ fn another_ring_shape_restores_cumulative_values_without_history() {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
             let history = b.restore_series(d.name(), &l, state, *g).unwrap();
-            // Counters and gauges now have 2 s epochs; histograms and summaries
-            // kept their wide slots (2 s x 10 and 4 s x 5 either way).
-            let changed = matches!(d.kind(), MetricKind::Counter | MetricKind::Gauge);
-            assert_eq!(history, !changed, "{}", d.name());
+            // Every kind now has 2 s epochs: no history restored.
+            assert!(!history, "{}", d.name());
         }
     }
     let c = b.counter("rows", &[("handler", "csv")]).unwrap();

@@ -130,11 +130,10 @@ impl HandlerMetricsBuilder {
     }
 
     /// History kept by the batch duration histogram, when it should differ from
-    /// [`retention`](Self::retention). A histogram keeps at most
-    /// [`lakemetrics_core::HISTOGRAM_SLOTS`] (12) epochs, widened to cover its
-    /// window, so windowed latency quantiles are precise to `window / 12`:
-    /// `Retention::new(1s, 12s)` gives one-second latency windows for a live
-    /// view while counters keep a longer history.
+    /// [`retention`](Self::retention). A histogram keeps one history point per
+    /// epoch of its retention, like a counter, so windowed latency quantiles are
+    /// precise to its resolution: `Retention::new(1s, 60s)` gives one-second
+    /// latency windows for a live view while counters keep a longer history.
     pub fn latency_retention(mut self, retention: Retention) -> Self {
         self.latency_retention = Some(retention);
         self

@@ -1,30 +1,40 @@
-//! Classic histograms: per-bucket counts and the sum, with one row of bases (one
-//! per bucket and the sum) per epoch, following [`super::ring`].
+//! Classic histograms: exact per-bucket counts and sum, and per epoch of the ring
+//! the sum when it started (following [`super::ring`]) and the epoch's
+//! observations in sparse bins of bucket indexes (see [`super::bins`]).
 
 use std::time::Duration;
 
 use smallvec::SmallVec;
 
-use super::ring::{f64_from_48, f64_to_48, suffix_min, widen, Filled, Rows};
+use super::bins::{lap_tag, spread, Bins};
+use super::ring::{f64_from_48, f64_to_48, Filled, Rows};
 use super::state::{restored_epochs, Restored, SeriesState, StateData};
-use super::window::{f64_add, window_epochs, with_scratch, TimeRange};
+use super::window::{f64_add, window_epochs, TimeRange};
 use crate::buckets::Buckets;
 use crate::retention::Geometry;
 use crate::sync::{AtomicU64, Ordering};
 
-/// A classic histogram's state: per-bucket counts and the sum, with one snapshot
-/// of both per (wide) epoch.
+/// Bins per epoch of a histogram: an epoch whose observations fall in at most
+/// this many buckets keeps its per-bucket counts exactly; past that, neighbouring
+/// buckets share a bin and the epoch's count is spread evenly over them (see
+/// [`super::bins`]). Cumulative counts are always exact.
+pub const HISTOGRAM_BINS: usize = 4;
+
+/// A classic histogram's state: per-bucket counts and the sum, with per epoch
+/// the sum when it started and the epoch's observations by bucket.
 ///
-/// Memory: 8 bytes per bucket (`+Inf` included) plus, per slot, 8 bytes per bucket
-/// and 8 for the sum.
+/// Memory: 8 bytes per bucket (`+Inf` included) plus, per epoch, 8 bytes for the
+/// sum and 8 per bin ([`HISTOGRAM_BINS`]).
 #[derive(Debug)]
 pub struct HistogramCore {
     buckets: Buckets,
     /// Non-cumulative count per bucket, `+Inf` last.
     counts: Box<[AtomicU64]>,
     sum: AtomicU64,
-    /// Per slot: one base per bucket, then the sum's (48-bit float).
+    /// Per slot: the sum (48-bit float) when the epoch started.
     rows: Rows,
+    /// Per slot: the epoch's observations in bins of bucket indexes.
+    bins: Bins,
     geometry: Geometry,
 }
 
@@ -44,12 +54,14 @@ impl HistogramSnapshot {
     }
 }
 
-/// One (wide) epoch of a histogram's history. `counts` is borrowed from the reader.
+/// One epoch of a histogram's history. `counts` is borrowed from the reader.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HistogramPoint<'a> {
     /// Start of the epoch, ns since the Unix epoch.
     pub start: u64,
-    /// Observations per bucket in the epoch (non-cumulative, `+Inf` last).
+    /// Observations per bucket in the epoch (non-cumulative, `+Inf` last): exact
+    /// while they fell in at most [`HISTOGRAM_BINS`] buckets; past that, the
+    /// buckets that share a bin get its count spread evenly.
     pub counts: &'a [u64],
     /// Sum of the epoch's observations (to a relative error of 2^-37 of the
     /// cumulative sum; see `ring`).
@@ -63,20 +75,20 @@ impl HistogramPoint<'_> {
     }
 }
 
+/// What a reader read: per retained epoch up to the head, oldest first, its
+/// epoch and sum base.
+type Epochs = SmallVec<[(u64, f64); 64]>;
+
 impl HistogramCore {
     /// An empty histogram with `buckets`, created at `now`.
     pub(crate) fn new(buckets: Buckets, geometry: Geometry, now: u64) -> HistogramCore {
         let n = buckets.bounds().len() + 1;
+        let now_e = geometry.epoch(now);
         HistogramCore {
             counts: (0..n).map(|_| AtomicU64::new(0)).collect(),
             sum: AtomicU64::new(0f64.to_bits()),
-            rows: Rows::new(&geometry, n + 1, geometry.epoch(now), |j| {
-                if j < n {
-                    0
-                } else {
-                    f64_to_48(0.0)
-                }
-            }),
+            rows: Rows::new(&geometry, 1, now_e, |_| f64_to_48(0.0)),
+            bins: Bins::new(&geometry, HISTOGRAM_BINS, now_e),
             buckets,
             geometry,
         }
@@ -86,38 +98,46 @@ impl HistogramCore {
     /// the ring is ahead of `now`).
     #[inline]
     pub(crate) fn observe(&self, v: f64, now: u64, fresh: impl FnOnce() -> u64) {
-        if self.rows.current(&self.geometry, now).is_none() {
-            self.start(now, fresh);
-        }
+        let g = &self.geometry;
+        let e = match self.rows.current(g, now) {
+            Some(head) => head,
+            None => self.start(now, fresh),
+        };
         let b = self.buckets.index(v);
-        // Relaxed: each bucket is its own exact counter; bases are published
-        // through the ring's head.
+        // Relaxed: each bucket is its own exact counter; the epoch's bins are
+        // published on their own (see `bins`).
         if let Some(c) = self.counts.get(b) {
             c.fetch_add(1, Ordering::Relaxed);
         }
         f64_add(&self.sum, v);
+        let (lap, slot) = g.lap_slot(e);
+        self.bins.add(slot, lap_tag(lap), b);
     }
 
-    /// Base word `j` of a row: a bucket's count, or the sum in 48 bits.
+    /// The sum's base word: the sum in 48 bits.
     #[inline]
-    fn base(&self, j: usize) -> u64 {
-        match self.counts.get(j) {
-            Some(c) => c.load(Ordering::Relaxed),
-            None => f64_to_48(f64::from_bits(self.sum.load(Ordering::Relaxed))),
-        }
+    fn base(&self) -> u64 {
+        f64_to_48(f64::from_bits(self.sum.load(Ordering::Relaxed)))
     }
 
+    /// Fills the ring up to the epoch of `now` and returns the epoch the
+    /// observation goes to.
     #[cold]
     #[inline(never)]
-    fn start(&self, now: u64, fresh: impl FnOnce() -> u64) {
+    fn start(&self, now: u64, fresh: impl FnOnce() -> u64) -> u64 {
         let g = &self.geometry;
-        if self
-            .rows
-            .fill(g, g.epoch(now), |j| self.base(j), |_, _, _| {})
-            == Filled::Behind
-        {
-            self.rows.catch_up(g, fresh, |j| self.base(j), |_, _| {});
+        let e = g.epoch(now);
+        let reset = |x: u64, lx: u64, ls: u64| self.bins.reset(g.slot(x), lx, ls);
+        if self.rows.fill(g, e, |_| self.base(), reset) == Filled::Behind {
+            // As for summaries: the bins of the epochs a rewind restarts are
+            // emptied before the head moves back.
+            let empty = |x: u64, lx: u64| self.bins.empty(g.slot(x), lx);
+            return match self.rows.catch_up(g, fresh, |_| self.base(), empty) {
+                Some(back) => back,
+                None => self.rows.head_hint().max(e),
+            };
         }
+        e
     }
 
     /// The bucket layout.
@@ -137,17 +157,21 @@ impl HistogramCore {
 
     /// Bytes this histogram occupies (inline and on the heap), fixed at creation.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + std::mem::size_of_val(&*self.counts) + self.rows.heap_bytes()
+        std::mem::size_of::<Self>()
+            + std::mem::size_of_val(&*self.counts)
+            + self.rows.heap_bytes()
+            + self.bins.heap_bytes()
     }
 
     /// The heap allocations a histogram of this ring shape and bucket layout
-    /// makes besides its inline state: the counts and the rows (the layout
-    /// itself is shared by the family).
-    pub(crate) fn allocations_for(g: &Geometry, buckets: &Buckets) -> [usize; 2] {
+    /// makes besides its inline state: the counts, the rows and the bins (the
+    /// layout itself is shared by the family).
+    pub(crate) fn allocations_for(g: &Geometry, buckets: &Buckets) -> [usize; 3] {
         let n = buckets.bounds().len() + 1;
         [
             n * std::mem::size_of::<AtomicU64>(),
-            Rows::bytes_for(g.len(), n + 1),
+            Rows::bytes_for(g.len(), 1),
+            Bins::bytes_for(g.len(), HISTOGRAM_BINS),
         ]
     }
 
@@ -170,58 +194,31 @@ impl HistogramCore {
         f(&mut it, sum)
     }
 
-    /// Calls `f(rows, stride)` where `rows` holds, for every retained epoch from
-    /// `from` up to the head (oldest first), `[epoch, base per bucket..., sum
-    /// bits]`, bases made monotone per bucket, then a last row `[u64::MAX, count
-    /// per bucket..., sum bits]` with the cumulative state; `stride` is the row
-    /// length.
-    fn with_rows<R>(&self, now: u64, from: u64, f: impl FnOnce(&[u64], usize, u64) -> R) -> R {
+    /// The retained epochs in `[from, to]` up to the head, oldest first, with
+    /// their sum bases; the cumulative sum they end at; the head read.
+    fn epochs(&self, now: u64, from: u64, to: u64) -> (Epochs, f64, u64) {
         let g = &self.geometry;
-        let n = self.counts.len();
-        let stride = n + 2;
         let now_e = g.epoch(now);
         let head = self.rows.head();
-        let last = head.min(now_e);
+        let last = head.min(now_e).min(to);
         let first = from
             .max(g.oldest_retained(now_e))
             .max(g.oldest_retained(head));
-        with_scratch(|buf| {
-            for x in first..=last {
-                let at = buf.len();
-                buf.push(x);
-                for j in 0..=n {
-                    match self.rows.read(g, x, j) {
-                        Some(b) => buf.push(b),
-                        None => {
-                            // Part of the row is a newer lap already: skip it.
-                            buf.truncate(at);
-                            break;
-                        }
-                    }
-                }
+        let mut out = Epochs::new();
+        for x in first..=last {
+            // A slot holding a newer lap already is skipped.
+            if let Some(s) = self.rows.read(g, x, 0) {
+                out.push((x, f64_from_48(s)));
             }
-            let rows = buf.len() / stride;
-            buf.push(u64::MAX);
-            buf.extend(self.counts.iter().map(|c| c.load(Ordering::Relaxed)));
-            buf.push(self.sum.load(Ordering::Relaxed));
-            for r in 0..rows {
-                for b in 1..=n {
-                    let total = buf[rows * stride + b];
-                    buf[r * stride + b] = widen(total, buf[r * stride + b]);
-                }
-                buf[r * stride + n + 1] = f64_from_48(buf[r * stride + n + 1]).to_bits();
-            }
-            for b in 1..=n {
-                let total = buf[rows * stride + b];
-                suffix_min(
-                    buf[..rows * stride]
-                        .chunks_exact_mut(stride)
-                        .map(|r| &mut r[b]),
-                    total,
-                );
-            }
-            f(buf, stride, head)
-        })
+        }
+        let total = f64::from_bits(self.sum.load(Ordering::Relaxed));
+        (out, total, head)
+    }
+
+    /// Adds epoch `x`'s observations per bucket to `counts`.
+    fn add_epoch(&self, x: u64, counts: &mut [u64]) {
+        let (lap, slot) = self.geometry.lap_slot(x);
+        self.bins.for_each(slot, lap, |b| spread(b, counts));
     }
 
     /// Calls `f` for each epoch in `range` with observations, oldest first.
@@ -238,44 +235,43 @@ impl HistogramCore {
         }
         let n = self.counts.len();
         let from = range.start.map_or(0, |s| g.epoch(s));
-        self.with_rows(now, from, |rows, stride, _| {
-            let mut delta: SmallVec<[u64; 32]> = smallvec::smallvec![0; n];
-            for pair in rows.windows(2 * stride).step_by(stride) {
-                let (row, next) = pair.split_at(stride);
-                let start = g.epoch_start(row[0]);
-                for ((d, a), b) in delta.iter_mut().zip(&next[1..=n]).zip(&row[1..=n]) {
-                    *d = a - b;
-                }
-                if delta.iter().any(|&d| d > 0) && range.overlaps(start, g.width_nanos()) {
-                    f(HistogramPoint {
-                        start,
-                        counts: &delta,
-                        sum: f64::from_bits(next[n + 1]) - f64::from_bits(row[n + 1]),
-                    });
-                }
+        let to = range.end.map_or(u64::MAX, |e| g.epoch(e));
+        let (epochs, total_sum, _) = self.epochs(now, from, to.saturating_add(1));
+        let mut counts: SmallVec<[u64; 32]> = smallvec::smallvec![0; n];
+        for (k, &(x, s)) in epochs.iter().enumerate() {
+            let start = g.epoch_start(x);
+            if !range.overlaps(start, g.width_nanos()) {
+                continue;
             }
-        });
+            counts.iter_mut().for_each(|c| *c = 0);
+            self.add_epoch(x, &mut counts);
+            if counts.iter().any(|&c| c > 0) {
+                let next = epochs.get(k + 1).map_or(total_sum, |e| e.1);
+                f(HistogramPoint {
+                    start,
+                    counts: &counts,
+                    sum: next - s,
+                });
+            }
+        }
     }
 
     /// Per-bucket increase and sum increase over the epochs covering
     /// `(now - window, now]`.
     pub fn increase(&self, now: u64, window: Duration) -> HistogramSnapshot {
-        let (first, _) = window_epochs(&self.geometry, now, window);
+        let (first, last) = window_epochs(&self.geometry, now, window);
         let n = self.counts.len();
         let mut out = HistogramSnapshot {
             counts: smallvec::smallvec![0; n],
             sum: 0.0,
         };
-        self.with_rows(now, first, |rows, stride, _| {
-            let last = &rows[rows.len() - stride..];
-            if rows.len() > stride {
-                let row = &rows[..stride];
-                for ((o, t), b) in out.counts.iter_mut().zip(&last[1..=n]).zip(&row[1..=n]) {
-                    *o = t - b;
-                }
-                out.sum = f64::from_bits(last[n + 1]) - f64::from_bits(row[n + 1]);
-            }
-        });
+        let (epochs, total_sum, _) = self.epochs(now, first, last);
+        for &(x, _) in &epochs {
+            self.add_epoch(x, &mut out.counts);
+        }
+        if let Some(&(_, s)) = epochs.first() {
+            out.sum = total_sum - s;
+        }
         out
     }
 
@@ -288,49 +284,62 @@ impl HistogramCore {
     }
 
     /// What a reader sees at `now`: the head it read, every retained epoch's
-    /// bucket bases up to it (monotone), and the cumulative counts.
+    /// observations per bucket up to it, and the cumulative counts.
     #[cfg(loom)]
     #[allow(clippy::type_complexity)]
     pub(crate) fn loom_view(&self, now: u64) -> (u64, Vec<(u64, Vec<u64>)>, Vec<u64>) {
         let n = self.counts.len();
-        self.with_rows(now, 0, |rows, stride, head| {
-            let mut out: Vec<(u64, Vec<u64>)> = rows
-                .chunks_exact(stride)
-                .map(|r| (r[0], r[1..=n].to_vec()))
-                .collect();
-            let totals = out.pop().map(|r| r.1).unwrap_or_default();
-            (head, out, totals)
-        })
+        let (epochs, _, head) = self.epochs(now, 0, u64::MAX);
+        let rows = epochs
+            .iter()
+            .map(|&(x, _)| {
+                let mut c = vec![0; n];
+                self.add_epoch(x, &mut c);
+                (x, c)
+            })
+            .collect();
+        (head, rows, self.snapshot().counts.to_vec())
     }
 
     /// The saved state at `now` (history limited to retained epochs in which the
-    /// histogram was observed, plus the newest).
+    /// histogram was observed, plus the newest). Checkpoints keep per epoch the
+    /// bucket counts when it started: rebuilt here from the cumulative counts and
+    /// the newer epochs' bins.
     pub(crate) fn capture(&self, now: u64) -> (Vec<u64>, StateData) {
         let n = self.counts.len();
-        let mut epochs = Vec::new();
+        let snap = self.snapshot();
+        // No history (`Retention::NONE`): no epochs saved.
+        let (epochs, _, _) = if self.geometry.is_lifetime() {
+            (Epochs::new(), 0.0, 0)
+        } else {
+            self.epochs(now, 0, u64::MAX)
+        };
+        // Per epoch, newest first: its counts, and the bases that follow.
+        let mut run: SmallVec<[u64; 32]> = snap.counts.iter().copied().collect();
+        let mut rows: Vec<(u64, Vec<u64>, f64, bool)> = Vec::with_capacity(epochs.len());
+        let mut inc: SmallVec<[u64; 32]> = smallvec::smallvec![0; n];
+        for &(x, s) in epochs.iter().rev() {
+            inc.iter_mut().for_each(|c| *c = 0);
+            self.add_epoch(x, &mut inc);
+            for (r, i) in run.iter_mut().zip(&inc) {
+                *r = r.saturating_sub(*i);
+            }
+            rows.push((x, run.to_vec(), s, inc.iter().any(|&c| c > 0)));
+        }
+        rows.reverse();
+        let mut out_epochs = Vec::new();
         let mut bases = Vec::new();
         let mut sum_bases = Vec::new();
-        // No history (`Retention::NONE`): no epochs saved (none read from MAX on).
-        let from = if self.geometry.is_lifetime() {
-            u64::MAX
-        } else {
-            0
-        };
-        self.with_rows(now, from, |rows, stride, _| {
-            let all: Vec<&[u64]> = rows.chunks_exact(stride).collect();
-            for k in 0..all.len().saturating_sub(1) {
-                let (row, next) = (all[k], all[k + 1]);
-                let changed = row[1..=n] != next[1..=n];
-                if changed || k + 2 == all.len() {
-                    epochs.push(row[0]);
-                    bases.extend_from_slice(&row[1..=n]);
-                    sum_bases.push(f64::from_bits(row[n + 1]));
-                }
+        let last = rows.len().saturating_sub(1);
+        for (k, (x, b, s, changed)) in rows.into_iter().enumerate() {
+            if changed || k == last {
+                out_epochs.push(x);
+                bases.extend_from_slice(&b);
+                sum_bases.push(s);
             }
-        });
-        let snap = self.snapshot();
+        }
         (
-            epochs,
+            out_epochs,
             StateData::Histogram {
                 counts: snap.counts.to_vec(),
                 sum: snap.sum,
@@ -360,25 +369,30 @@ impl HistogramCore {
             return false;
         }
         {
-            // Without history every retained epoch starts at the cumulative state.
             let g = &self.geometry;
             let head = self.rows.head_hint();
+            let mut inc = vec![0u64; n];
             for (x, from) in restored_epochs(g, head, &state.epochs, history) {
-                let row: SmallVec<[u64; 32]> = match from {
-                    Restored::Saved(i) => bases[i * n..(i + 1) * n]
-                        .iter()
-                        .zip(counts)
-                        .map(|(b, c)| *b.min(c))
-                        .chain([f64_to_48(sum_bases[i])])
-                        .collect(),
-                    Restored::Cumulative => {
-                        counts.iter().copied().chain([f64_to_48(*sum)]).collect()
+                let (lx, slot) = g.lap_slot(x);
+                match from {
+                    Restored::Saved(i) => {
+                        self.rows.put(g, x, [f64_to_48(sum_bases[i])]);
+                        if state.epochs[i] == x {
+                            // The epoch's observations: up to the next saved
+                            // epoch's bases (nothing changed in between), or to the
+                            // cumulative counts.
+                            let next = bases.get((i + 1) * n..(i + 2) * n).unwrap_or(counts);
+                            for (j, c) in inc.iter_mut().enumerate() {
+                                *c = next[j].min(counts[j]).saturating_sub(bases[i * n + j]);
+                            }
+                            self.bins.put(slot, lx, &inc);
+                        }
                     }
-                    Restored::Zero => (0..=n)
-                        .map(|j| if j < n { 0 } else { f64_to_48(0.0) })
-                        .collect(),
-                };
-                self.rows.put(g, x, row);
+                    // Without history every retained epoch starts at the
+                    // cumulative state.
+                    Restored::Cumulative => self.rows.put(g, x, [f64_to_48(*sum)]),
+                    Restored::Zero => self.rows.put(g, x, [f64_to_48(0.0)]),
+                }
             }
         }
         for (dst, src) in self.counts.iter().zip(counts) {

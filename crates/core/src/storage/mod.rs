@@ -8,6 +8,7 @@
 //! * [`seqlock`]: the per-slot seqlock of gauge rings;
 //! * one module per kind, and [`state`] for checkpoints.
 
+pub(crate) mod bins;
 pub(crate) mod counter;
 pub(crate) mod gauge;
 pub(crate) mod histogram;
@@ -31,7 +32,9 @@ pub(crate) fn chunk(size: usize) -> usize {
     }
 }
 pub use gauge::{GaugeCore, GaugePoint};
-pub use histogram::{bucket_quantile, HistogramCore, HistogramPoint, HistogramSnapshot};
+pub use histogram::{
+    bucket_quantile, HistogramCore, HistogramPoint, HistogramSnapshot, HISTOGRAM_BINS,
+};
 pub use state::{SeriesState, StateData};
-pub use summary::{SummaryCore, SummaryPoint};
+pub use summary::{SummaryCore, SummaryPoint, SUMMARY_BINS};
 pub use window::{Span, TimeRange};

@@ -1,34 +1,44 @@
-//! Summaries: exact count and sum, with one sketch per (wide) epoch giving
-//! quantiles over a sliding window.
+//! Summaries: exact count and sum, with the observations of every epoch in
+//! sparse bins of the sketch's log buckets (see [`super::bins`]), giving quantiles
+//! over a sliding window at the family's resolution.
 //!
-//! The count and sum bases follow [`super::ring`]. Each sketch bucket is a 32-bit
-//! word of its own carrying the lap it counts for (its low 4 bits) and the count
-//! (28 bits, up to 268 million per bucket per epoch; beyond, observations are
-//! counted and summed but no longer sketched):
-//! `add` is a CAS that increments the word when it holds the writer's lap, starts
-//! it at 1 when it holds an older lap, and increments it when it holds a newer one
-//! (the writer stalled past the slot's restart: the observation lands in the epoch
-//! current when it takes effect). A fill resets each word of the slot it fills
-//! with the same rule as the ring's rows (`claim`): to `(lap, 0)` unless a writer
-//! of that lap or a later one got there first. So an observation is never wiped
-//! by a restart racing it, and never counted in two epochs.
+//! The count and sum bases follow [`super::ring`]; a fill resets the bins of the
+//! slot it starts before it claims the bases, so an observation is never wiped by
+//! a restart racing it, and never counted in two epochs.
 
 use std::time::Duration;
 
 use smallvec::SmallVec;
 
+use super::bins::{lap_tag, rank_key, spread, with_bins, Bin, Bins};
 use super::ring::{f64_from_48, f64_to_48, suffix_min, widen, Filled, Rows};
 use super::state::{restored_epochs, Restored, SeriesState, StateData};
 use super::window::{f64_add, window_epochs, TimeRange};
 use crate::retention::Geometry;
 use crate::sketch::SketchMapping;
-use crate::sync::{mutant, ord, AtomicU32, AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 
-/// A summary's state: exact count and sum, and a ring of sketches, one per (wide)
-/// epoch, giving quantiles over a sliding window.
+/// Bins per epoch of a summary: an epoch whose observations fall in at most this
+/// many of the sketch's buckets keeps them exactly; past that, neighbouring
+/// buckets share a bin (see [`super::bins`]). A summary without history
+/// (`Retention::NONE`), whose one epoch is its whole life, has a bin for every
+/// sketch bucket instead, so its quantiles always hold the sketch's error.
+pub const SUMMARY_BINS: usize = 12;
+
+/// Bins per epoch of a summary of this ring shape and sketch.
+fn bins_for(g: &Geometry, mapping: &SketchMapping) -> usize {
+    if g.is_lifetime() {
+        mapping.len()
+    } else {
+        SUMMARY_BINS
+    }
+}
+
+/// A summary's state: exact count and sum, and per epoch of its ring the count
+/// and sum when it started and up to [`SUMMARY_BINS`] bins of the sketch's
+/// buckets, giving quantiles over a sliding window.
 ///
-/// Memory: 4 bytes per sketch bucket per slot (about 2,450 buckets by default:
-/// 9.8 KiB a slot), plus 16 bytes of bases per slot.
+/// Memory: 16 bytes of bases and 96 bytes of bins per epoch.
 #[derive(Debug)]
 pub struct SummaryCore {
     mapping: SketchMapping,
@@ -36,12 +46,12 @@ pub struct SummaryCore {
     sum: AtomicU64,
     /// Per slot: the count and the sum (48-bit float) when the epoch started.
     rows: Rows,
-    /// Per slot: `mapping.len()` words of (lap, count).
-    sketches: Box<[AtomicU32]>,
+    /// Per slot: the epoch's observations in bins of sketch buckets.
+    bins: Bins,
     geometry: Geometry,
 }
 
-/// One (wide) epoch of a summary's history.
+/// One epoch of a summary's history.
 #[derive(Debug, Clone, Copy)]
 pub struct SummaryPoint<'a> {
     /// Start of the epoch, ns since the Unix epoch.
@@ -55,109 +65,30 @@ pub struct SummaryPoint<'a> {
 }
 
 impl SummaryPoint<'_> {
-    /// The `q`-quantile of the epoch's observations (relative error per the mapping).
+    /// The `q`-quantile of the epoch's observations (relative error per the
+    /// mapping while the epoch's observations fall in at most [`SUMMARY_BINS`]
+    /// sketch buckets).
     pub fn quantile(&self, q: f64) -> f64 {
-        let c = self.core;
-        let total = c.sketch_total(self.epoch);
-        c.mapping
-            .quantile(q, total, |b| c.sketch_count(self.epoch, b))
-    }
-}
-
-/// Bits of a sketch word's count; its lap tag is above them.
-const COUNT_BITS: u32 = 28;
-/// The largest count a sketch word holds.
-const MAX_COUNT: u32 = (1 << COUNT_BITS) - 1;
-
-/// A sketch word for (the low 4 bits of) lap `lap` holding `count`.
-#[inline]
-fn word(lap: u64, count: u32) -> u32 {
-    ((lap as u32 & 0xF) << COUNT_BITS) | count
-}
-
-/// A sketch word's lap tag.
-#[inline]
-fn tag(w: u32) -> u8 {
-    (w >> COUNT_BITS) as u8
-}
-
-/// A sketch word's count.
-#[inline]
-fn count(w: u32) -> u32 {
-    w & MAX_COUNT
-}
-
-/// `a - b` between two 4-bit lap tags, in -8..=7.
-#[inline]
-fn lap_diff(a: u8, b: u8) -> i8 {
-    ((a.wrapping_sub(b) << 4) as i8) >> 4
-}
-
-/// Adds one to a sketch word for lap tag `t` (see the module docs).
-#[inline]
-fn sketch_add(w: &AtomicU32, t: u8) {
-    // Relaxed: each word is its own counter; readers check its tag.
-    let mut cur = w.load(Ordering::Relaxed);
-    loop {
-        // An older lap: unreachable while every writer fills (and so resets) its
-        // epoch's words before adding; kept so that a word never counts for a lap
-        // it does not hold.
-        let new = if lap_diff(tag(cur), t) < 0 {
-            word(u64::from(t), 1)
-        } else if count(cur) == MAX_COUNT {
-            return;
-        } else {
-            cur + 1
-        };
-        // Release: a fill whose reset reads this word (Acquire) then sees this
-        // writer's count increment, so the count base it takes next includes it
-        // (see `sketch_reset`).
-        match w.compare_exchange_weak(
-            cur,
-            new,
-            ord!(Release, "sketch.add.release"),
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => return,
-            Err(now) => cur = now,
-        }
-    }
-}
-
-/// Resets a sketch word for lap `lx` when a fill restarts its slot; `ls` is the
-/// lap it holds if untouched (see `ring::claim`).
-#[inline]
-fn sketch_reset(w: &AtomicU32, lx: u64, ls: u64) {
-    let (tx, ts) = ((lx & 0xF) as u8, (ls & 0xF) as u8);
-    // Acquire (here, and on the CAS): see below; a word another fill already
-    // reset carries the writers' release sequence along.
-    let acq = ord!(Acquire, "sketch.reset.acquire");
-    let mut cur = w.load(acq);
-    loop {
-        let t = tag(cur);
-        if t != ts && (t == tx || lap_diff(t, tx) > 0) {
-            // A writer of this lap (or a later one) was first.
-            return;
-        }
-        // Acquire: pairs with `sketch_add`'s Release. A fill resets the sketch
-        // before it takes the count base: an observation whose sketch increment
-        // this reset wipes had its count increment before it, so the base includes
-        // it and both put it in the old epoch; one that comes later lands in the
-        // new lap's word. So per epoch the sketch never counts fewer observations
-        // than the count's bases give it.
-        match w.compare_exchange_weak(cur, word(lx, 0), acq, acq) {
-            Ok(_) => return,
-            Err(now) => cur = now,
-        }
+        self.core.quantile_of(q, self.epoch..=self.epoch)
     }
 }
 
 impl SummaryCore {
     /// An empty summary, created at `now`.
     pub(crate) fn new(mapping: SketchMapping, geometry: Geometry, now: u64) -> SummaryCore {
-        let k = mapping.len();
+        let k = bins_for(&geometry, &mapping);
+        SummaryCore::with_bins(mapping, geometry, now, k)
+    }
+
+    /// An empty summary with `k` bins per epoch (the loom models use few, to
+    /// reach full slots with few observations).
+    pub(crate) fn with_bins(
+        mapping: SketchMapping,
+        geometry: Geometry,
+        now: u64,
+        k: usize,
+    ) -> SummaryCore {
         let now_e = geometry.epoch(now);
-        let (head_lap, head_slot) = geometry.lap_slot(now_e);
         SummaryCore {
             count: AtomicU64::new(0),
             sum: AtomicU64::new(0f64.to_bits()),
@@ -173,17 +104,7 @@ impl SummaryCore {
                     }
                 },
             ),
-            sketches: (0..geometry.len() * k)
-                .map(|i| {
-                    // Tagged as the rows are: the slot's epoch in the window.
-                    let lap = if i / k <= head_slot {
-                        head_lap
-                    } else {
-                        head_lap.wrapping_sub(1)
-                    };
-                    AtomicU32::new(word(lap, 0))
-                })
-                .collect(),
+            bins: Bins::new(&geometry, k, now_e),
             mapping,
             geometry,
         }
@@ -198,17 +119,14 @@ impl SummaryCore {
             Some(head) => head,
             None => self.start(now, fresh),
         };
-        // Relaxed: exact counters; the window's quantiles read the sketch words,
-        // the exported count and sum these two.
+        // Relaxed: exact counters; the window's quantiles read the bins, the
+        // exported count and sum these two.
         self.count.fetch_add(1, Ordering::Relaxed);
         f64_add(&self.sum, v);
         // NaN has no rank: counted and summed (as Prometheus does), not sketched.
         if !v.is_nan() {
             let (lap, slot) = g.lap_slot(e);
-            let k = self.mapping.len();
-            if let Some(w) = self.sketches.get(slot * k + self.mapping.index(v)) {
-                sketch_add(w, (lap & 0xF) as u8);
-            }
+            self.bins.add(slot, lap_tag(lap), self.mapping.index(v));
         }
     }
 
@@ -227,29 +145,13 @@ impl SummaryCore {
     #[inline(never)]
     fn start(&self, now: u64, fresh: impl FnOnce() -> u64) -> u64 {
         let g = &self.geometry;
-        let k = self.mapping.len();
         let e = g.epoch(now);
-        let reset = |x: u64, lx: u64, ls: u64| {
-            if mutant("sketch.fill.no_reset") {
-                return;
-            }
-            let slot = g.slot(x);
-            if let Some(words) = self.sketches.get(slot * k..(slot + 1) * k) {
-                for w in words {
-                    sketch_reset(w, lx, ls);
-                }
-            }
-        };
+        let reset = |x: u64, lx: u64, ls: u64| self.bins.reset(g.slot(x), lx, ls);
         if self.rows.fill(g, e, |j| self.base(j), reset) == Filled::Behind {
-            // A rewind empties the sketches of the epochs it restarts, before it
-            // moves the head back (a reader checks each word's lap, so a word it
-            // sees between the two is only ever the old lap's or the new empty one).
-            let empty = |x: u64, lx: u64| {
-                let slot = g.slot(x);
-                for w in self.sketches.get(slot * k..(slot + 1) * k).unwrap_or(&[]) {
-                    w.store(word(lx, 0), Ordering::Relaxed);
-                }
-            };
+            // A rewind empties the bins of the epochs it restarts, before it moves
+            // the head back (a reader checks each word's lap, so a word it sees
+            // between the two is only ever the old lap's or the new empty one).
+            let empty = |x: u64, lx: u64| self.bins.empty(g.slot(x), lx);
             return match self.rows.catch_up(g, fresh, |j| self.base(j), empty) {
                 Some(back) => back,
                 None => self.rows.head_hint().max(e),
@@ -258,25 +160,30 @@ impl SummaryCore {
         e
     }
 
-    /// The count of sketch bucket `b` in epoch `x` (0 if the slot holds another).
-    fn sketch_count(&self, x: u64, b: usize) -> u64 {
+    /// Calls `f` with each bin of epoch `x` (none if its slot holds another).
+    fn bins_of(&self, x: u64, f: impl FnMut(Bin)) {
         let (lap, slot) = self.geometry.lap_slot(x);
-        let k = self.mapping.len();
-        self.sketches.get(slot * k + b).map_or(0, |w| {
-            // Relaxed: ordered after the Acquire of the ring's head.
-            let w = w.load(Ordering::Relaxed);
-            if tag(w) == (lap & 0xF) as u8 {
-                u64::from(count(w))
-            } else {
-                0
-            }
-        })
+        self.bins.for_each(slot, lap, f);
     }
 
-    fn sketch_total(&self, x: u64) -> u64 {
-        (0..self.mapping.len())
-            .map(|b| self.sketch_count(x, b))
-            .sum()
+    /// Observations in epoch `x`'s bins.
+    fn bins_total(&self, x: u64) -> u64 {
+        let (lap, slot) = self.geometry.lap_slot(x);
+        self.bins.total(slot, lap)
+    }
+
+    /// The `q`-quantile of the bins of the epochs in `epochs` (NaN when empty).
+    fn quantile_of(&self, q: f64, epochs: impl IntoIterator<Item = u64>) -> f64 {
+        with_bins(|bins| {
+            for x in epochs {
+                self.bins_of(x, |b| bins.push(b));
+            }
+            let total = bins.iter().map(|b| b.count).sum();
+            match rank_key(bins, q, total) {
+                Some(key) => self.mapping.value(key),
+                None => f64::NAN,
+            }
+        })
     }
 
     /// Number of observations.
@@ -310,15 +217,15 @@ impl SummaryCore {
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.rows.heap_bytes()
-            + std::mem::size_of_val(&*self.sketches)
+            + self.bins.heap_bytes()
     }
 
     /// The heap allocations a summary of this ring shape and sketch makes
-    /// besides its inline state: the rows and the sketch words.
+    /// besides its inline state: the rows and the bins.
     pub(crate) fn allocations_for(g: &Geometry, mapping: &SketchMapping) -> [usize; 2] {
         [
             Rows::bytes_for(g.len(), 2),
-            g.len() * mapping.len() * std::mem::size_of::<AtomicU32>(),
+            Bins::bytes_for(g.len(), bins_for(g, mapping)),
         ]
     }
 
@@ -330,7 +237,7 @@ impl SummaryCore {
         now: u64,
         first: u64,
         last: u64,
-    ) -> (SmallVec<[(u64, u64, f64); 16]>, u64, f64, u64) {
+    ) -> (SmallVec<[(u64, u64, f64); 64]>, u64, f64, u64) {
         let g = &self.geometry;
         let now_e = g.epoch(now);
         let head = self.rows.head();
@@ -338,7 +245,7 @@ impl SummaryCore {
         let first = first
             .max(g.oldest_retained(now_e))
             .max(g.oldest_retained(head));
-        let mut rows: SmallVec<[(u64, u64, f64); 16]> = SmallVec::new();
+        let mut rows: SmallVec<[(u64, u64, f64); 64]> = SmallVec::new();
         for x in first..=last {
             if let (Some(c), Some(s)) = (self.rows.read(g, x, 0), self.rows.read(g, x, 1)) {
                 rows.push((x, c, f64_from_48(s)));
@@ -380,28 +287,25 @@ impl SummaryCore {
     pub fn quantile(&self, q: f64, now: u64, window: Duration) -> f64 {
         let (first, last) = window_epochs(&self.geometry, now, window);
         let (rows, _, _, _) = self.slots(now, first, last);
-        let total: u64 = rows.iter().map(|r| self.sketch_total(r.0)).sum();
-        self.mapping.quantile(q, total, |b| {
-            rows.iter().map(|r| self.sketch_count(r.0, b)).sum()
-        })
+        self.quantile_of(q, rows.iter().map(|r| r.0))
     }
 
     /// Observations in the epochs covering `(now - window, now]`, as counted by
-    /// the sketches.
+    /// the bins.
     pub fn window_count(&self, now: u64, window: Duration) -> u64 {
         let (first, last) = window_epochs(&self.geometry, now, window);
         let (rows, _, _, _) = self.slots(now, first, last);
-        rows.iter().map(|r| self.sketch_total(r.0)).sum()
+        rows.iter().map(|r| self.bins_total(r.0)).sum()
     }
 
     /// What a reader sees at `now`: the head it read, and per retained epoch up
-    /// to it the count base (monotone) and the sketch's total; and the count.
+    /// to it the count base (monotone) and the bins' total; and the count.
     #[cfg(loom)]
     pub(crate) fn loom_view(&self, now: u64) -> (u64, Vec<(u64, u64, u64)>, u64) {
         let (rows, total, _, head) = self.slots(now, 0, u64::MAX);
         let v = rows
             .iter()
-            .map(|r| (r.0, r.1, self.sketch_total(r.0)))
+            .map(|r| (r.0, r.1, self.bins_total(r.0)))
             .collect();
         (head, v, total)
     }
@@ -415,8 +319,13 @@ impl SummaryCore {
             rows.clear();
         }
         let mut sketches = Vec::with_capacity(rows.len() * k);
+        let mut dense = vec![0u64; k];
         for r in &rows {
-            sketches.extend((0..k).map(|b| self.sketch_count(r.0, b).min(u32::MAX as u64) as u32));
+            // The checkpoint format keeps a dense sketch per epoch: bins are
+            // spread over their buckets (exact while none was widened).
+            dense.iter_mut().for_each(|c| *c = 0);
+            self.bins_of(r.0, |b| spread(b, &mut dense));
+            sketches.extend(dense.iter().map(|&c| c.min(u64::from(u32::MAX)) as u32));
         }
         (
             rows.iter().map(|r| r.0).collect(),
@@ -461,10 +370,11 @@ impl SummaryCore {
                             .put(g, x, [count_bases[i].min(*count), f64_to_48(sum_bases[i])]);
                         if state.epochs[i] == x {
                             let (lx, slot) = g.lap_slot(x);
-                            let words = self.sketches.get(slot * k..(slot + 1) * k).unwrap_or(&[]);
-                            for (w, &c) in words.iter().zip(&sketches[i * k..(i + 1) * k]) {
-                                w.store(word(lx, c.min(MAX_COUNT)), Ordering::Relaxed);
-                            }
+                            let counts: Vec<u64> = sketches[i * k..(i + 1) * k]
+                                .iter()
+                                .map(|&c| u64::from(c))
+                                .collect();
+                            self.bins.put(slot, lx, &counts);
                         }
                     }
                     Restored::Cumulative => self.rows.put(g, x, [*count, f64_to_48(*sum)]),
@@ -505,38 +415,5 @@ mod tests {
         // A lap later the old sketch no longer counts.
         s.observe(5.0, 4 * W, || 4 * W);
         assert_eq!(s.window_count(4 * W, Duration::from_nanos(3 * W)), 1);
-    }
-
-    #[test]
-    fn sketch_words_restart_per_lap() {
-        let w = AtomicU32::new(word(3, 7));
-        sketch_add(&w, 3);
-        assert_eq!(w.load(Ordering::Relaxed), word(3, 8));
-        sketch_add(&w, 4);
-        assert_eq!(w.load(Ordering::Relaxed), word(4, 1));
-        // A stale writer counts into the newer lap.
-        sketch_add(&w, 3);
-        assert_eq!(w.load(Ordering::Relaxed), word(4, 2));
-        // A fill for lap 4 keeps what writers of lap 4 counted; one for lap 5 resets.
-        sketch_reset(&w, 4, 3);
-        assert_eq!(w.load(Ordering::Relaxed), word(4, 2));
-        sketch_reset(&w, 5, 4);
-        assert_eq!(w.load(Ordering::Relaxed), word(5, 0));
-        // Laps wrap at 16: lap 17 is newer than lap 15.
-        let w = AtomicU32::new(word(15, 3));
-        sketch_add(&w, (17 & 0xF) as u8);
-        assert_eq!(w.load(Ordering::Relaxed), word(17, 1));
-        // A full word stops counting (the observation is still in count and sum).
-        let w = AtomicU32::new(word(2, MAX_COUNT));
-        sketch_add(&w, 2);
-        assert_eq!(count(w.load(Ordering::Relaxed)), MAX_COUNT);
-    }
-
-    #[test]
-    fn lap_differences_wrap() {
-        assert_eq!(lap_diff(1, 15), 2);
-        assert_eq!(lap_diff(15, 1), -2);
-        assert_eq!(lap_diff(7, 0), 7);
-        assert_eq!(lap_diff(8, 0), -8);
     }
 }

@@ -37,10 +37,9 @@ impl TimeRange {
 /// was created) to the time of the query.
 ///
 /// Epochs are whole, so the span is at least the window asked for, up to one
-/// epoch more: 60 s over 10 s epochs covers 60 to 70 s. Histograms and summaries
-/// keep wider slots (see `Retention::geometry`), so their spans can be much longer
-/// than the window: 60 s over 50 s slots covers 100 to 150 s. A series younger
-/// than the window covers only its life.
+/// epoch more: 60 s over 10 s epochs covers 60 to 70 s, for every kind. A series
+/// younger than the window covers only its life; one without history
+/// (`Retention::NONE`) covers its whole life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
     /// Start, ns since the Unix epoch.

@@ -305,13 +305,6 @@ fn latency_buckets() -> Buckets {
     Buckets::new(bounds).unwrap_or_default()
 }
 
-/// The latency histogram keeps 12 epochs: cover the live window with them.
-fn latency_retention(window: Duration) -> Retention {
-    let w = window.max(Duration::from_secs(12));
-    let res = (w / 12).max(Duration::from_millis(1));
-    Retention::new(res, res * 12).unwrap_or_default()
-}
-
 /// Runs the service until Ctrl-C or `--duration`; returns the files written.
 pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
     if let Err(e) = signal::install() {
@@ -331,7 +324,6 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
         HandlerMetrics::builder(&reg, name)
             .prefix(opts.prefix.clone())
             .error_kinds(kinds.iter().map(|k| k.0))
-            .latency_retention(latency_retention(opts.window))
             .duration_buckets(latency_buckets())
             .build()
             .map_err(other)
@@ -571,19 +563,5 @@ mod tests {
         assert_eq!(b.bounds().len(), 37);
         assert_eq!(&b.bounds()[..4], &[0.001, 0.0015, 0.002, 0.0025]);
         assert_eq!(b.bounds().last(), Some(&10.0));
-    }
-
-    #[test]
-    fn latency_history_covers_the_window_in_twelve_epochs() {
-        let r = latency_retention(Duration::from_secs(10));
-        assert_eq!(
-            (r.resolution(), r.window()),
-            (Duration::from_secs(1), Duration::from_secs(12))
-        );
-        let r = latency_retention(Duration::from_secs(60));
-        assert_eq!(
-            (r.resolution(), r.window()),
-            (Duration::from_secs(5), Duration::from_secs(60))
-        );
     }
 }
