@@ -125,6 +125,9 @@ pub(crate) fn write_family<W: Write + ?Sized>(
     stage.extend_from_slice(b",\"series\":[");
     let objectives = fam.objectives();
     let window = fam.retention().window();
+    // Series created together, and the columns of every series older than the
+    // ring, repeat the same 13-digit times.
+    let (mut created_ms, mut start_ms) = (Millis::default(), Millis::default());
     for (i, series) in fam.series().enumerate() {
         if i > 0 {
             stage.push(b',');
@@ -139,7 +142,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
             write_json_string(stage, v)?;
         }
         stage.extend_from_slice(b"},\"created_ms\":");
-        put_millis(stage, series.created());
+        created_ms.put(stage, series.created());
         let now = series.now();
         match series.data() {
             SeriesData::Counter(c) => {
@@ -177,7 +180,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                 put_f64(stage, s.sum());
             }
         }
-        write_history(stage, cols, fam, &series);
+        write_history(stage, cols, fam, &series, &mut start_ms);
         stage.push(b'}');
         if stage.len() >= FLUSH_BYTES {
             out.write_all(stage)?;
@@ -197,6 +200,7 @@ fn write_history(
     cols: &mut [Vec<u8>; 2],
     fam: &FamilyView<'_>,
     series: &SeriesView<'_>,
+    start_ms: &mut Millis,
 ) {
     let g = fam.geometry();
     let epochs = series.history_epochs();
@@ -205,7 +209,7 @@ fn write_history(
     if d.is_empty() {
         stage.extend_from_slice(b"null");
     } else {
-        put_millis(stage, d.lo);
+        start_ms.put(stage, d.lo);
     }
     // The ring is read from the columns' first epoch only: for a series younger
     // than its ring, that skips the slots from before its creation (which hold
@@ -343,14 +347,17 @@ impl Dense {
     /// a point outside the columns.
     #[inline]
     fn point(&mut self, start: u64) -> Option<u64> {
-        if start >= self.hi || start < self.next {
-            return None;
-        }
+        // Most points follow the one before: no gap to count.
         let gap = if start == self.next {
             0
-        } else {
+        } else if start > self.next {
             (start - self.next) / self.width
+        } else {
+            return None;
         };
+        if start >= self.hi {
+            return None;
+        }
         self.next = start.saturating_add(self.width);
         Some(gap)
     }
@@ -510,6 +517,35 @@ fn put_millis(out: &mut Vec<u8>, nanos: u64) {
     }
 }
 
+/// The text of the last time [`put_millis`] wrote through it, to copy when the
+/// next time is the same.
+#[derive(Default)]
+struct Millis {
+    nanos: Option<u64>,
+    text: [u8; 24],
+    len: usize,
+}
+
+impl Millis {
+    /// Writes `nanos` as [`put_millis`] does.
+    #[inline]
+    fn put(&mut self, out: &mut Vec<u8>, nanos: u64) {
+        let at = out.len();
+        if self.nanos == Some(nanos) {
+            // Whole (fixed-size) copy, then cut: see `put_u64_long`.
+            out.extend_from_slice(&self.text);
+            out.truncate(at + self.len);
+            return;
+        }
+        put_millis(out, nanos);
+        let len = out.len() - at;
+        if len <= self.text.len() {
+            self.text[..len].copy_from_slice(&out[at..]);
+            (self.nanos, self.len) = (Some(nanos), len);
+        }
+    }
+}
+
 fn put_opt_millis(out: &mut Vec<u8>, nanos: Option<u64>) {
     match nanos {
         Some(n) => put_millis(out, n),
@@ -551,6 +587,27 @@ mod tests {
             out.clear();
             put_u64(&mut out, v);
             assert_eq!(std::str::from_utf8(&out).unwrap(), v.to_string());
+        }
+    }
+
+    #[test]
+    fn repeated_times() {
+        let mut cache = Millis::default();
+        let mut out = Vec::new();
+        for nanos in [
+            1_700_000_000_000_000_000,
+            1_700_000_000_000_000_000,
+            1_700_000_000_000_500_000,
+            1_700_000_000_000_500_000,
+            7_000,
+            u64::MAX,
+            u64::MAX,
+        ] {
+            out.clear();
+            cache.put(&mut out, nanos);
+            let mut want = Vec::new();
+            put_millis(&mut want, nanos);
+            assert_eq!(out, want);
         }
     }
 
