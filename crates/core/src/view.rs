@@ -216,6 +216,37 @@ impl<'a> SeriesView<'a> {
     pub fn range(&self) -> TimeRange {
         self.range
     }
+
+    /// The epochs a history export lists for this series at the time of the
+    /// visit, one value per epoch: those that overlap the filter's range, from
+    /// the epoch the series was created in (or the oldest one retained, if
+    /// later) to the current one. Empty for a series without history
+    /// ([`Retention::NONE`]) or when the range selects no retained epoch.
+    ///
+    /// Readers give history points only within the retained epochs up to the
+    /// current one, and a series records nothing before it is created, so every
+    /// point the range selects lies in these epochs; only a clock that went back
+    /// to before the series' creation could have put points earlier, and those
+    /// are left out (a [`Span`] does not start before the creation either).
+    /// While the clock is behind the creation, this is the current epoch only.
+    pub fn history_epochs(&self) -> std::ops::Range<u64> {
+        let g = self.series.geometry();
+        if g.is_lifetime() {
+            return 0..0;
+        }
+        let now_e = g.epoch(self.now);
+        let mut first = g
+            .oldest_retained(now_e)
+            .max(g.epoch(self.created().min(self.now)));
+        let mut last = now_e;
+        if let Some(s) = self.range.start {
+            first = first.max(g.epoch(s));
+        }
+        if let Some(e) = self.range.end {
+            last = last.min(g.epoch(e));
+        }
+        first..last.saturating_add(1).max(first)
+    }
 }
 
 impl Registry {

@@ -52,6 +52,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     depth.set(5.0);
     batch.observe(0.07);
     rpc.observe(0.5);
+    // A third epoch with no recordings: the JSON history shows what such an
+    // epoch holds (the text formats do not change).
+    clock.advance(Duration::from_secs(10));
 
     let which: Vec<String> = std::env::args().skip(1).collect();
     let mut out = std::io::stdout().lock();

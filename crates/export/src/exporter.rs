@@ -11,18 +11,21 @@ use crate::{json, Format};
 /// Writes families to `W` in one [`Format`], one family at a time, without
 /// allocating per series or sample.
 ///
-/// Each family is written as soon as the registry's visit reaches it, straight
-/// into `W`: nothing of the output is held back, so exporting a million series
-/// through a socket or file needs no more memory than the largest label set.
+/// Each family is written as soon as the registry's visit reaches it, and is
+/// wholly in `W` when [`Exporter::write_family`] returns: the text formats
+/// write straight into `W`, JSON through a staging buffer of about 32 KiB. So
+/// exporting a million series through a socket or file needs no more memory
+/// than that and the largest label set.
 /// [`Exporter::write_registry_with`] calls back after each family, for a caller
 /// that writes into a reused `Vec<u8>` and hands each family's bytes on (an HTTP
 /// body channel, a compressor) before clearing it.
 ///
-/// The writes are small (a name, a label, a number): give an unbuffered `W` (a
-/// `File`, a `TcpStream`) a `std::io::BufWriter`.
+/// The text formats' writes are small (a name, a label, a number): give an
+/// unbuffered `W` (a `File`, a `TcpStream`) a `std::io::BufWriter`.
 ///
 /// The few buffers the exporter keeps (the current series' escaped labels, the
-/// current family's `le`/`quantile` strings) are reused, so they allocate only
+/// current family's `le`/`quantile` strings; for JSON, a staging buffer of
+/// about 40 KiB and two history columns) are reused, so they allocate only
 /// while growing to the largest seen; keep one `Exporter` to reuse them across
 /// exports, or build one per export.
 ///
@@ -53,6 +56,7 @@ pub struct Exporter<W: Write> {
     out: W,
     format: Format,
     scratch: Scratch,
+    json: json::Scratch,
     families: usize,
     /// JSON: whether the opening (with the time and range) has been written.
     opened: bool,
@@ -65,6 +69,7 @@ impl<W: Write> Exporter<W> {
             out,
             format,
             scratch: Scratch::default(),
+            json: json::Scratch::default(),
             families: 0,
             opened: false,
         }
@@ -148,7 +153,7 @@ impl<W: Write> Exporter<W> {
                     let range = fam.series().next().map(|s| s.range()).unwrap_or_default();
                     self.open_json(fam.now(), range)?;
                 }
-                json::write_family(&mut self.out, fam, self.families == 0)?;
+                json::write_family(&mut self.out, fam, self.families == 0, &mut self.json)?;
             }
         }
         self.families += 1;
@@ -176,7 +181,7 @@ impl<W: Write> Exporter<W> {
     }
 
     fn open_json(&mut self, now: u64, range: TimeRange) -> io::Result<()> {
-        json::write_header(&mut self.out, now, range)?;
+        json::write_header(&mut self.out, now, range, &mut self.json)?;
         self.opened = true;
         Ok(())
     }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lakemetrics_core::{Buckets, Describe, Filter, ManualClock, Registry, Retention};
+use lakemetrics_core::{Buckets, Describe, Filter, ManualClock, Registry, Retention, SeriesData};
 
 use crate::text::unit_suffixes;
 
@@ -905,6 +905,108 @@ pub fn json_roundtrip(data: &[u8]) {
     for ((q, v), (wq, wv)) in objectives.iter().zip(&quantiles).zip(&want.quantiles) {
         assert!(same(*q, *wq) && same(*v, *wv), "{}", ctx("quantiles"));
     }
+    // The span those quantiles cover: the series' life, created at `now`.
+    for key in ["window_start_ms", "window_end_ms"] {
+        let t = s[key].as_f64().unwrap();
+        assert!((t - case.now as f64 / 1e6).abs() < 1e-3, "{}", ctx(key));
+    }
+
+    // History: everything was recorded in one epoch, the one the series were
+    // created in, so each column holds one value: the core's point, if any.
+    reg.visit(&Filter::all(), |fam| {
+        let i = kinds
+            .iter()
+            .position(|k| *k == fam.kind().as_str())
+            .unwrap();
+        let series = fam.series().next().unwrap();
+        let h = &fams[i]["series"][0]["history"];
+        let epochs = series.history_epochs();
+        assert_eq!(epochs.end - epochs.start, 1, "{}", ctx("history epochs"));
+        let start = fam.geometry().epoch_start(epochs.start) / 1_000_000;
+        assert_eq!(h["start_ms"].as_u64(), Some(start), "{}", ctx("start_ms"));
+        let one = |col: &str| -> Value {
+            let column = h[col].as_array().unwrap_or_else(|| panic!("{}", ctx(col)));
+            assert_eq!(column.len(), 1, "{}", ctx(col));
+            column[0].clone()
+        };
+        let (now, range) = (series.now(), series.range());
+        match series.data() {
+            SeriesData::Counter(c) => {
+                let mut inc = 0;
+                c.for_each_point(now, range, |p| inc = p.increase);
+                assert_eq!(one("increase").as_u64(), Some(inc), "{}", ctx("increase"));
+            }
+            SeriesData::Gauge(g) => {
+                let mut point = None;
+                g.for_each_point(now, range, |p| point = Some([p.last, p.min, p.max]));
+                for (j, col) in ["last", "min", "max"].iter().enumerate() {
+                    match point {
+                        Some(p) => assert!(same(float(&one(col)), p[j]), "{}", ctx(col)),
+                        None => assert_eq!(one(col), Value::Null, "{}", ctx(col)),
+                    }
+                }
+            }
+            SeriesData::Histogram(x) => {
+                let n = fam.bucket_bounds().len() + 1;
+                let mut point = (vec![0; n], 0, 0.0);
+                x.for_each_point(now, range, |p| {
+                    let mut cum = 0;
+                    point = (
+                        p.counts
+                            .iter()
+                            .map(|c| {
+                                cum += c;
+                                cum
+                            })
+                            .collect(),
+                        p.count(),
+                        p.sum,
+                    );
+                });
+                let buckets: Vec<u64> = one("buckets")
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_u64().unwrap())
+                    .collect();
+                assert_eq!(buckets, point.0, "{}", ctx("history buckets"));
+                assert_eq!(
+                    one("count").as_u64(),
+                    Some(point.1),
+                    "{}",
+                    ctx("history count")
+                );
+                assert!(same(float(&one("sum")), point.2), "{}", ctx("history sum"));
+            }
+            SeriesData::Summary(x) => {
+                let mut point = (vec![f64::NAN; objectives.len()], 0, 0.0);
+                x.for_each_point(now, range, |p| {
+                    point = (
+                        objectives.iter().map(|&q| p.quantile(q)).collect(),
+                        p.count,
+                        p.sum,
+                    );
+                });
+                let got: Vec<f64> = one("quantiles")
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(float)
+                    .collect();
+                assert_eq!(got.len(), point.0.len(), "{}", ctx("history quantiles"));
+                for (a, b) in got.iter().zip(&point.0) {
+                    assert!(same(*a, *b), "{}", ctx("history quantiles"));
+                }
+                assert_eq!(
+                    one("count").as_u64(),
+                    Some(point.1),
+                    "{}",
+                    ctx("history count")
+                );
+                assert!(same(float(&one("sum")), point.2), "{}", ctx("history sum"));
+            }
+        }
+    });
 }
 
 /// The fixed seed corpus: hand-picked inputs that reach the escapes, the

@@ -7,34 +7,70 @@
 //! {"timestamp_ms":T,"start_ms":S|null,"end_ms":E|null,"families":[
 //!   {"name":..,"kind":..,"help":..,"unit":..|null,"resolution_ms":R,
 //!    ["bounds":[..]]  ["objectives":[..],"window_ms":W]
-//!    "series":[{"labels":{..},"created_ms":C, <values>, "history":[<points>]}]}]}
+//!    "series":[{"labels":{..},"created_ms":C, <values>,
+//!               "history":{"start_ms":H|null,<column>:[..],..}}]}]}
 //! ```
+//!
+//! History is written as columns: one array per field, one value per epoch
+//! from `history.start_ms` on, every `resolution_ms`, up to the current epoch,
+//! epochs without recordings included (a counter's increase 0, a gauge's
+//! `null`). So a point is a column index, no time is repeated, and a reader
+//! gets each field as one array, the shape chart libraries take.
 //!
 //! Times are milliseconds since the Unix epoch (a fraction only when not a whole
 //! millisecond). Floats are JSON numbers, except NaN and infinities, which JSON
 //! cannot represent and which are written as the strings `"NaN"`, `"+Inf"`,
 //! `"-Inf"`.
+//!
+//! Output is assembled in a staging buffer the exporter keeps (numbers are
+//! formatted straight into it) and handed to the writer in pieces of about
+//! [`FLUSH_BYTES`], and at the end of each family.
 
 use std::io::{self, Write};
+use std::ops::Range;
 
-use lakemetrics_core::{FamilyView, SeriesData, TimeRange};
+use lakemetrics_core::{FamilyView, Geometry, MetricKind, SeriesData, SeriesView, TimeRange};
 
 use crate::escape::write_json_string;
-use crate::number::{non_finite, write_nanos_as_millis, write_u64};
+use crate::number::non_finite;
+
+/// The staging buffer is handed to the writer once it holds this many bytes.
+const FLUSH_BYTES: usize = 32 * 1024;
+
+/// The staging buffer's first capacity: room for a flush's worth and one
+/// more series of average size.
+const STAGE_BYTES: usize = FLUSH_BYTES + 8 * 1024;
+
+/// Buffers reused across series and families (allocated the first time they
+/// are needed, then kept): the staging buffer, and the columns of a history
+/// after its first (a gauge's `min` and `max`, a histogram's or summary's
+/// `count` and `sum`), which are written in the same walk over the ring.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    stage: Vec<u8>,
+    cols: [Vec<u8>; 2],
+}
 
 /// Writes the opening of the export object, up to the `families` array's `[`.
 pub(crate) fn write_header<W: Write + ?Sized>(
     out: &mut W,
     now: u64,
     range: TimeRange,
+    scratch: &mut Scratch,
 ) -> io::Result<()> {
-    out.write_all(b"{\"timestamp_ms\":")?;
-    write_nanos_as_millis(out, now)?;
-    out.write_all(b",\"start_ms\":")?;
-    write_opt_millis(out, range.start)?;
-    out.write_all(b",\"end_ms\":")?;
-    write_opt_millis(out, range.end)?;
-    out.write_all(b",\"families\":[")
+    let b = &mut scratch.stage;
+    b.clear();
+    b.reserve(STAGE_BYTES);
+    b.extend_from_slice(b"{\"timestamp_ms\":");
+    put_millis(b, now);
+    b.extend_from_slice(b",\"start_ms\":");
+    put_opt_millis(b, range.start);
+    b.extend_from_slice(b",\"end_ms\":");
+    put_opt_millis(b, range.end);
+    b.extend_from_slice(b",\"families\":[");
+    out.write_all(b)?;
+    b.clear();
+    Ok(())
 }
 
 /// Closes the `families` array and the export object.
@@ -47,212 +83,547 @@ pub(crate) fn write_family<W: Write + ?Sized>(
     out: &mut W,
     fam: &FamilyView<'_>,
     first: bool,
+    scratch: &mut Scratch,
 ) -> io::Result<()> {
+    let Scratch { stage, cols } = scratch;
+    stage.clear();
+    // One allocation for the common case, rather than a doubling series.
+    stage.reserve(STAGE_BYTES);
     if !first {
-        out.write_all(b",")?;
+        stage.push(b',');
     }
-    out.write_all(b"{\"name\":")?;
-    write_json_string(out, fam.name())?;
-    out.write_all(b",\"kind\":\"")?;
-    out.write_all(fam.kind().as_str().as_bytes())?;
-    out.write_all(b"\",\"help\":")?;
-    write_json_string(out, fam.help())?;
-    out.write_all(b",\"unit\":")?;
+    stage.extend_from_slice(b"{\"name\":");
+    write_json_string(stage, fam.name())?;
+    stage.extend_from_slice(b",\"kind\":\"");
+    stage.extend_from_slice(fam.kind().as_str().as_bytes());
+    stage.extend_from_slice(b"\",\"help\":");
+    write_json_string(stage, fam.help())?;
+    stage.extend_from_slice(b",\"unit\":");
     match fam.unit() {
-        Some(u) => write_json_string(out, u)?,
-        None => out.write_all(b"null")?,
+        Some(u) => write_json_string(stage, u)?,
+        None => stage.extend_from_slice(b"null"),
     }
-    out.write_all(b",\"resolution_ms\":")?;
-    write_nanos_as_millis(out, fam.geometry().width_nanos())?;
+    stage.extend_from_slice(b",\"resolution_ms\":");
+    let g = fam.geometry();
+    // A family without history (`Retention::NONE`) has one epoch spanning all
+    // time: 0 says there is no resolution (docs/formats.md).
+    put_millis(stage, if g.is_lifetime() { 0 } else { g.width_nanos() });
     match fam.kind() {
-        lakemetrics_core::MetricKind::Histogram => {
-            out.write_all(b",\"bounds\":")?;
-            write_f64_array(out, fam.bucket_bounds().iter().copied())?;
+        MetricKind::Histogram => {
+            stage.extend_from_slice(b",\"bounds\":");
+            put_f64_array(stage, fam.bucket_bounds().iter().copied());
         }
-        lakemetrics_core::MetricKind::Summary => {
-            out.write_all(b",\"objectives\":")?;
-            write_f64_array(out, fam.objectives().iter().copied())?;
-            out.write_all(b",\"window_ms\":")?;
+        MetricKind::Summary => {
+            stage.extend_from_slice(b",\"objectives\":");
+            put_f64_array(stage, fam.objectives().iter().copied());
+            stage.extend_from_slice(b",\"window_ms\":");
             let w = fam.retention().window().as_nanos().min(u64::MAX as u128) as u64;
-            write_nanos_as_millis(out, w)?;
+            put_millis(stage, w);
         }
         _ => {}
     }
-    out.write_all(b",\"series\":[")?;
+    stage.extend_from_slice(b",\"series\":[");
     let objectives = fam.objectives();
     let window = fam.retention().window();
+    // Series created together, and the columns of every series older than the
+    // ring, repeat the same 13-digit times.
+    let (mut created_ms, mut start_ms) = (Millis::default(), Millis::default());
     for (i, series) in fam.series().enumerate() {
         if i > 0 {
-            out.write_all(b",")?;
+            stage.push(b',');
         }
-        out.write_all(b"{\"labels\":{")?;
+        stage.extend_from_slice(b"{\"labels\":{");
         for (j, (k, v)) in series.labels().enumerate() {
             if j > 0 {
-                out.write_all(b",")?;
+                stage.push(b',');
             }
-            write_json_string(out, k)?;
-            out.write_all(b":")?;
-            write_json_string(out, v)?;
+            write_json_string(stage, k)?;
+            stage.push(b':');
+            write_json_string(stage, v)?;
         }
-        out.write_all(b"},\"created_ms\":")?;
-        write_nanos_as_millis(out, series.created())?;
-        let (now, range) = (series.now(), series.range());
-        let mut err: Option<io::Error> = None;
+        stage.extend_from_slice(b"},\"created_ms\":");
+        created_ms.put(stage, series.created());
+        let now = series.now();
         match series.data() {
             SeriesData::Counter(c) => {
-                out.write_all(b",\"total\":")?;
-                write_u64(out, c.total())?;
-                out.write_all(b",\"history\":[")?;
-                let mut first = true;
-                c.for_each_point(now, range, |p| {
-                    guard(&mut err, || {
-                        point_start(out, &mut first, p.start)?;
-                        out.write_all(b",\"increase\":")?;
-                        write_u64(out, p.increase)?;
-                        out.write_all(b"}")
-                    });
-                });
+                stage.extend_from_slice(b",\"total\":");
+                put_u64(stage, c.total());
             }
             SeriesData::Gauge(g) => {
-                out.write_all(b",\"value\":")?;
-                write_json_f64(out, g.get())?;
-                out.write_all(b",\"history\":[")?;
-                let mut first = true;
-                g.for_each_point(now, range, |p| {
-                    guard(&mut err, || {
-                        point_start(out, &mut first, p.start)?;
-                        out.write_all(b",\"last\":")?;
-                        write_json_f64(out, p.last)?;
-                        out.write_all(b",\"min\":")?;
-                        write_json_f64(out, p.min)?;
-                        out.write_all(b",\"max\":")?;
-                        write_json_f64(out, p.max)?;
-                        out.write_all(b"}")
-                    });
-                });
+                stage.extend_from_slice(b",\"value\":");
+                put_f64(stage, g.get());
             }
             SeriesData::Histogram(h) => {
-                h.with_cumulative(|counts, sum| -> io::Result<()> {
-                    out.write_all(b",\"buckets\":[")?;
-                    let count = write_cumulative(out, counts)?;
-                    out.write_all(b"],\"count\":")?;
-                    write_u64(out, count)?;
-                    out.write_all(b",\"sum\":")?;
-                    write_json_f64(out, sum)
-                })?;
-                out.write_all(b",\"history\":[")?;
-                let mut first = true;
-                h.for_each_point(now, range, |p| {
-                    guard(&mut err, || {
-                        point_start(out, &mut first, p.start)?;
-                        out.write_all(b",\"buckets\":[")?;
-                        let count = write_cumulative(out, &mut p.counts.iter().copied())?;
-                        out.write_all(b"],\"count\":")?;
-                        write_u64(out, count)?;
-                        out.write_all(b",\"sum\":")?;
-                        write_json_f64(out, p.sum)?;
-                        out.write_all(b"}")
-                    });
+                h.with_cumulative(|counts, sum| {
+                    stage.extend_from_slice(b",\"buckets\":[");
+                    let count = put_cumulative(stage, counts);
+                    stage.extend_from_slice(b"],\"count\":");
+                    put_u64(stage, count);
+                    stage.extend_from_slice(b",\"sum\":");
+                    put_f64(stage, sum);
                 });
             }
             SeriesData::Summary(s) => {
-                out.write_all(b",\"quantiles\":")?;
-                write_f64_array(out, objectives.iter().map(|&q| s.quantile(q, now, window)))?;
-                out.write_all(b",\"count\":")?;
-                write_u64(out, s.count())?;
-                out.write_all(b",\"sum\":")?;
-                write_json_f64(out, s.sum())?;
-                out.write_all(b",\"history\":[")?;
-                let mut first = true;
-                s.for_each_point(now, range, |p| {
-                    guard(&mut err, || {
-                        point_start(out, &mut first, p.start)?;
-                        out.write_all(b",\"quantiles\":")?;
-                        write_f64_array(out, objectives.iter().map(|&q| p.quantile(q)))?;
-                        out.write_all(b",\"count\":")?;
-                        write_u64(out, p.count)?;
-                        out.write_all(b",\"sum\":")?;
-                        write_json_f64(out, p.sum)?;
-                        out.write_all(b"}")
-                    });
-                });
+                stage.extend_from_slice(b",\"quantiles\":");
+                put_f64_array(
+                    stage,
+                    objectives.iter().map(|&q| s.quantile(q, now, window)),
+                );
+                let span = series.span(window);
+                stage.extend_from_slice(b",\"window_start_ms\":");
+                put_millis(stage, span.start);
+                stage.extend_from_slice(b",\"window_end_ms\":");
+                put_millis(stage, span.end);
+                stage.extend_from_slice(b",\"count\":");
+                put_u64(stage, s.count());
+                stage.extend_from_slice(b",\"sum\":");
+                put_f64(stage, s.sum());
             }
         }
-        if let Some(e) = err {
-            return Err(e);
-        }
-        out.write_all(b"]}")?;
-    }
-    out.write_all(b"]}")
-}
-
-/// Runs `f` unless an earlier point failed, keeping the first error: the history
-/// callbacks cannot stop the walk early, so later points are skipped instead.
-#[inline]
-fn guard(err: &mut Option<io::Error>, f: impl FnOnce() -> io::Result<()>) {
-    if err.is_none() {
-        if let Err(e) = f() {
-            *err = Some(e);
+        write_history(stage, cols, fam, &series, &mut start_ms);
+        stage.push(b'}');
+        if stage.len() >= FLUSH_BYTES {
+            out.write_all(stage)?;
+            stage.clear();
         }
     }
+    stage.extend_from_slice(b"]}");
+    out.write_all(stage)?;
+    stage.clear();
+    Ok(())
 }
 
-/// Writes `{"start_ms":<start>`, preceded by a comma unless first.
+/// Writes `,"history":{"start_ms":..,<columns>}` for one series: one value per
+/// epoch of [`SeriesView::history_epochs`], from one walk over its ring.
+fn write_history(
+    stage: &mut Vec<u8>,
+    cols: &mut [Vec<u8>; 2],
+    fam: &FamilyView<'_>,
+    series: &SeriesView<'_>,
+    start_ms: &mut Millis,
+) {
+    let g = fam.geometry();
+    let epochs = series.history_epochs();
+    let mut d = Dense::new(&g, &epochs);
+    stage.extend_from_slice(b",\"history\":{\"start_ms\":");
+    if d.is_empty() {
+        stage.extend_from_slice(b"null");
+    } else {
+        start_ms.put(stage, d.lo);
+    }
+    // The ring is read from the columns' first epoch only: for a series younger
+    // than its ring, that skips the slots from before its creation (which hold
+    // no point: see `history_epochs`).
+    let (now, mut range) = (series.now(), series.range());
+    if !d.is_empty() {
+        range.start = Some(range.start.map_or(d.lo, |s| s.max(d.lo)));
+    }
+    match series.data() {
+        SeriesData::Counter(c) => {
+            stage.extend_from_slice(b",\"increase\":[");
+            c.for_each_point(now, range, |p| {
+                if let Some(gap) = d.point(p.start) {
+                    put_repeated(stage, b"0,", gap);
+                    put_u64_comma(stage, p.increase);
+                }
+            });
+            put_repeated(stage, b"0,", d.rest());
+            close_column(stage);
+        }
+        SeriesData::Gauge(gauge) => {
+            let [min, max] = cols;
+            min.clear();
+            max.clear();
+            stage.extend_from_slice(b",\"last\":[");
+            gauge.for_each_point(now, range, |p| {
+                if let Some(gap) = d.point(p.start) {
+                    for col in [&mut *stage, &mut *min, &mut *max] {
+                        put_repeated(col, b"null,", gap);
+                    }
+                    put_f64(stage, p.last);
+                    stage.push(b',');
+                    put_f64(min, p.min);
+                    min.push(b',');
+                    put_f64(max, p.max);
+                    max.push(b',');
+                }
+            });
+            let rest = d.rest();
+            for col in [&mut *stage, &mut *min, &mut *max] {
+                put_repeated(col, b"null,", rest);
+            }
+            close_column(stage);
+            append_column(stage, b",\"min\":[", min);
+            append_column(stage, b",\"max\":[", max);
+        }
+        SeriesData::Histogram(h) => {
+            let [count, sum] = cols;
+            count.clear();
+            sum.clear();
+            let buckets = fam.bucket_bounds().len() + 1;
+            stage.extend_from_slice(b",\"buckets\":[");
+            h.for_each_point(now, range, |p| {
+                if let Some(gap) = d.point(p.start) {
+                    for _ in 0..gap {
+                        put_zero_buckets(stage, buckets);
+                    }
+                    put_repeated(count, b"0,", gap);
+                    put_repeated(sum, b"0.0,", gap);
+                    stage.push(b'[');
+                    let n = put_cumulative(stage, &mut p.counts.iter().copied());
+                    stage.extend_from_slice(b"],");
+                    put_u64_comma(count, n);
+                    put_f64(sum, p.sum);
+                    sum.push(b',');
+                }
+            });
+            let rest = d.rest();
+            for _ in 0..rest {
+                put_zero_buckets(stage, buckets);
+            }
+            put_repeated(count, b"0,", rest);
+            put_repeated(sum, b"0.0,", rest);
+            close_column(stage);
+            append_column(stage, b",\"count\":[", count);
+            append_column(stage, b",\"sum\":[", sum);
+        }
+        SeriesData::Summary(s) => {
+            let [count, sum] = cols;
+            count.clear();
+            sum.clear();
+            let objectives = fam.objectives();
+            stage.extend_from_slice(b",\"quantiles\":[");
+            s.for_each_point(now, range, |p| {
+                if let Some(gap) = d.point(p.start) {
+                    for _ in 0..gap {
+                        put_nan_quantiles(stage, objectives.len());
+                    }
+                    put_repeated(count, b"0,", gap);
+                    put_repeated(sum, b"0.0,", gap);
+                    put_f64_array(stage, objectives.iter().map(|&q| p.quantile(q)));
+                    stage.push(b',');
+                    put_u64_comma(count, p.count);
+                    put_f64(sum, p.sum);
+                    sum.push(b',');
+                }
+            });
+            let rest = d.rest();
+            for _ in 0..rest {
+                put_nan_quantiles(stage, objectives.len());
+            }
+            put_repeated(count, b"0,", rest);
+            put_repeated(sum, b"0.0,", rest);
+            close_column(stage);
+            append_column(stage, b",\"count\":[", count);
+            append_column(stage, b",\"sum\":[", sum);
+        }
+    }
+    stage.push(b'}');
+}
+
+/// Tells, for each of a series' history points in order, how many epochs
+/// without a point come before it, so that columns hold one value per epoch
+/// from `lo` up to `hi` (epoch starts, in ns).
+struct Dense {
+    lo: u64,
+    hi: u64,
+    width: u64,
+    /// Start of the next epoch to write.
+    next: u64,
+}
+
+impl Dense {
+    fn new(g: &Geometry, epochs: &Range<u64>) -> Dense {
+        let lo = g.epoch_start(epochs.start);
+        Dense {
+            lo,
+            hi: g.epoch_start(epochs.end).max(lo),
+            width: g.width_nanos(),
+            next: lo,
+        }
+    }
+
+    /// Epochs to fill before a point that starts at `start`, or `None` to skip
+    /// a point outside the columns.
+    #[inline]
+    fn point(&mut self, start: u64) -> Option<u64> {
+        // Most points follow the one before: no gap to count.
+        let gap = if start == self.next {
+            0
+        } else if start > self.next {
+            (start - self.next) / self.width
+        } else {
+            return None;
+        };
+        if start >= self.hi {
+            return None;
+        }
+        self.next = start.saturating_add(self.width);
+        Some(gap)
+    }
+
+    /// Epochs to fill after the last point.
+    fn rest(&self) -> u64 {
+        self.hi.saturating_sub(self.next) / self.width
+    }
+
+    /// Whether the columns hold no epoch at all.
+    fn is_empty(&self) -> bool {
+        self.hi <= self.lo
+    }
+}
+
+/// Ends a column whose values were each followed by a comma: drops the last
+/// comma and closes the array.
 #[inline]
-fn point_start<W: Write + ?Sized>(out: &mut W, first: &mut bool, start: u64) -> io::Result<()> {
-    out.write_all(if *first { b"{" } else { b",{" })?;
-    *first = false;
-    out.write_all(b"\"start_ms\":")?;
-    write_nanos_as_millis(out, start)
+fn close_column(col: &mut Vec<u8>) {
+    if col.last() == Some(&b',') {
+        col.pop();
+    }
+    col.push(b']');
+}
+
+/// Appends `key` (which opens the array) and the values in `col`.
+fn append_column(stage: &mut Vec<u8>, key: &[u8], col: &[u8]) {
+    stage.extend_from_slice(key);
+    stage.extend_from_slice(col);
+    close_column(stage);
+}
+
+/// Appends `item` `n` times.
+#[inline]
+fn put_repeated(out: &mut Vec<u8>, item: &[u8], n: u64) {
+    for _ in 0..n {
+        out.extend_from_slice(item);
+    }
+}
+
+/// A histogram epoch without observations: `[0,..,0],` with `n` zeros.
+fn put_zero_buckets(out: &mut Vec<u8>, n: usize) {
+    out.push(b'[');
+    put_repeated(out, b"0,", n as u64);
+    close_column(out);
+    out.push(b',');
+}
+
+/// A summary epoch without observations: `["NaN",..],` with `n` values.
+fn put_nan_quantiles(out: &mut Vec<u8>, n: usize) {
+    out.push(b'[');
+    put_repeated(out, b"\"NaN\",", n as u64);
+    close_column(out);
+    out.push(b',');
 }
 
 /// Writes the running sums of `counts`, comma-separated; returns the total.
 #[inline]
-fn write_cumulative<W: Write + ?Sized>(
-    out: &mut W,
-    counts: &mut dyn Iterator<Item = u64>,
-) -> io::Result<u64> {
+fn put_cumulative(out: &mut Vec<u8>, counts: &mut dyn Iterator<Item = u64>) -> u64 {
     let mut cum = 0u64;
     for (i, c) in counts.enumerate() {
         if i > 0 {
-            out.write_all(b",")?;
+            out.push(b',');
         }
         cum = cum.wrapping_add(c);
-        write_u64(out, cum)?;
+        put_u64(out, cum);
     }
-    Ok(cum)
+    cum
 }
 
-fn write_f64_array<W: Write + ?Sized>(
-    out: &mut W,
-    values: impl Iterator<Item = f64>,
-) -> io::Result<()> {
-    out.write_all(b"[")?;
+fn put_f64_array(out: &mut Vec<u8>, values: impl Iterator<Item = f64>) {
+    out.push(b'[');
     for (i, v) in values.enumerate() {
         if i > 0 {
-            out.write_all(b",")?;
+            out.push(b',');
         }
-        write_json_f64(out, v)?;
+        put_f64(out, v);
     }
-    out.write_all(b"]")
+    out.push(b']');
+}
+
+/// Two ASCII digits for each of 0..100.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+                            2021222324252627282930313233343536373839\
+                            4041424344454647484950515253545556575859\
+                            6061626364656667686970717273747576777879\
+                            8081828384858687888990919293949596979899";
+
+/// Appends `v` in decimal.
+#[inline(always)]
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    if v < 10 {
+        out.push(b'0' + v as u8);
+    } else {
+        put_u64_long(out, v);
+    }
+}
+
+/// Appends `v` in decimal and a comma: a column value.
+#[inline(always)]
+fn put_u64_comma(out: &mut Vec<u8>, v: u64) {
+    if v < 10 {
+        out.extend_from_slice(&[b'0' + v as u8, b',']);
+    } else {
+        put_u64_long(out, v);
+        out.push(b',');
+    }
+}
+
+/// Appends `v` (at least 10) in decimal. The digits are laid out in a fixed
+/// 20-byte array that is appended whole and then cut to length: a fixed-size
+/// copy compiles to two moves, where appending a slice of run-time length
+/// calls `memcpy`, which was the largest cost of writing a history point.
+#[inline(never)]
+fn put_u64_long(out: &mut Vec<u8>, mut v: u64) {
+    let len = v.ilog10() as usize + 1;
+    let mut buf = [0u8; 20];
+    let mut i = len;
+    while v >= 100 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[r..r + 2]);
+    }
+    if v >= 10 {
+        let r = v as usize * 2;
+        buf[..2].copy_from_slice(&PAIRS[r..r + 2]);
+    } else {
+        buf[0] = b'0' + v as u8;
+    }
+    let at = out.len();
+    out.extend_from_slice(&buf);
+    out.truncate(at + len);
+}
+
+/// Nanoseconds as milliseconds, the JSON time unit: an integer when the time is
+/// a whole millisecond (`1700000000000`), else with an exact fraction
+/// (`1700000000000.5`).
+#[inline]
+fn put_millis(out: &mut Vec<u8>, nanos: u64) {
+    put_u64(out, nanos / 1_000_000);
+    let frac = nanos % 1_000_000;
+    if frac != 0 {
+        // Trailing zeros dropped: `.5`, `.000007`.
+        let mut digits = [b'0'; 7];
+        digits[0] = b'.';
+        let mut f = frac;
+        for d in digits[1..].iter_mut().rev() {
+            *d = b'0' + (f % 10) as u8;
+            f /= 10;
+        }
+        let mut end = 7;
+        while digits[end - 1] == b'0' {
+            end -= 1;
+        }
+        out.extend_from_slice(&digits[..end]);
+    }
+}
+
+/// The text of the last time [`put_millis`] wrote through it, to copy when the
+/// next time is the same.
+#[derive(Default)]
+struct Millis {
+    nanos: Option<u64>,
+    text: [u8; 24],
+    len: usize,
+}
+
+impl Millis {
+    /// Writes `nanos` as [`put_millis`] does.
+    #[inline]
+    fn put(&mut self, out: &mut Vec<u8>, nanos: u64) {
+        let at = out.len();
+        if self.nanos == Some(nanos) {
+            // Whole (fixed-size) copy, then cut: see `put_u64_long`.
+            out.extend_from_slice(&self.text);
+            out.truncate(at + self.len);
+            return;
+        }
+        put_millis(out, nanos);
+        let len = out.len() - at;
+        if len <= self.text.len() {
+            self.text[..len].copy_from_slice(&out[at..]);
+            (self.nanos, self.len) = (Some(nanos), len);
+        }
+    }
+}
+
+fn put_opt_millis(out: &mut Vec<u8>, nanos: Option<u64>) {
+    match nanos {
+        Some(n) => put_millis(out, n),
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 /// A finite float as a JSON number (ryu); NaN and infinities as strings.
 #[inline]
-fn write_json_f64<W: Write + ?Sized>(out: &mut W, v: f64) -> io::Result<()> {
+fn put_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
         let mut buf = ryu::Buffer::new();
-        out.write_all(buf.format_finite(v).as_bytes())
+        out.extend_from_slice(buf.format_finite(v).as_bytes());
     } else {
-        out.write_all(b"\"")?;
-        out.write_all(non_finite(v).as_bytes())?;
-        out.write_all(b"\"")
+        out.push(b'"');
+        out.extend_from_slice(non_finite(v).as_bytes());
+        out.push(b'"');
     }
 }
 
-fn write_opt_millis<W: Write + ?Sized>(out: &mut W, nanos: Option<u64>) -> io::Result<()> {
-    match nanos {
-        Some(n) => write_nanos_as_millis(out, n),
-        None => out.write_all(b"null"),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut values = vec![0, 1, 9, 10, 99, 100, 101, 999, 1000, u64::MAX, u64::MAX - 1];
+        values.extend((0..20).map(|i| 10u64.pow(i)));
+        values.extend((1..20).map(|i| 10u64.pow(i) - 1));
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(x >> (x % 64));
+        }
+        let mut out = Vec::new();
+        for v in values {
+            out.clear();
+            put_u64(&mut out, v);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), v.to_string());
+        }
+    }
+
+    #[test]
+    fn repeated_times() {
+        let mut cache = Millis::default();
+        let mut out = Vec::new();
+        for nanos in [
+            1_700_000_000_000_000_000,
+            1_700_000_000_000_000_000,
+            1_700_000_000_000_500_000,
+            1_700_000_000_000_500_000,
+            7_000,
+            u64::MAX,
+            u64::MAX,
+        ] {
+            out.clear();
+            cache.put(&mut out, nanos);
+            let mut want = Vec::new();
+            put_millis(&mut want, nanos);
+            assert_eq!(out, want);
+        }
+    }
+
+    #[test]
+    fn times() {
+        let mut out = Vec::new();
+        for (nanos, s) in [
+            (1_700_000_000_000_000_000, "1700000000000"),
+            (1_700_000_000_000_500_000, "1700000000000.5"),
+            (1_700_000_000_000_000_001, "1700000000000.000001"),
+            (7_000, "0.007"),
+            (0, "0"),
+        ] {
+            out.clear();
+            put_millis(&mut out, nanos);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), s);
+        }
     }
 }

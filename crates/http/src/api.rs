@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use lakemetrics_core::{Filter, Registry, SeriesData};
+use lakemetrics_core::{Filter, Registry};
 use lakemetrics_export::Format;
 use serde_json::{json, Value};
 
@@ -25,20 +25,16 @@ struct Count {
     points: usize,
 }
 
+/// Points are history epochs: the JSON export writes one value per epoch of
+/// [`SeriesView::history_epochs`](lakemetrics_core::SeriesView::history_epochs)
+/// in each of a series' history columns, so this reads no ring.
 fn count(reg: &Registry, filter: &Filter) -> Count {
     let mut c = Count::default();
     reg.visit(filter, |fam| {
         for s in fam.series() {
             c.series += 1;
-            let (now, range) = (s.now(), s.range());
-            let mut points = 0usize;
-            match s.data() {
-                SeriesData::Counter(x) => x.for_each_point(now, range, |_| points += 1),
-                SeriesData::Gauge(x) => x.for_each_point(now, range, |_| points += 1),
-                SeriesData::Histogram(x) => x.for_each_point(now, range, |_| points += 1),
-                SeriesData::Summary(x) => x.for_each_point(now, range, |_| points += 1),
-            }
-            c.points += points;
+            let epochs = s.history_epochs();
+            c.points += (epochs.end - epochs.start) as usize;
         }
     });
     c
@@ -125,7 +121,13 @@ pub(crate) async fn families(State(app): AppState, uri: Uri) -> Result<Response,
                 "kind": fam.kind().as_str(),
                 "help": fam.help(),
                 "unit": fam.unit(),
-                "resolution_ms": fam.geometry().width_nanos() / 1_000_000,
+                // 0 for a family without history (`Retention::NONE`), as in the
+                // JSON export.
+                "resolution_ms": if fam.geometry().is_lifetime() {
+                    0
+                } else {
+                    fam.geometry().width_nanos() / 1_000_000
+                },
                 "series": fam.series().count(),
             }));
         });

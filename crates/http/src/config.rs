@@ -105,7 +105,9 @@ impl Config {
         self.max_series
     }
 
-    /// Most history points one `/api/v1/series` response may hold.
+    /// Most history points one `/api/v1/series` response may hold: a point is
+    /// one epoch of a series' history columns (every epoch from the series'
+    /// first selected one to the last, recorded into or not).
     pub fn max_points(&self) -> usize {
         self.max_points
     }

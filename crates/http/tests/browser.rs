@@ -165,6 +165,11 @@ return {
     charts: Array.from(h.querySelectorAll('svg.chart')).map(s => num(s, 'data-points')),
     lines: Array.from(h.querySelectorAll('svg.chart polyline'))
       .map(p => (p.getAttribute('points') || '').trim().split(/\s+/).filter(x => x).length),
+    spans: Array.from(h.querySelectorAll('.chart-span')).map(e => ({
+      text: e.textContent,
+      start: Number(e.getAttribute('data-start-ms')),
+      end: Number(e.getAttribute('data-end-ms')),
+    })),
   })),
   families: Array.from(document.querySelectorAll('#families tbody tr'))
     .map(tr => [tr.children[0].textContent, tr.children[1].textContent, tr.children[5].textContent]),
@@ -240,9 +245,11 @@ fn dashboard_draws_live_charts_in_chromium() {
         )
         .unwrap();
 
-    // Wait for three refreshes with every chart of every handler drawn.
+    // Wait for three refreshes with every chart of every handler drawn, and
+    // for more history than the latency histograms keep (12 s).
     let drawn = |v: &Value| {
         v["updates"].as_u64().unwrap_or(0) >= 3
+            && started.elapsed() > Duration::from_secs(16)
             && v["handlers"].as_array().is_some_and(|hs| {
                 hs.len() == 4
                     && hs.iter().all(|h| {
@@ -286,6 +293,23 @@ fn dashboard_draws_live_charts_in_chromium() {
             .collect();
         assert_eq!(lines.len(), 1 + 1 + 1 + 3, "{h}");
         assert!(lines.iter().all(|&n| n >= 1), "{h}");
+    }
+    // Under each chart, the span its data covers, from the answer: the rate
+    // charts from when the handlers were created (more than 14 s ago), the
+    // latency chart only the 12 s its histogram keeps, although the page
+    // asked for five minutes of every family.
+    for h in state["handlers"].as_array().unwrap() {
+        let spans = h["spans"].as_array().unwrap();
+        assert_eq!(spans.len(), 4, "{h}");
+        let secs = |i: usize| {
+            let s = &spans[i];
+            assert!(s["text"].as_str().unwrap().starts_with("data "), "{s}");
+            (s["end"].as_f64().unwrap() - s["start"].as_f64().unwrap()) / 1000.0
+        };
+        for chart in 0..3 {
+            assert!(secs(chart) > 14.0, "chart {chart}: {h}");
+        }
+        assert!((11.0..=13.0).contains(&secs(3)), "latency: {h}");
     }
     // The table lists every family, kind and HELP as text.
     let families: Vec<Vec<String>> = serde_json::from_value(state["families"].clone()).unwrap();

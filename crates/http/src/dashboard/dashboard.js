@@ -107,18 +107,43 @@
     return labels && typeof labels.handler === 'string' ? labels.handler : null;
   }
 
-  // Per-epoch points of the rate of a counter's history: increase / width.
+  // A series' history is columns: value i of each covers the epoch starting
+  // at history.start_ms + i * resolution_ms, up to the current epoch.
+  function epochStart(h, i, widthMs) {
+    return num(h.start_ms) + i * widthMs;
+  }
+
+  // Where a series' data begins: its first epoch, or its creation if later.
+  // null when the response holds no epoch of it.
+  function dataStart(s, h, column) {
+    if (!h || !h[column] || !h[column].length || h.start_ms === null) return null;
+    return Math.max(num(h.start_ms), num(s.created_ms));
+  }
+
+  // Per-epoch points of the rate of a counter's history: increase over the
+  // time the epoch covered (from the series' creation, if later, up to now).
   // The current epoch is left out until half of it has passed (its rate would
   // read far too low or too noisy), unless it is the only one.
-  function epochs(history, widthMs, nowMs) {
+  function epochs(s, widthMs, nowMs) {
     var m = new Map();
-    history.forEach(function (p) {
-      var start = num(p.start_ms);
-      var elapsed = Math.min(widthMs, nowMs - start);
-      if (elapsed < widthMs / 2 && history.length > 1) return;
-      m.set(start, { inc: num(p.increase), secs: Math.max(elapsed, 1) / 1000 });
+    var h = s.history;
+    var inc = (h && h.increase) || [];
+    var created = num(s.created_ms);
+    inc.forEach(function (v, i) {
+      var start = epochStart(h, i, widthMs);
+      var elapsed = Math.min(start + widthMs, nowMs) - Math.max(start, created);
+      if (elapsed < widthMs / 2 && inc.length > 1) return;
+      m.set(start, { inc: num(v), secs: Math.max(elapsed, 1) / 1000 });
     });
     return m;
+  }
+
+  // Widens a chart's coverage to a series' data: {start, end, width}, from
+  // the data received (not from the range the page asked for).
+  function cover(c, start, endMs, widthMs) {
+    if (start === null) return c;
+    if (!c) return { start: start, end: endMs, width: widthMs };
+    return { start: Math.min(c.start, start), end: Math.max(c.end, endMs), width: Math.max(c.width, widthMs) };
   }
 
   function histogramQuantile(q, bounds, cum) {
@@ -147,11 +172,15 @@
         var key = prefix + '\u0000' + h;
         var m = model.get(key);
         if (!m) {
-          m = { prefix: prefix, handler: h, total: new Map(), failed: new Map(), records: new Map(), latency: [] };
+          m = {
+            prefix: prefix, handler: h, total: new Map(), failed: new Map(), records: new Map(), latency: [],
+            cover: { batches: null, records: null, latency: null }
+          };
           model.set(key, m);
         }
         if (name === prefix + SUFFIX.batches) {
-          epochs(s.history || [], width, nowMs).forEach(function (v, start) {
+          m.cover.batches = cover(m.cover.batches, dataStart(s, s.history, 'increase'), nowMs, width);
+          epochs(s, width, nowMs).forEach(function (v, start) {
             var t = m.total.get(start) || { inc: 0, secs: v.secs };
             t.inc += v.inc;
             m.total.set(start, t);
@@ -162,17 +191,22 @@
             }
           });
         } else if (name === prefix + SUFFIX.records) {
-          epochs(s.history || [], width, nowMs).forEach(function (v, start) {
+          m.cover.records = cover(m.cover.records, dataStart(s, s.history, 'increase'), nowMs, width);
+          epochs(s, width, nowMs).forEach(function (v, start) {
             m.records.set(start, v);
           });
         } else if (name === prefix + SUFFIX.duration) {
           var bounds = fam.bounds || [];
-          (s.history || []).forEach(function (p) {
-            var start = num(p.start_ms);
+          var hist = s.history;
+          m.cover.latency = cover(m.cover.latency, dataStart(s, hist, 'buckets'), nowMs, width);
+          ((hist && hist.buckets) || []).forEach(function (buckets, i) {
+            var start = epochStart(hist, i, width);
             var at = Math.min(start + width, nowMs);
+            // Epochs without observations have no quantiles: nothing to draw.
+            if (!(num(hist.count[i]) > 0)) return;
             m.latency.push({
               t: at,
-              q: QUANTILES.map(function (q) { return histogramQuantile(q, bounds, p.buckets || []) * 1000; })
+              q: QUANTILES.map(function (q) { return histogramQuantile(q, bounds, buckets || []) * 1000; })
             });
           });
         }
@@ -217,22 +251,57 @@
     box.appendChild(s);
     var legend = el('div', 'legend');
     box.appendChild(legend);
-    return { box: box, svg: s, legend: legend };
+    var span = el('div', 'chart-span');
+    box.appendChild(span);
+    return { box: box, svg: s, legend: legend, span: span };
   }
 
-  // lines: [{name, points:[{t,y}]}]; x domain is [now - WINDOW_MS, now].
-  function drawChart(chart, lines, nowMs, unit) {
+  function clock(ms) {
+    var d = new Date(ms);
+    var p = function (n) { return (n < 10 ? '0' : '') + n; };
+    return p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds());
+  }
+
+  function spanText(ms) {
+    var s = Math.round(ms / 1000);
+    if (s < 60) return s + ' s';
+    var m = Math.floor(s / 60);
+    return m + ' min' + (s % 60 ? ' ' + (s % 60) + ' s' : '');
+  }
+
+  // States under a chart the time its data covers, as the server's answer
+  // says it (the history's first epoch, or the series' creation if later, to
+  // the time of the answer), which may be less than the page asked for.
+  function showSpan(chart, c) {
+    var e = chart.span;
+    if (!c) {
+      e.textContent = 'no data';
+      e.removeAttribute('data-start-ms');
+      e.removeAttribute('data-end-ms');
+      return;
+    }
+    e.textContent = 'data ' + clock(c.start) + '–' + clock(c.end) + ' (' + spanText(c.end - c.start) +
+      ', ' + formatDuration(c.width) + ' epochs)';
+    e.setAttribute('data-start-ms', String(c.start));
+    e.setAttribute('data-end-ms', String(c.end));
+  }
+
+  // lines: [{name, points:[{t,y}]}]; c: the span the data covers (see
+  // cover). The x domain is [now - span, now]: the data's span, at most
+  // WINDOW_MS and at least MIN_SPAN_MS, so that a young process's data fills
+  // the chart.
+  function drawChart(chart, lines, nowMs, unit, c) {
     var s = chart.svg;
     while (s.firstChild) s.removeChild(s.firstChild);
     var maxY = 0;
     lines.forEach(function (l) { l.points.forEach(function (p) { if (p.y > maxY) maxY = p.y; }); });
     maxY = niceMax(maxY);
-    // The last five minutes, or less while there is less history (but at
-    // least 30 s), so that a young process's data fills the chart.
-    var oldest = nowMs;
-    lines.forEach(function (l) { l.points.forEach(function (p) { if (p.t < oldest) oldest = p.t; }); });
+    var oldest = c ? c.start : nowMs;
     var span = Math.min(WINDOW_MS, Math.max(MIN_SPAN_MS, nowMs - oldest));
     var x0 = nowMs - span;
+    // Data older than the chart's domain (part of an epoch that began before
+    // it) is not drawn: the caption says what the chart shows.
+    showSpan(chart, c && { start: Math.max(c.start, x0), end: c.end, width: c.width });
     var pw = W - PAD_L - PAD_R, ph = H - PAD_T - PAD_B;
     var X = function (t) { return PAD_L + Math.max(0, Math.min(1, (t - x0) / span)) * pw; };
     var Y = function (y) { return PAD_T + (1 - Math.max(0, Math.min(1, y / maxY))) * ph; };
@@ -312,24 +381,24 @@
       var c = card(key, m);
       drawChart(c.throughput, [
         { name: 'batches/s', points: sortedPoints(m.total, function (v) { return v.inc / v.secs; }) }
-      ], m.now, '');
+      ], m.now, '', m.cover.batches);
       drawChart(c.records, [
         { name: 'records/s', points: sortedPoints(m.records, function (v) { return v.inc / v.secs; }) }
-      ], m.now, '');
+      ], m.now, '', m.cover.records);
       var ratio = [];
       m.total.forEach(function (v, start) {
         var f = m.failed.get(start);
         if (v.inc > 0) ratio.push({ t: start + v.secs * 1000, y: 100 * (f ? f.inc : 0) / v.inc });
       });
       ratio.sort(function (a, b) { return a.t - b.t; });
-      drawChart(c.errors, [{ name: 'failed', points: ratio }], m.now, '%');
+      drawChart(c.errors, [{ name: 'failed', points: ratio }], m.now, '%', m.cover.batches);
       m.latency.sort(function (a, b) { return a.t - b.t; });
       drawChart(c.latency, QUANTILES.map(function (q, i) {
         return {
           name: QUANTILE_NAMES[i],
           points: m.latency.map(function (p) { return { t: p.t, y: p.q[i] }; })
         };
-      }), m.now, ' ms');
+      }), m.now, ' ms', m.cover.latency);
     });
     // Handlers that went away.
     cards.forEach(function (c, key) {
@@ -352,6 +421,8 @@
       Object.keys(SUFFIX).forEach(function (k) {
         if (names.has(prefix + SUFFIX[k])) q.append('name', prefix + SUFFIX[k]);
       });
+      // One range for every chart: the latency histogram's history is asked
+      // for over the same five minutes as the counters'.
       q.set('start', String(now - WINDOW_MS));
       buildModel(await getJSON('api/v1/series?' + q.toString()), prefix, model);
     }
