@@ -18,7 +18,7 @@
 //! whole word, so a bin's range, count and lap always change together:
 //!
 //! * **Add** (a writer): probe the slot's words from the key's place in the key
-//!   range scaled to `k` words, like an
+//!   range scaled to `k` words, alternately after and before it (see `probe`), like an
 //!   open-addressed table. A word holding the writer's lap (or a newer one: the
 //!   writer stalled past its slot's restart, and its observation lands in the
 //!   epoch current when it takes effect) whose range holds the key gets its count
@@ -106,7 +106,9 @@ pub(crate) fn lap_tag(lap: u64) -> u8 {
 #[derive(Debug)]
 pub(crate) struct Bins {
     words: Box<[AtomicU64]>,
-    k: usize,
+    k: u32,
+    /// `k * 2^32 / keys`: a probe for `key` starts at `key * scale >> 32`.
+    scale: u32,
 }
 
 impl Bins {
@@ -127,8 +129,18 @@ impl Bins {
         }
         Bins {
             words: words.into_boxed_slice(),
-            k,
+            k: k as u32,
+            scale: 0,
         }
+        .with_keys(MAX_KEY + 1)
+    }
+
+    /// Sets the number of keys in use (`0..keys`), so that probes start at each
+    /// key's place in that range scaled to the slot's words.
+    pub(crate) fn with_keys(mut self, keys: usize) -> Bins {
+        let k = u64::from(self.k);
+        self.scale = ((k << 32) / keys.max(1) as u64).min(u64::from(u32::MAX)) as u32;
+        self
     }
 
     /// Bytes of the words.
@@ -143,9 +155,8 @@ impl Bins {
 
     #[inline]
     fn slot_words(&self, slot: usize) -> &[AtomicU64] {
-        self.words
-            .get(slot * self.k..(slot + 1) * self.k)
-            .unwrap_or(&[])
+        let k = self.k as usize;
+        self.words.get(slot * k..(slot + 1) * k).unwrap_or(&[])
     }
 
     /// Counts one observation of `key` in `slot`, for the lap tagged `t` (see the
@@ -171,17 +182,46 @@ impl Bins {
             return;
         }
         let key = key.min(MAX_KEY);
-        // Where the probe starts: `key * k / 2^14`, the key's place in the key
-        // range scaled to the slot (a multiply and a shift, no division), so
-        // neighbouring keys start at the same word.
-        let start = (key * k) >> KEY_BITS;
+        // Where the probe starts: the key's place in the keys in use, scaled to
+        // the slot (a multiply and a shift, no division), so neighbouring keys
+        // start at the same word, and bins claimed in an empty slot lie in key
+        // order.
+        let start = (((key as u64 * u64::from(self.scale)) >> 32) as usize).min(k - 1);
+        // The common case first: every word holds the writer's lap, and the bin
+        // holding the key (or the first empty word) takes the observation. A word
+        // of another lap, or a CAS that fails, sends the writer to the general
+        // probe below, which handles every case.
+        'fast: {
+            for p in 0..k {
+                let i = probe(start, p, k);
+                let w = &words[i];
+                // Relaxed: as below.
+                let cur = w.load(Ordering::Relaxed);
+                if tag(cur) != t & 0xF {
+                    break 'fast;
+                }
+                let holds = lo(cur) <= key && key <= hi(cur);
+                let new = if count(cur) == 0 || (!holds && mutant("bins.claim.overwrite")) {
+                    word(t, key, key, n)
+                } else if holds && count(cur) + n <= MAX_COUNT {
+                    cur + n
+                } else {
+                    continue;
+                };
+                // Release: see `Bins::reset`.
+                let rel = ord!(Release, "bins.add.release");
+                if w.compare_exchange(cur, new, rel, Ordering::Relaxed).is_ok() {
+                    return;
+                }
+                break 'fast;
+            }
+            if crowded(words, key, n) {
+                return;
+            }
+        }
         loop {
             for p in 0..k {
-                let i = if start + p < k {
-                    start + p
-                } else {
-                    start + p - k
-                };
+                let i = probe(start, p, k);
                 let w = &words[i];
                 // Relaxed: every word is its own bin; readers check its tag.
                 let mut cur = w.load(Ordering::Relaxed);
@@ -309,6 +349,27 @@ impl Bins {
             };
             w.store(v, Ordering::Relaxed);
         }
+    }
+}
+
+/// The `p`-th word a probe from `start` visits in a slot of `k` words: `start`,
+/// then alternately after and before it (`start + 1`, `start - 1`, ...), modulo
+/// `k`. Bins claimed in an empty slot sit near their keys' places, so the bin a
+/// key falls in is usually a step or two away on either side.
+#[inline]
+fn probe(start: usize, p: usize, k: usize) -> usize {
+    let off = p.div_ceil(2);
+    if p % 2 == 1 {
+        let i = start + off;
+        if i >= k {
+            i - k
+        } else {
+            i
+        }
+    } else if start >= off {
+        start - off
+    } else {
+        start + k - off
     }
 }
 

@@ -115,7 +115,7 @@ impl HistogramCore {
                 .collect(),
             sum: AtomicU64::new(0f64.to_bits()),
             rows: Rows::new(&geometry, 1, now_e, |_| f64_to_48(0.0)),
-            bins: Bins::new(&geometry, k, now_e),
+            bins: Bins::new(&geometry, k, now_e).with_keys(n),
             buckets,
             geometry,
         }

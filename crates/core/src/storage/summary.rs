@@ -104,7 +104,7 @@ impl SummaryCore {
                     }
                 },
             ),
-            bins: Bins::new(&geometry, k, now_e),
+            bins: Bins::new(&geometry, k, now_e).with_keys(mapping.len()),
             mapping,
             geometry,
         }
