@@ -125,6 +125,10 @@ fn a_reader_racing_a_close_never_counts_twice() {
         w.join().unwrap();
         r.join().unwrap();
         let view = histogram_view(&s.s, 10);
-        assert_eq!(increases(&view), [(0, vec![1, 0]), (1, vec![0, 1])], "{view:?}");
+        assert_eq!(
+            increases(&view),
+            [(0, vec![1, 0]), (1, vec![0, 1])],
+            "{view:?}"
+        );
     });
 }

@@ -62,6 +62,10 @@ fn a_checkpoint_from_before_the_bins_restores() {
             other => panic!("unexpected family {other}"),
         }
     }
-    assert!(after.iter().any(|l| l.starts_with("lat12") && l.contains(" 1700")));
-    assert!(after.iter().any(|l| l.starts_with("size5") && l.contains(" 1700")));
+    assert!(after
+        .iter()
+        .any(|l| l.starts_with("lat12") && l.contains(" 1700")));
+    assert!(after
+        .iter()
+        .any(|l| l.starts_with("size5") && l.contains(" 1700")));
 }
