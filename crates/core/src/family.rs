@@ -191,14 +191,22 @@ pub(crate) enum AnySeries {
 /// value, with no second pointer to chase), more on the heap.
 pub(crate) type LabelSet = smallvec::SmallVec<[(Sym, Sym); 2]>;
 
-/// One series: its labels, its clock and its state.
+/// What every series of a family shares, allocated once per family: its name
+/// (an index lookup confirms a series' family by it) and the registry's clock
+/// (each recording reads it). A series points here instead of keeping copies.
+pub(crate) struct Shared {
+    pub(crate) name: Sym,
+    pub(crate) clock: ClockSource,
+}
+
+/// One series: its state, its labels and when it was created. The family's
+/// shared parts are behind one pointer.
 pub(crate) struct Series<T> {
     pub(crate) core: T,
+    pub(crate) shared: Arc<Shared>,
     /// Sorted by label name.
     pub(crate) labels: LabelSet,
-    pub(crate) clock: ClockSource,
     pub(crate) created: u64,
-    pub(crate) hash: u64,
 }
 
 impl AnySeries {
@@ -220,13 +228,19 @@ impl AnySeries {
         }
     }
 
-    pub(crate) fn hash(&self) -> u64 {
+    /// The family's shared parts (name, clock).
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         match self {
-            AnySeries::Counter(s) => s.0.hash,
-            AnySeries::Gauge(s) => s.0.hash,
-            AnySeries::Histogram(s) => s.0.hash,
-            AnySeries::Summary(s) => s.0.hash,
+            AnySeries::Counter(s) => &s.0.shared,
+            AnySeries::Gauge(s) => &s.0.shared,
+            AnySeries::Histogram(s) => &s.0.shared,
+            AnySeries::Summary(s) => &s.0.shared,
         }
+    }
+
+    /// The family's name.
+    pub(crate) fn name(&self) -> &Sym {
+        &self.shared().name
     }
 
     /// The shape of the series' ring.
@@ -304,6 +318,13 @@ pub(crate) struct Family {
     pub(crate) mapping: SketchMapping,
     pub(crate) retention: Retention,
     pub(crate) geometry: Geometry,
+    /// The same, shared by the counters' and gauges' states.
+    pub(crate) shared_geometry: Arc<Geometry>,
+    /// Name and clock, shared by every series.
+    pub(crate) shared: Arc<Shared>,
+    /// The name as the `Error::CardinalityLimit` of a refused lookup shares it
+    /// (no allocation on that path).
+    pub(crate) name_arc: Arc<str>,
     pub(crate) max_series: usize,
     pub(crate) idle_ttl: Option<Duration>,
     /// In creation order; the overflow series is not among them.
@@ -325,6 +346,8 @@ pub(crate) struct Defaults {
     pub(crate) mapping: SketchMapping,
     pub(crate) max_series_per_family: usize,
     pub(crate) idle_ttl: Option<Duration>,
+    /// The registry's clock, which every series reads.
+    pub(crate) clock: ClockSource,
 }
 
 impl Family {
@@ -388,6 +411,11 @@ impl Family {
             MetricKind::Summary => SUMMARY_SLOTS,
         });
         let family = Family {
+            shared: Arc::new(Shared {
+                name: name.clone(),
+                clock: defaults.clock.clone(),
+            }),
+            name_arc: Arc::from(name.as_str()),
             name,
             kind: d.kind,
             help: d.help.clone(),
@@ -400,6 +428,7 @@ impl Family {
             mapping: d.mapping.unwrap_or(defaults.mapping),
             retention,
             geometry,
+            shared_geometry: Arc::new(geometry),
             max_series: d.max_series.unwrap_or(defaults.max_series_per_family),
             idle_ttl,
             series: RwLock::new(Vec::new()),
@@ -523,34 +552,44 @@ impl Family {
         }
     }
 
-    pub(crate) fn new_core(
-        &self,
-        labels: LabelSet,
-        clock: &ClockSource,
-        hash: u64,
-        created: Option<u64>,
-    ) -> AnySeries {
-        let now = clock.now_nanos();
-        let g = self.geometry;
+    /// A new series of this family with `labels` (sorted by name), created now
+    /// or at `created`.
+    pub(crate) fn new_series(&self, labels: LabelSet, created: Option<u64>) -> AnySeries {
+        let now = self.shared.clock.now_nanos();
         macro_rules! wrap {
             ($variant:ident, $core:expr) => {
                 AnySeries::$variant($variant(Arc::new(Series {
                     core: $core,
+                    shared: self.shared.clone(),
                     labels,
-                    clock: clock.clone(),
                     created: created.unwrap_or(now),
-                    hash,
                 })))
             };
         }
+        let g = &self.shared_geometry;
         match self.kind {
-            MetricKind::Counter => wrap!(Counter, CounterCore::new(g, now)),
-            MetricKind::Gauge => wrap!(Gauge, GaugeCore::new(g, now)),
+            MetricKind::Counter => wrap!(Counter, CounterCore::new(g.clone(), now)),
+            MetricKind::Gauge => wrap!(Gauge, GaugeCore::new(g.clone(), now)),
             MetricKind::Histogram => {
-                wrap!(Histogram, HistogramCore::new(self.buckets.clone(), g, now))
+                wrap!(
+                    Histogram,
+                    HistogramCore::new(self.buckets.clone(), self.geometry, now)
+                )
             }
-            MetricKind::Summary => wrap!(Summary, SummaryCore::new(self.mapping, g, now)),
+            MetricKind::Summary => {
+                wrap!(Summary, SummaryCore::new(self.mapping, self.geometry, now))
+            }
         }
+    }
+
+    /// Heap bytes of what the family's series share (its name's `Arc<str>`, the
+    /// shared parts and ring shape).
+    pub(crate) fn shared_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let arc = 2 * size_of::<usize>();
+        chunk(arc + self.name_arc.len())
+            + chunk(arc + size_of::<Shared>())
+            + chunk(arc + size_of::<Geometry>())
     }
 }
 
@@ -676,6 +715,7 @@ mod tests {
             mapping: SketchMapping::default_mapping(),
             max_series_per_family: 10,
             idle_ttl: None,
+            clock: ClockSource::default(),
         };
         let d = Describe::histogram("lat_seconds")
             .help("h")

@@ -34,7 +34,7 @@ impl Counter {
     pub fn inc_by(&self, n: u64) {
         let s = &*self.0;
         s.core
-            .inc_by(n, s.clock.now_nanos(), || s.clock.now_nanos());
+            .inc_by(n, s.shared.clock.now_nanos(), || s.shared.clock.now_nanos());
     }
 
     /// The cumulative total.
@@ -47,14 +47,14 @@ impl Counter {
     /// retention; precise to the epoch).
     pub fn increase(&self, window: Duration) -> u64 {
         let s = &*self.0;
-        s.core.increase(s.clock.now_nanos(), window)
+        s.core.increase(s.shared.clock.now_nanos(), window)
     }
 
     /// Per-second rate over the last `window`: [`Counter::increase`] divided by the
     /// time those epochs cover up to now (or since the series was created).
     pub fn rate(&self, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.rate(s.clock.now_nanos(), window, s.created)
+        s.core.rate(s.shared.clock.now_nanos(), window, s.created)
     }
 
     /// The span that windowed answers over `window` cover now (see [`Span`]):
@@ -62,7 +62,12 @@ impl Counter {
     /// creation) to now.
     pub fn span(&self, window: Duration) -> Span {
         let s = &*self.0;
-        window_span(&s.core.geometry(), s.clock.now_nanos(), window, s.created)
+        window_span(
+            &s.core.geometry(),
+            s.shared.clock.now_nanos(),
+            window,
+            s.created,
+        )
     }
 
     /// Bytes the series' state occupies, fixed at creation.
@@ -106,14 +111,16 @@ impl Gauge {
     #[inline]
     pub fn set(&self, v: f64) {
         let s = &*self.0;
-        s.core.set(v, s.clock.now_nanos(), || s.clock.now_nanos());
+        s.core
+            .set(v, s.shared.clock.now_nanos(), || s.shared.clock.now_nanos());
     }
 
     /// Adds `d`.
     #[inline]
     pub fn add(&self, d: f64) {
         let s = &*self.0;
-        s.core.add(d, s.clock.now_nanos(), || s.clock.now_nanos());
+        s.core
+            .add(d, s.shared.clock.now_nanos(), || s.shared.clock.now_nanos());
     }
 
     /// Subtracts `d`.
@@ -144,14 +151,14 @@ impl Gauge {
     /// current value if none was set then.
     pub fn max_over(&self, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.max_over(s.clock.now_nanos(), window)
+        s.core.max_over(s.shared.clock.now_nanos(), window)
     }
 
     /// The smallest value set in the epochs covering the last `window`, or the
     /// current value if none was set then.
     pub fn min_over(&self, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.min_over(s.clock.now_nanos(), window)
+        s.core.min_over(s.shared.clock.now_nanos(), window)
     }
 
     /// The span that windowed answers over `window` cover now (see [`Span`]):
@@ -159,7 +166,12 @@ impl Gauge {
     /// creation) to now.
     pub fn span(&self, window: Duration) -> Span {
         let s = &*self.0;
-        window_span(&s.core.geometry(), s.clock.now_nanos(), window, s.created)
+        window_span(
+            &s.core.geometry(),
+            s.shared.clock.now_nanos(),
+            window,
+            s.created,
+        )
     }
 
     /// Bytes the series' state occupies, fixed at creation.
@@ -195,7 +207,7 @@ impl Histogram {
     pub fn observe(&self, v: f64) {
         let s = &*self.0;
         s.core
-            .observe(v, s.clock.now_nanos(), || s.clock.now_nanos());
+            .observe(v, s.shared.clock.now_nanos(), || s.shared.clock.now_nanos());
     }
 
     /// Records a duration in seconds.
@@ -213,13 +225,13 @@ impl Histogram {
     /// Prometheus' `histogram_quantile`; NaN when nothing was observed then.
     pub fn quantile(&self, q: f64, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.quantile(q, s.clock.now_nanos(), window)
+        s.core.quantile(q, s.shared.clock.now_nanos(), window)
     }
 
     /// Per-bucket increase over the last `window`.
     pub fn increase(&self, window: Duration) -> HistogramSnapshot {
         let s = &*self.0;
-        s.core.increase(s.clock.now_nanos(), window)
+        s.core.increase(s.shared.clock.now_nanos(), window)
     }
 
     /// The bucket layout.
@@ -232,7 +244,12 @@ impl Histogram {
     /// creation) to now.
     pub fn span(&self, window: Duration) -> Span {
         let s = &*self.0;
-        window_span(&s.core.geometry(), s.clock.now_nanos(), window, s.created)
+        window_span(
+            &s.core.geometry(),
+            s.shared.clock.now_nanos(),
+            window,
+            s.created,
+        )
     }
 
     /// Bytes the series' state occupies, fixed at creation.
@@ -268,7 +285,7 @@ impl Summary {
     pub fn observe(&self, v: f64) {
         let s = &*self.0;
         s.core
-            .observe(v, s.clock.now_nanos(), || s.clock.now_nanos());
+            .observe(v, s.shared.clock.now_nanos(), || s.shared.clock.now_nanos());
     }
 
     /// Records a duration in seconds.
@@ -291,7 +308,7 @@ impl Summary {
     /// nothing was observed then.
     pub fn quantile(&self, q: f64, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.quantile(q, s.clock.now_nanos(), window)
+        s.core.quantile(q, s.shared.clock.now_nanos(), window)
     }
 
     /// The span that windowed answers over `window` cover now (see [`Span`]):
@@ -299,7 +316,12 @@ impl Summary {
     /// creation) to now.
     pub fn span(&self, window: Duration) -> Span {
         let s = &*self.0;
-        window_span(&s.core.geometry(), s.clock.now_nanos(), window, s.created)
+        window_span(
+            &s.core.geometry(),
+            s.shared.clock.now_nanos(),
+            window,
+            s.created,
+        )
     }
 
     /// Bytes the series' state occupies, fixed at creation.

@@ -18,12 +18,6 @@ impl Sym {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The shared string itself (a reference count, no copy).
-    #[inline]
-    pub(crate) fn shared(&self) -> Arc<str> {
-        self.0.clone()
-    }
 }
 
 impl Deref for Sym {

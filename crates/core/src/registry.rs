@@ -44,7 +44,10 @@ impl Hasher for KeyHasher {
     }
 }
 
-type Bucket = SmallVec<[(Arc<Family>, AnySeries); 1]>;
+/// The series under one key: nearly always one; more only when two keys collide
+/// in 64 bits. A series knows its family (`AnySeries::shared`), so an entry is
+/// the series alone.
+type Bucket = SmallVec<[AnySeries; 1]>;
 
 pub(crate) struct Inner {
     /// Per-thread lookup caches, dropped with the registry (see `cache`).
@@ -236,6 +239,10 @@ impl RegistryBuilder {
 
     /// The registry.
     pub fn build(self) -> Registry {
+        // The default clock is made here, not on the recording path: this is
+        // where it measures its offset to wall time (once per process). It
+        // starts no thread.
+        let clock = self.clock.unwrap_or_default();
         Registry {
             inner: Arc::new(Inner {
                 cache: LookupCache::default(),
@@ -243,16 +250,14 @@ impl RegistryBuilder {
                 index: DashMap::default(),
                 interner: Interner::default(),
                 hasher: ahash::RandomState::new(),
-                // The default clock is made here, not on the recording path: this is
-                // where it measures its offset to wall time (once per process). It
-                // starts no thread.
-                clock: self.clock.unwrap_or_default(),
+                clock: clock.clone(),
                 defaults: Defaults {
                     retention: self.retention,
                     buckets: self.buckets,
                     mapping: self.mapping,
                     max_series_per_family: self.max_series_per_family,
                     idle_ttl: self.idle_ttl,
+                    clock: clock.clone(),
                 },
                 max_series: self.max_series,
                 series_count: AtomicUsize::new(0),
@@ -417,7 +422,7 @@ impl Registry {
         let families = inner.families.read();
         let mut total = chunk(families.len() * (size_of::<Sym>() + size_of::<Arc<Family>>()));
         for f in families.values() {
-            total += chunk(2 * size_of::<usize>() + size_of::<Family>());
+            total += chunk(2 * size_of::<usize>() + size_of::<Family>()) + f.shared_bytes();
             let list = f.series.read();
             total += chunk(list.capacity() * size_of::<AnySeries>());
             for s in list.iter().chain(f.overflow.get()) {
@@ -584,9 +589,9 @@ impl Registry {
     ) -> Result<AnySeries> {
         let hash = self.key(name, labels);
         if let Some(bucket) = self.inner.index.get(&hash) {
-            if let Some((f, s)) = bucket
+            if let Some(s) = bucket
                 .iter()
-                .find(|(f, s)| str_eq(&f.name, name) && labels_match(s.labels(), labels))
+                .find(|s| str_eq(s.name(), name) && labels_match(s.labels(), labels))
             {
                 let owner = || -> Owner {
                     let weak: std::sync::Weak<Inner> = Arc::downgrade(&self.inner);
@@ -594,7 +599,7 @@ impl Registry {
                 };
                 self.inner
                     .cache
-                    .put(owner, &f.name, name, labels, s, is_static);
+                    .put(owner, s.name(), name, labels, s, is_static);
                 return Ok(s.clone());
             }
         }
@@ -636,7 +641,7 @@ impl Registry {
                         .families
                         .read()
                         .get(name)
-                        .map_or_else(|| name.into(), |f| f.name.shared()),
+                        .map_or_else(|| name.into(), |f| f.name_arc.clone()),
                     limit: inner.max_series,
                     scope: "registry",
                 }),
@@ -663,9 +668,9 @@ impl Registry {
         let mut list = family.series.write();
         note_write_lock();
         let mut bucket = inner.index.entry(hash).or_default();
-        if let Some((_, s)) = bucket
+        if let Some(s) = bucket
             .iter()
-            .find(|(f, s)| Arc::ptr_eq(f, &family) && labels_match(s.labels(), labels))
+            .find(|s| Arc::ptr_eq(s.shared(), &family.shared) && labels_match(s.labels(), labels))
         {
             if restore.is_some() {
                 return Err(Error::SeriesExists { name: name.into() });
@@ -707,19 +712,14 @@ impl Registry {
             .iter()
             .map(|(k, v)| (inner.interner.intern(k), inner.interner.intern(v)))
             .collect();
-        let s = family.new_core(
-            labels,
-            &inner.clock,
-            hash,
-            restore.map(|(st, _)| st.created),
-        );
+        let s = family.new_series(labels, restore.map(|(st, _)| st.created));
         if let Some((state, history)) = restore {
             // `fits` was checked before anything was created: the columns agree,
             // so this loads everything asked for.
             s.restore(state, history);
         }
         list.push(s.clone());
-        bucket.push((family.clone(), s.clone()));
+        bucket.push(s.clone());
         // Release: pairs with the Acquire in `full`; a lookup that sees this length
         // finds the series just pushed when it probes the bucket again.
         family.len.store(list.len(), StdOrdering::Release);
@@ -731,8 +731,8 @@ impl Registry {
         let bucket = self.inner.index.get(&hash)?;
         bucket
             .iter()
-            .find(|(f, s)| str_eq(&f.name, name) && labels_match(s.labels(), labels))
-            .map(|(_, s)| s.clone())
+            .find(|s| str_eq(s.name(), name) && labels_match(s.labels(), labels))
+            .cloned()
     }
 
     /// The limit `family` has reached, if any: its own or (unless it is internal)
@@ -768,7 +768,7 @@ impl Registry {
             Ok(self.overflow(family))
         } else {
             Err(Error::CardinalityLimit {
-                name: family.name.shared(),
+                name: family.name_arc.clone(),
                 limit,
                 scope,
             })
@@ -841,7 +841,7 @@ impl Registry {
                     inner.interner.intern(OVERFLOW_LABEL),
                     inner.interner.intern("true"),
                 )];
-                family.new_core(labels, &inner.clock, 0, None)
+                family.new_series(labels, None)
             })
             .clone();
         if !family.internal {
@@ -905,8 +905,9 @@ impl Registry {
         } else {
             let hash = self.key(name, labels);
             inner.index.get(&hash).is_some_and(|b| {
-                b.iter()
-                    .any(|(f, s)| Arc::ptr_eq(f, &family) && labels_match(s.labels(), labels))
+                b.iter().any(|s| {
+                    Arc::ptr_eq(s.shared(), &family.shared) && labels_match(s.labels(), labels)
+                })
             })
         };
         if exists {
@@ -932,13 +933,11 @@ impl Registry {
         let family = self.family(name, state.kind())?;
         let history = geometry == family.geometry;
         if is_overflow_labels(labels) {
-            let s = family.new_core(
+            let s = family.new_series(
                 smallvec::smallvec![(
                     inner.interner.intern(OVERFLOW_LABEL),
                     inner.interner.intern("true"),
                 )],
-                &inner.clock,
-                0,
                 Some(state.created),
             );
             s.restore(state, history);
@@ -968,13 +967,18 @@ impl Registry {
             if !family.is_idle(s.last_active(), now) {
                 return true;
             }
-            let hash = s.hash();
+            let pairs: SmallVec<[(&str, &str); 8]> = s
+                .labels()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let hash = self.key(&family.name, &pairs);
             let mut removed = false;
             if let Some(mut bucket) = inner.index.get_mut(&hash) {
                 // Under the shard's write lock no lookup can clone the series, and
                 // two references (index and list) mean no handle exists.
                 if s.strong_count() == 2 {
-                    bucket.retain(|(_, b)| !b.same(s));
+                    bucket.retain(|b| !b.same(s));
                     removed = true;
                 }
             }

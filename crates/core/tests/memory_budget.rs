@@ -118,8 +118,8 @@ fn state_bytes_at_the_default_retention() {
     assert_eq!(
         sizes,
         [
-            72 + 60 * 8,
-            72 + 60 * 32,
+            48 + 60 * 8,
+            48 + 60 * 32,
             104 + 12 * 8 + 12 * 13 * 8,
             144 + 5 * 16 + 5 * 2_447 * 4
         ]

@@ -1,5 +1,6 @@
 //! Counters: an exact total beside one 8-byte base per epoch.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::ring::{suffix_min, widen, Filled, Rows};
@@ -11,12 +12,13 @@ use crate::sync::{AtomicU64, Ordering};
 /// A counter's state: an exact total and, per epoch of its ring, the total when
 /// the epoch started (see [`super::ring`]).
 ///
-/// Memory: 72 bytes inline plus 8 bytes per epoch of history.
+/// Memory: 48 bytes inline plus 8 bytes per epoch of history. The ring's shape
+/// is the family's, shared by all its series (one pointer here, not a copy).
 #[derive(Debug)]
 pub struct CounterCore {
     total: AtomicU64,
     rows: Rows,
-    geometry: Geometry,
+    geometry: Arc<Geometry>,
 }
 
 /// One epoch of a counter's history.
@@ -30,7 +32,7 @@ pub struct CounterPoint {
 
 impl CounterCore {
     /// A counter at zero, created at `now`.
-    pub(crate) fn new(geometry: Geometry, now: u64) -> CounterCore {
+    pub(crate) fn new(geometry: Arc<Geometry>, now: u64) -> CounterCore {
         CounterCore {
             total: AtomicU64::new(0),
             rows: Rows::new(&geometry, 1, geometry.epoch(now), |_| 0),
@@ -67,7 +69,7 @@ impl CounterCore {
 
     /// The ring's shape.
     pub fn geometry(&self) -> Geometry {
-        self.geometry
+        *self.geometry
     }
 
     /// The newest epoch in which the counter was created or recorded.
@@ -76,6 +78,7 @@ impl CounterCore {
     }
 
     /// Bytes this counter occupies (inline and on the heap), fixed at creation.
+    /// The ring's shape, shared with the family, is not counted.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>() + self.rows.heap_bytes()
     }
@@ -120,7 +123,7 @@ impl CounterCore {
 
     /// Calls `f` for each epoch in `range` in which the counter grew, oldest first.
     pub fn for_each_point(&self, now: u64, range: TimeRange, mut f: impl FnMut(CounterPoint)) {
-        let g = self.geometry;
+        let g = *self.geometry;
         if g.is_lifetime() {
             // No history (`Retention::NONE`): nothing to report.
             return;
@@ -240,7 +243,7 @@ mod tests {
 
     #[test]
     fn counter_points_per_epoch() {
-        let c = CounterCore::new(Geometry::new(W, 4), 0);
+        let c = CounterCore::new(Arc::new(Geometry::new(W, 4)), 0);
         inc(&c, 1, 0);
         inc(&c, 2, 10);
         inc(&c, 4, 2 * W + 5);
@@ -261,7 +264,7 @@ mod tests {
 
     #[test]
     fn idle_laps_leave_no_history() {
-        let c = CounterCore::new(Geometry::new(W, 3), 0);
+        let c = CounterCore::new(Arc::new(Geometry::new(W, 3)), 0);
         inc(&c, 5, 0);
         inc(&c, 1, 100 * W);
         assert_eq!(c.increase(100 * W, Duration::from_nanos(3 * W)), 1);
@@ -272,7 +275,7 @@ mod tests {
 
     #[test]
     fn a_clock_that_went_back_restarts_history() {
-        let c = CounterCore::new(Geometry::new(W, 6), 1_000 * W);
+        let c = CounterCore::new(Arc::new(Geometry::new(W, 6)), 1_000 * W);
         inc(&c, 3, 1_000 * W);
         // The clock steps back 20 epochs and stays there.
         let back = 980 * W;
@@ -289,8 +292,8 @@ mod tests {
 
     #[test]
     fn capture_and_restore_round_trip() {
-        let g = Geometry::new(W, 4);
-        let c = CounterCore::new(g, 0);
+        let g = Arc::new(Geometry::new(W, 4));
+        let c = CounterCore::new(g.clone(), 0);
         inc(&c, 1, 0);
         inc(&c, 2, W);
         inc(&c, 4, 3 * W);
@@ -314,7 +317,7 @@ mod tests {
 
     #[test]
     fn restore_drops_epochs_after_now() {
-        let g = Geometry::new(W, 6);
+        let g = Arc::new(Geometry::new(W, 6));
         let state = SeriesState {
             created: 0,
             epochs: vec![100, 101],
