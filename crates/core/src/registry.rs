@@ -1,12 +1,10 @@
 //! The registry: families by name, series by hashed key.
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dashmap::DashMap;
 use parking_lot::RwLock;
 use smallvec::SmallVec;
 
@@ -14,6 +12,7 @@ use crate::buckets::Buckets;
 use crate::cache::{labels_match, str_eq, LookupCache, Owner};
 use crate::family::{clash, reserved_label, AnySeries, Defaults, Describe, Family, LabelSet};
 use crate::handles::{Counter, Gauge, Histogram, Summary};
+use crate::index::Index;
 use crate::intern::{Interner, Sym};
 use crate::labels::{validate_labels, validate_metric_name};
 use crate::retention::{Geometry, Retention};
@@ -26,34 +25,11 @@ pub const OVERFLOW_LABEL: &str = "lakemetrics_overflow";
 /// The self-metric counting lookups sent to overflow series, by `metric`.
 pub const OVERFLOW_METRIC: &str = "lakemetrics_cardinality_overflow";
 
-/// Keys are already ahash values; hashing them again would be wasted work.
-#[derive(Default)]
-pub(crate) struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// The series under one key: nearly always one; more only when two keys collide
-/// in 64 bits. A series knows its family (`AnySeries::shared`), so an entry is
-/// the series alone.
-type Bucket = SmallVec<[AnySeries; 1]>;
-
 pub(crate) struct Inner {
     /// Per-thread lookup caches, dropped with the registry (see `cache`).
     cache: LookupCache,
     pub(crate) families: RwLock<BTreeMap<Sym, Arc<Family>>>,
-    index: DashMap<u64, Bucket, BuildHasherDefault<KeyHasher>>,
+    index: Index,
     interner: Interner,
     hasher: ahash::RandomState,
     pub(crate) clock: ClockSource,
@@ -247,7 +223,7 @@ impl RegistryBuilder {
             inner: Arc::new(Inner {
                 cache: LookupCache::default(),
                 families: RwLock::new(BTreeMap::new()),
-                index: DashMap::default(),
+                index: Index::default(),
                 interner: Interner::default(),
                 hasher: ahash::RandomState::new(),
                 clock: clock.clone(),
@@ -430,11 +406,7 @@ impl Registry {
             }
         }
         drop(families);
-        // The index's tables: hashbrown keeps 8 buckets for every 7 entries it
-        // can hold, with one control byte each.
-        let slots = inner.index.capacity() * 8 / 7;
-        total += slots * (size_of::<(u64, Bucket)>() + 1);
-        total + inner.interner.heap_bytes()
+        total + inner.index.heap_bytes() + inner.interner.heap_bytes()
     }
 
     /// Bytes one series of family `name` takes for its state and history (see
@@ -560,19 +532,7 @@ impl Registry {
     /// between a pair's name and value, so `("ab", "c")` and `("a", "bc")` differ.
     #[inline]
     fn key(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
-        use std::hash::{BuildHasher, Hasher};
-        let h = &self.inner.hasher;
-        let pairs = labels.iter().fold(0u64, |acc, (k, v)| {
-            let mut s = h.build_hasher();
-            s.write(k.as_bytes());
-            s.write_u8(0xff);
-            s.write(v.as_bytes());
-            acc.wrapping_add(s.finish())
-        });
-        let mut state = h.build_hasher();
-        state.write(name.as_bytes());
-        state.write_u64(pairs);
-        state.finish()
+        key_of(&self.inner.hasher, name, labels.iter().copied())
     }
 
     #[inline]
@@ -588,11 +548,11 @@ impl Registry {
         is_static: bool,
     ) -> Result<AnySeries> {
         let hash = self.key(name, labels);
-        if let Some(bucket) = self.inner.index.get(&hash) {
-            if let Some(s) = bucket
-                .iter()
-                .find(|s| str_eq(s.name(), name) && labels_match(s.labels(), labels))
-            {
+        {
+            let shard = self.inner.index.read(hash);
+            if let Some(s) = shard.find(hash, |s| {
+                str_eq(s.name(), name) && labels_match(s.labels(), labels)
+            }) {
                 let owner = || -> Owner {
                     let weak: std::sync::Weak<Inner> = Arc::downgrade(&self.inner);
                     weak
@@ -667,11 +627,10 @@ impl Registry {
         note_write_lock();
         let mut list = family.series.write();
         note_write_lock();
-        let mut bucket = inner.index.entry(hash).or_default();
-        if let Some(s) = bucket
-            .iter()
-            .find(|s| Arc::ptr_eq(s.shared(), &family.shared) && labels_match(s.labels(), labels))
-        {
+        let mut shard = inner.index.write(hash);
+        if let Some(s) = shard.find(hash, |s| {
+            Arc::ptr_eq(s.shared(), &family.shared) && labels_match(s.labels(), labels)
+        }) {
             if restore.is_some() {
                 return Err(Error::SeriesExists { name: name.into() });
             }
@@ -693,13 +652,7 @@ impl Registry {
             None
         };
         if let Some((limit, scope)) = limit {
-            if bucket.is_empty() {
-                drop(bucket);
-                note_write_lock();
-                inner.index.remove_if(&hash, |_, b| b.is_empty());
-            } else {
-                drop(bucket);
-            }
+            drop(shard);
             drop(list);
             return self.refuse(&family, overflow, limit, scope);
         }
@@ -719,7 +672,7 @@ impl Registry {
             s.restore(state, history);
         }
         list.push(s.clone());
-        bucket.push(s.clone());
+        shard.insert_unique(hash, s.clone(), |s| series_key(&inner.hasher, s));
         // Release: pairs with the Acquire in `full`; a lookup that sees this length
         // finds the series just pushed when it probes the bucket again.
         family.len.store(list.len(), StdOrdering::Release);
@@ -728,10 +681,12 @@ impl Registry {
 
     /// The series `name{labels}` if the index has it (under the shard's read lock).
     fn find(&self, hash: u64, name: &str, labels: &[(&str, &str)]) -> Option<AnySeries> {
-        let bucket = self.inner.index.get(&hash)?;
-        bucket
-            .iter()
-            .find(|s| str_eq(s.name(), name) && labels_match(s.labels(), labels))
+        self.inner
+            .index
+            .read(hash)
+            .find(hash, |s| {
+                str_eq(s.name(), name) && labels_match(s.labels(), labels)
+            })
             .cloned()
     }
 
@@ -904,11 +859,13 @@ impl Registry {
             family.overflow.get().is_some()
         } else {
             let hash = self.key(name, labels);
-            inner.index.get(&hash).is_some_and(|b| {
-                b.iter().any(|s| {
+            inner
+                .index
+                .read(hash)
+                .find(hash, |s| {
                     Arc::ptr_eq(s.shared(), &family.shared) && labels_match(s.labels(), labels)
                 })
-            })
+                .is_some()
         };
         if exists {
             return Err(Error::SeriesExists { name: name.into() });
@@ -967,23 +924,19 @@ impl Registry {
             if !family.is_idle(s.last_active(), now) {
                 return true;
             }
-            let pairs: SmallVec<[(&str, &str); 8]> = s
-                .labels()
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let hash = self.key(&family.name, &pairs);
+            let hash = series_key(&inner.hasher, s);
             let mut removed = false;
-            if let Some(mut bucket) = inner.index.get_mut(&hash) {
-                // Under the shard's write lock no lookup can clone the series, and
-                // two references (index and list) mean no handle exists.
-                if s.strong_count() == 2 {
-                    bucket.retain(|b| !b.same(s));
+            let mut shard = inner.index.write(hash);
+            // Under the shard's write lock no lookup can clone the series, and two
+            // references (index and list) mean no handle exists.
+            if s.strong_count() == 2 {
+                if let Ok(entry) = shard.find_entry(hash, |b| b.same(s)) {
+                    entry.remove();
                     removed = true;
                 }
             }
+            drop(shard);
             if removed {
-                inner.index.remove_if(&hash, |_, b| b.is_empty());
                 inner.series_count.fetch_sub(1, StdOrdering::Relaxed);
                 for (k, v) in s.labels() {
                     released.push(k.clone());
@@ -1012,6 +965,40 @@ thread_local! {
 fn note_write_lock() {
     #[cfg(test)]
     WRITE_LOCKS.with(|n| n.set(n.get() + 1));
+}
+
+/// The series key: ahash of the name, mixed with the *sum* of the pairs'
+/// ahashes, so the key depends on the label set and not on its order: a lookup
+/// needs no sort and no allocation. Raw `write`s (not `Hash` impls, whose length
+/// prefixes cost more than the hashing here) with a separator byte between a
+/// pair's name and value, so `("ab", "c")` and `("a", "bc")` differ.
+#[inline]
+fn key_of<'a>(
+    h: &ahash::RandomState,
+    name: &str,
+    labels: impl Iterator<Item = (&'a str, &'a str)>,
+) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let pairs = labels.fold(0u64, |acc, (k, v)| {
+        let mut s = h.build_hasher();
+        s.write(k.as_bytes());
+        s.write_u8(0xff);
+        s.write(v.as_bytes());
+        acc.wrapping_add(s.finish())
+    });
+    let mut state = h.build_hasher();
+    state.write(name.as_bytes());
+    state.write_u64(pairs);
+    state.finish()
+}
+
+/// The key of a stored series (the index does not keep keys: see `index`).
+fn series_key(h: &ahash::RandomState, s: &AnySeries) -> u64 {
+    key_of(
+        h,
+        s.name(),
+        s.labels().iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
 }
 
 fn is_overflow_labels(labels: &[(&str, &str)]) -> bool {
@@ -1106,9 +1093,15 @@ mod tests {
         let fam = reg.inner.families.read().get("m").cloned().unwrap();
         let sb = reg.counter("m", &b).unwrap();
         let hb = reg.key("m", &b);
-        let mut moved = reg.inner.index.remove(&hb).unwrap().1;
+        let moved = {
+            let mut shard = reg.inner.index.write(hb);
+            let entry = shard.find_entry(hb, |s| s.labels()[0].1.as_str() == "b");
+            entry.ok().unwrap().remove().0
+        };
         let ha = reg.key("m", &a);
-        reg.inner.index.get_mut(&ha).unwrap().append(&mut moved);
+        // Under `a`'s hash, as if the keys collided (a table that grows would
+        // move it back to its own: this one does not grow).
+        reg.inner.index.write(ha).insert_unique(ha, moved, |_| ha);
         drop(fam);
         // `b` now lives under `a`'s key; a lookup of `a` must still find `a`.
         sa.inc();
