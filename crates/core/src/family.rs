@@ -163,7 +163,7 @@ impl Describe {
     /// ```
     /// use lakemetrics_core::{Describe, Error, Registry};
     /// let reg = Registry::new();
-    /// // 100,000 counters with 60 epochs of history need about 62 MB.
+    /// // 100,000 counters with 60 epochs of history need about 61 MB.
     /// let err = reg
     ///     .register(Describe::counter("rows").max_series(100_000).memory_budget(32 << 20))
     ///     .unwrap_err();
@@ -289,19 +289,19 @@ impl AnySeries {
 
     pub(crate) fn strong_count(&self) -> usize {
         match self {
-            AnySeries::Counter(s) => Arc::strong_count(&s.0),
-            AnySeries::Gauge(s) => Arc::strong_count(&s.0),
-            AnySeries::Histogram(s) => Arc::strong_count(&s.0),
-            AnySeries::Summary(s) => Arc::strong_count(&s.0),
+            AnySeries::Counter(s) => triomphe::Arc::count(&s.0),
+            AnySeries::Gauge(s) => triomphe::Arc::count(&s.0),
+            AnySeries::Histogram(s) => triomphe::Arc::count(&s.0),
+            AnySeries::Summary(s) => triomphe::Arc::count(&s.0),
         }
     }
 
     pub(crate) fn same(&self, other: &AnySeries) -> bool {
         match (self, other) {
-            (AnySeries::Counter(a), AnySeries::Counter(b)) => Arc::ptr_eq(&a.0, &b.0),
-            (AnySeries::Gauge(a), AnySeries::Gauge(b)) => Arc::ptr_eq(&a.0, &b.0),
-            (AnySeries::Histogram(a), AnySeries::Histogram(b)) => Arc::ptr_eq(&a.0, &b.0),
-            (AnySeries::Summary(a), AnySeries::Summary(b)) => Arc::ptr_eq(&a.0, &b.0),
+            (AnySeries::Counter(a), AnySeries::Counter(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
+            (AnySeries::Gauge(a), AnySeries::Gauge(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
+            (AnySeries::Histogram(a), AnySeries::Histogram(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
+            (AnySeries::Summary(a), AnySeries::Summary(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
             _ => false,
         }
     }
@@ -468,8 +468,8 @@ impl Family {
                 SummaryCore::allocations_for(g, &self.mapping),
             ),
         };
-        // The `Arc`'s two counts precede the series.
-        chunk(2 * size_of::<usize>() + inline) + allocs.iter().map(|&a| chunk(a)).sum::<usize>()
+        // The `Arc`'s count precedes the series.
+        chunk(size_of::<usize>() + inline) + allocs.iter().map(|&a| chunk(a)).sum::<usize>()
     }
 
     /// The most this family's series can take: its limit (and overflow series)
@@ -558,7 +558,7 @@ impl Family {
         let now = self.shared.clock.now_nanos();
         macro_rules! wrap {
             ($variant:ident, $core:expr) => {
-                AnySeries::$variant($variant(Arc::new(Series {
+                AnySeries::$variant($variant(triomphe::Arc::new(Series {
                     core: $core,
                     shared: self.shared.clone(),
                     labels,

@@ -1,9 +1,10 @@
-//! Handles: what users record through. Each is an `Arc` to its series; recording
+//! Handles: what users record through. Each is an `Arc` to its series (triomphe's:
+//! one reference count, no weak count, as nothing holds a series weakly); recording
 //! reads the clock once and touches only that series' atomics: no map, no lock, no
 //! allocation, no panic.
 
-use std::sync::Arc;
 use std::time::Duration;
+use triomphe::Arc;
 
 use crate::buckets::Buckets;
 use crate::family::Series;
