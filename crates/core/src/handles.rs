@@ -7,7 +7,7 @@ use std::time::Duration;
 use triomphe::Arc;
 
 use crate::buckets::Buckets;
-use crate::family::Series;
+use crate::family::{Series, Shared};
 use crate::storage::window::window_span;
 use crate::storage::{CounterCore, GaugeCore, HistogramCore, HistogramSnapshot, Span, SummaryCore};
 
@@ -34,8 +34,9 @@ impl Counter {
     #[inline]
     pub fn inc_by(&self, n: u64) {
         let s = &*self.0;
-        s.core
-            .inc_by(n, s.shared.clock.now_nanos(), || s.shared.clock.now_nanos());
+        s.core.inc_by(n, s.shared().clock.now_nanos(), || {
+            s.shared().clock.now_nanos()
+        });
     }
 
     /// The cumulative total.
@@ -48,14 +49,14 @@ impl Counter {
     /// retention; precise to the epoch).
     pub fn increase(&self, window: Duration) -> u64 {
         let s = &*self.0;
-        s.core.increase(s.shared.clock.now_nanos(), window)
+        s.core.increase(s.shared().clock.now_nanos(), window)
     }
 
     /// Per-second rate over the last `window`: [`Counter::increase`] divided by the
     /// time those epochs cover up to now (or since the series was created).
     pub fn rate(&self, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.rate(s.shared.clock.now_nanos(), window, s.created)
+        s.core.rate(s.shared().clock.now_nanos(), window, s.created)
     }
 
     /// The span that windowed answers over `window` cover now (see [`Span`]):
@@ -65,7 +66,7 @@ impl Counter {
         let s = &*self.0;
         window_span(
             &s.core.geometry(),
-            s.shared.clock.now_nanos(),
+            s.shared().clock.now_nanos(),
             window,
             s.created,
         )
@@ -112,16 +113,18 @@ impl Gauge {
     #[inline]
     pub fn set(&self, v: f64) {
         let s = &*self.0;
-        s.core
-            .set(v, s.shared.clock.now_nanos(), || s.shared.clock.now_nanos());
+        s.core.set(v, s.shared().clock.now_nanos(), || {
+            s.shared().clock.now_nanos()
+        });
     }
 
     /// Adds `d`.
     #[inline]
     pub fn add(&self, d: f64) {
         let s = &*self.0;
-        s.core
-            .add(d, s.shared.clock.now_nanos(), || s.shared.clock.now_nanos());
+        s.core.add(d, s.shared().clock.now_nanos(), || {
+            s.shared().clock.now_nanos()
+        });
     }
 
     /// Subtracts `d`.
@@ -152,14 +155,14 @@ impl Gauge {
     /// current value if none was set then.
     pub fn max_over(&self, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.max_over(s.shared.clock.now_nanos(), window)
+        s.core.max_over(s.shared().clock.now_nanos(), window)
     }
 
     /// The smallest value set in the epochs covering the last `window`, or the
     /// current value if none was set then.
     pub fn min_over(&self, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.min_over(s.shared.clock.now_nanos(), window)
+        s.core.min_over(s.shared().clock.now_nanos(), window)
     }
 
     /// The span that windowed answers over `window` cover now (see [`Span`]):
@@ -169,7 +172,7 @@ impl Gauge {
         let s = &*self.0;
         window_span(
             &s.core.geometry(),
-            s.shared.clock.now_nanos(),
+            s.shared().clock.now_nanos(),
             window,
             s.created,
         )
@@ -200,15 +203,16 @@ impl Gauge {
 /// assert!(p50 > 0.01 && p50 <= 0.025);
 /// ```
 #[derive(Clone)]
-pub struct Histogram(pub(crate) Arc<Series<HistogramCore>>);
+pub struct Histogram(pub(crate) Arc<Series<HistogramCore, std::sync::Arc<Shared>>>);
 
 impl Histogram {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
         let s = &*self.0;
-        s.core
-            .observe(v, s.shared.clock.now_nanos(), || s.shared.clock.now_nanos());
+        s.core.observe(v, s.shared().clock.now_nanos(), || {
+            s.shared().clock.now_nanos()
+        });
     }
 
     /// Records a duration in seconds.
@@ -226,13 +230,13 @@ impl Histogram {
     /// Prometheus' `histogram_quantile`; NaN when nothing was observed then.
     pub fn quantile(&self, q: f64, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.quantile(q, s.shared.clock.now_nanos(), window)
+        s.core.quantile(q, s.shared().clock.now_nanos(), window)
     }
 
     /// Per-bucket increase over the last `window`.
     pub fn increase(&self, window: Duration) -> HistogramSnapshot {
         let s = &*self.0;
-        s.core.increase(s.shared.clock.now_nanos(), window)
+        s.core.increase(s.shared().clock.now_nanos(), window)
     }
 
     /// The bucket layout.
@@ -247,7 +251,7 @@ impl Histogram {
         let s = &*self.0;
         window_span(
             &s.core.geometry(),
-            s.shared.clock.now_nanos(),
+            s.shared().clock.now_nanos(),
             window,
             s.created,
         )
@@ -278,15 +282,16 @@ impl Histogram {
 /// assert_eq!(s.count(), 100);
 /// ```
 #[derive(Clone)]
-pub struct Summary(pub(crate) Arc<Series<SummaryCore>>);
+pub struct Summary(pub(crate) Arc<Series<SummaryCore, std::sync::Arc<Shared>>>);
 
 impl Summary {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
         let s = &*self.0;
-        s.core
-            .observe(v, s.shared.clock.now_nanos(), || s.shared.clock.now_nanos());
+        s.core.observe(v, s.shared().clock.now_nanos(), || {
+            s.shared().clock.now_nanos()
+        });
     }
 
     /// Records a duration in seconds.
@@ -309,7 +314,7 @@ impl Summary {
     /// nothing was observed then.
     pub fn quantile(&self, q: f64, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.quantile(q, s.shared.clock.now_nanos(), window)
+        s.core.quantile(q, s.shared().clock.now_nanos(), window)
     }
 
     /// The span that windowed answers over `window` cover now (see [`Span`]):
@@ -319,7 +324,7 @@ impl Summary {
         let s = &*self.0;
         window_span(
             &s.core.geometry(),
-            s.shared.clock.now_nanos(),
+            s.shared().clock.now_nanos(),
             window,
             s.created,
         )

@@ -114,14 +114,15 @@ fn state_bytes_at_the_default_retention() {
     ];
     println!("counter, gauge, histogram, summary: {sizes:?}");
     // 60 epochs of one 8-byte base; 60 of 32-byte slots; 12 rows of 13 words;
-    // 5 sketches of 2,447 4-byte words (see docs/architecture.md).
+    // 5 rows of 2 words and 5 sketches of 2,447 4-byte words (see
+    // docs/architecture.md). The first word of a ring of bases is inline.
     assert_eq!(
         sizes,
         [
-            48 + 60 * 8,
+            48 + 59 * 8,
             48 + 60 * 32,
-            104 + 12 * 8 + 12 * 13 * 8,
-            144 + 5 * 16 + 5 * 2_447 * 4
+            104 + 12 * 8 + (12 * 13 - 1) * 8,
+            144 + (5 * 2 - 1) * 8 + 5 * 2_447 * 4
         ]
     );
 }

@@ -109,13 +109,14 @@ pub(crate) fn f64_from_48(p: u64) -> f64 {
 ///
 /// Word 0 is kept inline and the rest on the heap: a ring of one word (a counter
 /// without history, `Retention::NONE`) allocates nothing beside its owner, where
-/// a separate 8-byte allocation took a 32-byte malloc chunk.
+/// a separate 8-byte allocation took a 32-byte malloc chunk. The row width is
+/// not stored: it is the word count divided by the ring's length (a
+/// multiply-high, on the cold paths only).
 #[derive(Debug)]
 pub(crate) struct Rows {
     head: AtomicU64,
     first: AtomicU64,
     rest: Box<[AtomicU64]>,
-    width: usize,
 }
 
 /// What a fill found.
@@ -159,7 +160,6 @@ impl Rows {
             head: AtomicU64::new(now_e),
             first: first.unwrap_or_else(|| AtomicU64::new(0)),
             rest: words.into_boxed_slice(),
-            width,
         }
     }
 
@@ -173,6 +173,12 @@ impl Rows {
     /// the first).
     pub(crate) fn bytes_for(slots: usize, width: usize) -> usize {
         (slots * width).saturating_sub(1) * std::mem::size_of::<AtomicU64>()
+    }
+
+    /// Words per row: every row has the same number, `len` rows in all.
+    #[inline]
+    fn width(&self, g: &Geometry) -> usize {
+        g.lap(self.rest.len() as u64 + 1) as usize
     }
 
     /// Word `i` of the ring (row `i / width`, column `i % width`).
@@ -216,7 +222,7 @@ impl Rows {
         if e <= h {
             return if e < h { Filled::Behind } else { Filled::Done };
         }
-        let n = g.len() as u64;
+        let (n, width) = (g.len() as u64, self.width(g));
         let first = if mutant("fill.no_gap") {
             e
         } else {
@@ -229,8 +235,8 @@ impl Rows {
             let k = (x - h).div_ceil(n);
             let ls = lx.wrapping_sub(k);
             also(x, lx, ls);
-            let row = g.slot(x) * self.width;
-            for j in 0..self.width {
+            let row = g.slot(x) * width;
+            for j in 0..width {
                 if let Some(w) = self.word(row + j) {
                     claim(w, lx, ls, value(j));
                 }
@@ -249,7 +255,7 @@ impl Rows {
     /// [`Rows::head`] returned at least `x`.
     #[inline]
     pub(crate) fn read(&self, g: &Geometry, x: u64, j: usize) -> Option<u64> {
-        let w = self.word(g.slot(x) * self.width + j)?;
+        let w = self.word(g.slot(x) * self.width(g) + j)?;
         // Relaxed: ordered after the Acquire of `head` (see module docs).
         let w = w.load(Ordering::Relaxed);
         (tag(w) == g.lap(x) as u16).then_some(payload(w))
@@ -306,11 +312,11 @@ impl Rows {
         mut value: impl FnMut(usize) -> u64,
         mut also: impl FnMut(u64, u64),
     ) {
-        let n = g.len() as u64;
+        let (n, width) = (g.len() as u64, self.width(g));
         for x in (e + 1).saturating_sub(n)..=e {
             also(x, g.lap(x));
-            let row = g.slot(x) * self.width;
-            for j in 0..self.width {
+            let row = g.slot(x) * width;
+            for j in 0..width {
                 if let Some(w) = self.word(row + j) {
                     w.store(pack(g.lap(x), value(j)), Ordering::Relaxed);
                 }
@@ -322,8 +328,9 @@ impl Rows {
 
     /// Writes a whole row for epoch `x` into an unshared series (restore).
     pub(crate) fn put(&self, g: &Geometry, x: u64, values: impl IntoIterator<Item = u64>) {
-        let row = g.slot(x) * self.width;
-        for (j, v) in values.into_iter().take(self.width).enumerate() {
+        let width = self.width(g);
+        let row = g.slot(x) * width;
+        for (j, v) in values.into_iter().take(width).enumerate() {
             if let Some(w) = self.word(row + j) {
                 w.store(pack(g.lap(x), v), Ordering::Relaxed);
             }
