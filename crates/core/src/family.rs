@@ -194,7 +194,8 @@ pub(crate) type LabelSet = smallvec::SmallVec<[(Sym, Sym); 2]>;
 /// What every series of a family shares, allocated once per family: the ring's
 /// shape, the family's name (an index lookup confirms a series' family by it) and
 /// the registry's clock (each recording reads it). A series points here instead
-/// of keeping copies: one pointer, where the copies took 56 bytes.
+/// of keeping copies: one pointer, where copies of the clock and the ring shape
+/// took 48 bytes.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) geometry: Geometry,
@@ -251,100 +252,204 @@ impl<T> Series<T, Arc<Shared>> {
     }
 }
 
-impl AnySeries {
-    pub(crate) fn labels(&self) -> &[(Sym, Sym)] {
-        match self {
-            AnySeries::Counter(s) => &s.0.labels,
-            AnySeries::Gauge(s) => &s.0.labels,
-            AnySeries::Histogram(s) => &s.0.labels,
-            AnySeries::Summary(s) => &s.0.labels,
+/// A borrowed series of any kind: what visits and the family list hand out.
+#[derive(Clone, Copy)]
+pub(crate) enum SeriesRef<'a> {
+    Counter(&'a Counter),
+    Gauge(&'a Gauge),
+    Histogram(&'a Histogram),
+    Summary(&'a Summary),
+}
+
+/// Calls `$f` on the series behind a `SeriesRef`, whatever its kind.
+macro_rules! each {
+    ($r:expr, $s:ident => $f:expr) => {
+        match $r {
+            SeriesRef::Counter($s) => $f,
+            SeriesRef::Gauge($s) => $f,
+            SeriesRef::Histogram($s) => $f,
+            SeriesRef::Summary($s) => $f,
         }
+    };
+}
+
+impl<'a> SeriesRef<'a> {
+    pub(crate) fn labels(self) -> &'a [(Sym, Sym)] {
+        each!(self, s => &s.0.labels)
     }
 
-    pub(crate) fn created(&self) -> u64 {
-        match self {
-            AnySeries::Counter(s) => s.0.created,
-            AnySeries::Gauge(s) => s.0.created,
-            AnySeries::Histogram(s) => s.0.created,
-            AnySeries::Summary(s) => s.0.created,
-        }
+    pub(crate) fn created(self) -> u64 {
+        each!(self, s => s.0.created)
     }
 
-    /// The family's shared parts (name, clock).
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        match self {
-            AnySeries::Counter(s) => s.0.shared(),
-            AnySeries::Gauge(s) => s.0.shared(),
-            AnySeries::Histogram(s) => s.0.shared(),
-            AnySeries::Summary(s) => s.0.shared(),
-        }
+    /// The family's shared parts (ring shape, name, clock).
+    pub(crate) fn shared(self) -> &'a Arc<Shared> {
+        each!(self, s => s.0.shared())
     }
 
     /// The family's name.
-    pub(crate) fn name(&self) -> &Sym {
+    pub(crate) fn name(self) -> &'a Sym {
         &self.shared().name
     }
 
     /// The shape of the series' ring.
-    pub(crate) fn geometry(&self) -> Geometry {
-        match self {
-            AnySeries::Counter(s) => s.0.core.geometry(),
-            AnySeries::Gauge(s) => s.0.core.geometry(),
-            AnySeries::Histogram(s) => s.0.core.geometry(),
-            AnySeries::Summary(s) => s.0.core.geometry(),
-        }
+    pub(crate) fn geometry(self) -> Geometry {
+        each!(self, s => s.0.core.geometry())
     }
 
     /// Start of the newest epoch the series was created in or recorded in, and
     /// that epoch's width.
-    pub(crate) fn last_active(&self) -> (u64, u64) {
-        let (g, e) = match self {
-            AnySeries::Counter(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
-            AnySeries::Gauge(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
-            AnySeries::Histogram(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
-            AnySeries::Summary(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
-        };
+    pub(crate) fn last_active(self) -> (u64, u64) {
+        let (g, e) = each!(self, s => (s.0.core.geometry(), s.0.core.last_epoch()));
         (g.epoch_start(e), g.width_nanos())
     }
 
     /// Loads saved state (see [`crate::storage::SeriesState`]); false if it does not fit.
-    pub(crate) fn restore(&self, state: &crate::storage::SeriesState, history: bool) -> bool {
-        match self {
-            AnySeries::Counter(s) => s.0.core.restore(state, history),
-            AnySeries::Gauge(s) => s.0.core.restore(state, history),
-            AnySeries::Histogram(s) => s.0.core.restore(state, history),
-            AnySeries::Summary(s) => s.0.core.restore(state, history),
-        }
+    pub(crate) fn restore(self, state: &crate::storage::SeriesState, history: bool) -> bool {
+        each!(self, s => s.0.core.restore(state, history))
     }
 
     /// Heap bytes this series takes as the allocator lays them out: its shared
     /// allocation, its history arrays and its label slice.
-    pub(crate) fn heap_bytes(&self, family: &Family) -> usize {
-        let spilled = match self {
-            AnySeries::Counter(s) => label_heap(&s.0.labels),
-            AnySeries::Gauge(s) => label_heap(&s.0.labels),
-            AnySeries::Histogram(s) => label_heap(&s.0.labels),
-            AnySeries::Summary(s) => label_heap(&s.0.labels),
-        };
-        family.series_bytes() + spilled
+    pub(crate) fn heap_bytes(self, family: &Family) -> usize {
+        family.series_bytes() + each!(self, s => label_heap(&s.0.labels))
     }
 
-    pub(crate) fn strong_count(&self) -> usize {
+    /// Owners of the series (handles, the index, the family list, caches).
+    pub(crate) fn strong_count(self) -> usize {
+        each!(self, s => triomphe::Arc::count(&s.0))
+    }
+
+    /// Whether `other` is this very series.
+    pub(crate) fn same(self, other: &AnySeries) -> bool {
+        match (self, other) {
+            (SeriesRef::Counter(a), AnySeries::Counter(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
+            (SeriesRef::Gauge(a), AnySeries::Gauge(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
+            (SeriesRef::Histogram(a), AnySeries::Histogram(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
+            (SeriesRef::Summary(a), AnySeries::Summary(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
+            _ => false,
+        }
+    }
+}
+
+impl AnySeries {
+    /// The series, borrowed.
+    #[inline]
+    pub(crate) fn as_ref(&self) -> SeriesRef<'_> {
         match self {
-            AnySeries::Counter(s) => triomphe::Arc::count(&s.0),
-            AnySeries::Gauge(s) => triomphe::Arc::count(&s.0),
-            AnySeries::Histogram(s) => triomphe::Arc::count(&s.0),
-            AnySeries::Summary(s) => triomphe::Arc::count(&s.0),
+            AnySeries::Counter(s) => SeriesRef::Counter(s),
+            AnySeries::Gauge(s) => SeriesRef::Gauge(s),
+            AnySeries::Histogram(s) => SeriesRef::Histogram(s),
+            AnySeries::Summary(s) => SeriesRef::Summary(s),
         }
     }
 
-    pub(crate) fn same(&self, other: &AnySeries) -> bool {
-        match (self, other) {
-            (AnySeries::Counter(a), AnySeries::Counter(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
-            (AnySeries::Gauge(a), AnySeries::Gauge(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
-            (AnySeries::Histogram(a), AnySeries::Histogram(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
-            (AnySeries::Summary(a), AnySeries::Summary(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
-            _ => false,
+    pub(crate) fn labels(&self) -> &[(Sym, Sym)] {
+        self.as_ref().labels()
+    }
+
+    /// The family's shared parts (ring shape, name, clock).
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        self.as_ref().shared()
+    }
+
+    /// The family's name.
+    pub(crate) fn name(&self) -> &Sym {
+        self.as_ref().name()
+    }
+}
+
+/// Iterator over a [`SeriesList`].
+pub(crate) enum SeriesIter<'a> {
+    Counter(std::slice::Iter<'a, Counter>),
+    Gauge(std::slice::Iter<'a, Gauge>),
+    Histogram(std::slice::Iter<'a, Histogram>),
+    Summary(std::slice::Iter<'a, Summary>),
+}
+
+impl<'a> Iterator for SeriesIter<'a> {
+    type Item = SeriesRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<SeriesRef<'a>> {
+        match self {
+            SeriesIter::Counter(i) => i.next().map(SeriesRef::Counter),
+            SeriesIter::Gauge(i) => i.next().map(SeriesRef::Gauge),
+            SeriesIter::Histogram(i) => i.next().map(SeriesRef::Histogram),
+            SeriesIter::Summary(i) => i.next().map(SeriesRef::Summary),
+        }
+    }
+}
+
+/// A family's series in creation order, typed by the family's kind: an entry is
+/// a handle (8 bytes), where a kind-tagged `AnySeries` took 16.
+pub(crate) enum SeriesList {
+    Counter(Vec<Counter>),
+    Gauge(Vec<Gauge>),
+    Histogram(Vec<Histogram>),
+    Summary(Vec<Summary>),
+}
+
+impl SeriesList {
+    fn new(kind: MetricKind) -> SeriesList {
+        match kind {
+            MetricKind::Counter => SeriesList::Counter(Vec::new()),
+            MetricKind::Gauge => SeriesList::Gauge(Vec::new()),
+            MetricKind::Histogram => SeriesList::Histogram(Vec::new()),
+            MetricKind::Summary => SeriesList::Summary(Vec::new()),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            SeriesList::Counter(v) => v.len(),
+            SeriesList::Gauge(v) => v.len(),
+            SeriesList::Histogram(v) => v.len(),
+            SeriesList::Summary(v) => v.len(),
+        }
+    }
+
+    /// Heap bytes of the list itself (its capacity), in a malloc chunk.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        fn bytes<T>(v: &Vec<T>) -> usize {
+            chunk(v.capacity() * std::mem::size_of::<T>())
+        }
+        match self {
+            SeriesList::Counter(v) => bytes(v),
+            SeriesList::Gauge(v) => bytes(v),
+            SeriesList::Histogram(v) => bytes(v),
+            SeriesList::Summary(v) => bytes(v),
+        }
+    }
+
+    /// Appends a series of the list's kind (a family's series all are).
+    pub(crate) fn push(&mut self, s: AnySeries) {
+        match (self, s) {
+            (SeriesList::Counter(v), AnySeries::Counter(s)) => v.push(s),
+            (SeriesList::Gauge(v), AnySeries::Gauge(s)) => v.push(s),
+            (SeriesList::Histogram(v), AnySeries::Histogram(s)) => v.push(s),
+            (SeriesList::Summary(v), AnySeries::Summary(s)) => v.push(s),
+            _ => debug_assert!(false, "a series of another kind than its family"),
+        }
+    }
+
+    /// The series, in creation order.
+    pub(crate) fn iter(&self) -> SeriesIter<'_> {
+        match self {
+            SeriesList::Counter(v) => SeriesIter::Counter(v.iter()),
+            SeriesList::Gauge(v) => SeriesIter::Gauge(v.iter()),
+            SeriesList::Histogram(v) => SeriesIter::Histogram(v.iter()),
+            SeriesList::Summary(v) => SeriesIter::Summary(v.iter()),
+        }
+    }
+
+    /// Keeps the series for which `keep` returns true, in order.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(SeriesRef<'_>) -> bool) {
+        match self {
+            SeriesList::Counter(v) => v.retain(|s| keep(SeriesRef::Counter(s))),
+            SeriesList::Gauge(v) => v.retain(|s| keep(SeriesRef::Gauge(s))),
+            SeriesList::Histogram(v) => v.retain(|s| keep(SeriesRef::Histogram(s))),
+            SeriesList::Summary(v) => v.retain(|s| keep(SeriesRef::Summary(s))),
         }
     }
 }
@@ -368,7 +473,7 @@ pub(crate) struct Family {
     pub(crate) max_series: usize,
     pub(crate) idle_ttl: Option<Duration>,
     /// In creation order; the overflow series is not among them.
-    pub(crate) series: RwLock<Vec<AnySeries>>,
+    pub(crate) series: RwLock<SeriesList>,
     /// `series.len()`, readable without the list's lock: a lookup past the limit
     /// checks it and refuses without taking a write lock. Stored (Release) under
     /// the list's write lock after every change; see `Registry::create`.
@@ -471,7 +576,7 @@ impl Family {
             geometry,
             max_series: d.max_series.unwrap_or(defaults.max_series_per_family),
             idle_ttl,
-            series: RwLock::new(Vec::new()),
+            series: RwLock::new(SeriesList::new(d.kind)),
             len: AtomicUsize::new(0),
             overflow: OnceLock::new(),
             internal: false,

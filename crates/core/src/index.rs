@@ -32,10 +32,14 @@ pub(crate) type WriteShard<'a> = RwLockWriteGuard<'a, HashTable<AnySeries>>;
 
 impl Default for Index {
     fn default() -> Index {
-        // As many shards as DashMap takes: four per core, a power of two.
-        let n = (4 * std::thread::available_parallelism().map_or(1, usize::from))
-            .next_power_of_two()
-            .min(256);
+        // As many shards as DashMap takes: four per core, a power of two (the core
+        // count read once per process: it reads cgroup files).
+        static SHARDS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let n = *SHARDS.get_or_init(|| {
+            (4 * std::thread::available_parallelism().map_or(1, usize::from))
+                .next_power_of_two()
+                .min(256)
+        });
         Index {
             shards: (0..n)
                 .map(|_| Shard(RwLock::new(HashTable::new())))
