@@ -163,7 +163,7 @@ impl Describe {
     /// ```
     /// use lakemetrics_core::{Describe, Error, Registry};
     /// let reg = Registry::new();
-    /// // 100,000 counters with 60 epochs of history need about 62 MB.
+    /// // 100,000 counters with 60 epochs of history need about 61 MB.
     /// let err = reg
     ///     .register(Describe::counter("rows").max_series(100_000).memory_budget(32 << 20))
     ///     .unwrap_err();
@@ -191,104 +191,265 @@ pub(crate) enum AnySeries {
 /// value, with no second pointer to chase), more on the heap.
 pub(crate) type LabelSet = smallvec::SmallVec<[(Sym, Sym); 2]>;
 
-/// One series: its labels, its clock and its state.
-pub(crate) struct Series<T> {
+/// What every series of a family shares, allocated once per family: the ring's
+/// shape, the family's name (an index lookup confirms a series' family by it) and
+/// the registry's clock (each recording reads it). A series points here instead
+/// of keeping copies: one pointer, where copies of the clock and the ring shape
+/// took 48 bytes.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) geometry: Geometry,
+    pub(crate) name: Sym,
+    pub(crate) clock: ClockSource,
+}
+
+impl Shared {
+    /// Shared parts for a state made outside any family (unit tests, loom models).
+    #[cfg(any(test, loom))]
+    pub(crate) fn detached(geometry: Geometry) -> Arc<Shared> {
+        Arc::new(Shared {
+            geometry,
+            name: crate::intern::Interner::default().intern(""),
+            clock: ClockSource::default(),
+        })
+    }
+}
+
+/// One series: its state, its labels and when it was created.
+///
+/// The family's shared parts are behind one pointer: inside the state for
+/// counters and gauges (which need the ring's shape), in `shared` for the kinds
+/// whose state keeps its own shape (`S = Arc<Shared>`: histograms, summaries).
+pub(crate) struct Series<T, S = ()> {
     pub(crate) core: T,
     /// Sorted by label name.
     pub(crate) labels: LabelSet,
-    pub(crate) clock: ClockSource,
     pub(crate) created: u64,
-    pub(crate) hash: u64,
+    pub(crate) shared: S,
 }
 
-impl AnySeries {
-    pub(crate) fn labels(&self) -> &[(Sym, Sym)] {
-        match self {
-            AnySeries::Counter(s) => &s.0.labels,
-            AnySeries::Gauge(s) => &s.0.labels,
-            AnySeries::Histogram(s) => &s.0.labels,
-            AnySeries::Summary(s) => &s.0.labels,
+impl Series<CounterCore> {
+    /// What the family's series share.
+    #[inline]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        self.core.shared()
+    }
+}
+
+impl Series<GaugeCore> {
+    /// What the family's series share.
+    #[inline]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        self.core.shared()
+    }
+}
+
+impl<T> Series<T, Arc<Shared>> {
+    /// What the family's series share.
+    #[inline]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+/// A borrowed series of any kind: what visits and the family list hand out.
+#[derive(Clone, Copy)]
+pub(crate) enum SeriesRef<'a> {
+    Counter(&'a Counter),
+    Gauge(&'a Gauge),
+    Histogram(&'a Histogram),
+    Summary(&'a Summary),
+}
+
+/// Calls `$f` on the series behind a `SeriesRef`, whatever its kind.
+macro_rules! each {
+    ($r:expr, $s:ident => $f:expr) => {
+        match $r {
+            SeriesRef::Counter($s) => $f,
+            SeriesRef::Gauge($s) => $f,
+            SeriesRef::Histogram($s) => $f,
+            SeriesRef::Summary($s) => $f,
         }
+    };
+}
+
+impl<'a> SeriesRef<'a> {
+    pub(crate) fn labels(self) -> &'a [(Sym, Sym)] {
+        each!(self, s => &s.0.labels)
     }
 
-    pub(crate) fn created(&self) -> u64 {
-        match self {
-            AnySeries::Counter(s) => s.0.created,
-            AnySeries::Gauge(s) => s.0.created,
-            AnySeries::Histogram(s) => s.0.created,
-            AnySeries::Summary(s) => s.0.created,
-        }
+    pub(crate) fn created(self) -> u64 {
+        each!(self, s => s.0.created)
     }
 
-    pub(crate) fn hash(&self) -> u64 {
-        match self {
-            AnySeries::Counter(s) => s.0.hash,
-            AnySeries::Gauge(s) => s.0.hash,
-            AnySeries::Histogram(s) => s.0.hash,
-            AnySeries::Summary(s) => s.0.hash,
-        }
+    /// The family's shared parts (ring shape, name, clock).
+    pub(crate) fn shared(self) -> &'a Arc<Shared> {
+        each!(self, s => s.0.shared())
+    }
+
+    /// The family's name.
+    pub(crate) fn name(self) -> &'a Sym {
+        &self.shared().name
     }
 
     /// The shape of the series' ring.
-    pub(crate) fn geometry(&self) -> Geometry {
-        match self {
-            AnySeries::Counter(s) => s.0.core.geometry(),
-            AnySeries::Gauge(s) => s.0.core.geometry(),
-            AnySeries::Histogram(s) => s.0.core.geometry(),
-            AnySeries::Summary(s) => s.0.core.geometry(),
-        }
+    pub(crate) fn geometry(self) -> Geometry {
+        each!(self, s => s.0.core.geometry())
     }
 
     /// Start of the newest epoch the series was created in or recorded in, and
     /// that epoch's width.
-    pub(crate) fn last_active(&self) -> (u64, u64) {
-        let (g, e) = match self {
-            AnySeries::Counter(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
-            AnySeries::Gauge(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
-            AnySeries::Histogram(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
-            AnySeries::Summary(s) => (s.0.core.geometry(), s.0.core.last_epoch()),
-        };
+    pub(crate) fn last_active(self) -> (u64, u64) {
+        let (g, e) = each!(self, s => (s.0.core.geometry(), s.0.core.last_epoch()));
         (g.epoch_start(e), g.width_nanos())
     }
 
     /// Loads saved state (see [`crate::storage::SeriesState`]); false if it does not fit.
-    pub(crate) fn restore(&self, state: &crate::storage::SeriesState, history: bool) -> bool {
-        match self {
-            AnySeries::Counter(s) => s.0.core.restore(state, history),
-            AnySeries::Gauge(s) => s.0.core.restore(state, history),
-            AnySeries::Histogram(s) => s.0.core.restore(state, history),
-            AnySeries::Summary(s) => s.0.core.restore(state, history),
-        }
+    pub(crate) fn restore(self, state: &crate::storage::SeriesState, history: bool) -> bool {
+        each!(self, s => s.0.core.restore(state, history))
     }
 
     /// Heap bytes this series takes as the allocator lays them out: its shared
     /// allocation, its history arrays and its label slice.
-    pub(crate) fn heap_bytes(&self, family: &Family) -> usize {
-        let spilled = match self {
-            AnySeries::Counter(s) => label_heap(&s.0.labels),
-            AnySeries::Gauge(s) => label_heap(&s.0.labels),
-            AnySeries::Histogram(s) => label_heap(&s.0.labels),
-            AnySeries::Summary(s) => label_heap(&s.0.labels),
-        };
-        family.series_bytes() + spilled
+    pub(crate) fn heap_bytes(self, family: &Family) -> usize {
+        family.series_bytes() + each!(self, s => label_heap(&s.0.labels))
     }
 
-    pub(crate) fn strong_count(&self) -> usize {
+    /// Owners of the series (handles, the index, the family list, caches).
+    pub(crate) fn strong_count(self) -> usize {
+        each!(self, s => triomphe::Arc::count(&s.0))
+    }
+
+    /// Whether `other` is this very series.
+    pub(crate) fn same(self, other: &AnySeries) -> bool {
+        match (self, other) {
+            (SeriesRef::Counter(a), AnySeries::Counter(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
+            (SeriesRef::Gauge(a), AnySeries::Gauge(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
+            (SeriesRef::Histogram(a), AnySeries::Histogram(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
+            (SeriesRef::Summary(a), AnySeries::Summary(b)) => triomphe::Arc::ptr_eq(&a.0, &b.0),
+            _ => false,
+        }
+    }
+}
+
+impl AnySeries {
+    /// The series, borrowed.
+    #[inline]
+    pub(crate) fn as_ref(&self) -> SeriesRef<'_> {
         match self {
-            AnySeries::Counter(s) => Arc::strong_count(&s.0),
-            AnySeries::Gauge(s) => Arc::strong_count(&s.0),
-            AnySeries::Histogram(s) => Arc::strong_count(&s.0),
-            AnySeries::Summary(s) => Arc::strong_count(&s.0),
+            AnySeries::Counter(s) => SeriesRef::Counter(s),
+            AnySeries::Gauge(s) => SeriesRef::Gauge(s),
+            AnySeries::Histogram(s) => SeriesRef::Histogram(s),
+            AnySeries::Summary(s) => SeriesRef::Summary(s),
         }
     }
 
-    pub(crate) fn same(&self, other: &AnySeries) -> bool {
-        match (self, other) {
-            (AnySeries::Counter(a), AnySeries::Counter(b)) => Arc::ptr_eq(&a.0, &b.0),
-            (AnySeries::Gauge(a), AnySeries::Gauge(b)) => Arc::ptr_eq(&a.0, &b.0),
-            (AnySeries::Histogram(a), AnySeries::Histogram(b)) => Arc::ptr_eq(&a.0, &b.0),
-            (AnySeries::Summary(a), AnySeries::Summary(b)) => Arc::ptr_eq(&a.0, &b.0),
-            _ => false,
+    pub(crate) fn labels(&self) -> &[(Sym, Sym)] {
+        self.as_ref().labels()
+    }
+
+    /// The family's shared parts (ring shape, name, clock).
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        self.as_ref().shared()
+    }
+
+    /// The family's name.
+    pub(crate) fn name(&self) -> &Sym {
+        self.as_ref().name()
+    }
+}
+
+/// Iterator over a [`SeriesList`].
+pub(crate) enum SeriesIter<'a> {
+    Counter(std::slice::Iter<'a, Counter>),
+    Gauge(std::slice::Iter<'a, Gauge>),
+    Histogram(std::slice::Iter<'a, Histogram>),
+    Summary(std::slice::Iter<'a, Summary>),
+}
+
+impl<'a> Iterator for SeriesIter<'a> {
+    type Item = SeriesRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<SeriesRef<'a>> {
+        match self {
+            SeriesIter::Counter(i) => i.next().map(SeriesRef::Counter),
+            SeriesIter::Gauge(i) => i.next().map(SeriesRef::Gauge),
+            SeriesIter::Histogram(i) => i.next().map(SeriesRef::Histogram),
+            SeriesIter::Summary(i) => i.next().map(SeriesRef::Summary),
+        }
+    }
+}
+
+/// A family's series in creation order, typed by the family's kind: an entry is
+/// a handle (8 bytes), where a kind-tagged `AnySeries` took 16.
+pub(crate) enum SeriesList {
+    Counter(Vec<Counter>),
+    Gauge(Vec<Gauge>),
+    Histogram(Vec<Histogram>),
+    Summary(Vec<Summary>),
+}
+
+impl SeriesList {
+    fn new(kind: MetricKind) -> SeriesList {
+        match kind {
+            MetricKind::Counter => SeriesList::Counter(Vec::new()),
+            MetricKind::Gauge => SeriesList::Gauge(Vec::new()),
+            MetricKind::Histogram => SeriesList::Histogram(Vec::new()),
+            MetricKind::Summary => SeriesList::Summary(Vec::new()),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            SeriesList::Counter(v) => v.len(),
+            SeriesList::Gauge(v) => v.len(),
+            SeriesList::Histogram(v) => v.len(),
+            SeriesList::Summary(v) => v.len(),
+        }
+    }
+
+    /// Heap bytes of the list itself (its capacity), in a malloc chunk.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        fn bytes<T>(v: &Vec<T>) -> usize {
+            chunk(v.capacity() * std::mem::size_of::<T>())
+        }
+        match self {
+            SeriesList::Counter(v) => bytes(v),
+            SeriesList::Gauge(v) => bytes(v),
+            SeriesList::Histogram(v) => bytes(v),
+            SeriesList::Summary(v) => bytes(v),
+        }
+    }
+
+    /// Appends a series of the list's kind (a family's series all are).
+    pub(crate) fn push(&mut self, s: AnySeries) {
+        match (self, s) {
+            (SeriesList::Counter(v), AnySeries::Counter(s)) => v.push(s),
+            (SeriesList::Gauge(v), AnySeries::Gauge(s)) => v.push(s),
+            (SeriesList::Histogram(v), AnySeries::Histogram(s)) => v.push(s),
+            (SeriesList::Summary(v), AnySeries::Summary(s)) => v.push(s),
+            _ => debug_assert!(false, "a series of another kind than its family"),
+        }
+    }
+
+    /// The series, in creation order.
+    pub(crate) fn iter(&self) -> SeriesIter<'_> {
+        match self {
+            SeriesList::Counter(v) => SeriesIter::Counter(v.iter()),
+            SeriesList::Gauge(v) => SeriesIter::Gauge(v.iter()),
+            SeriesList::Histogram(v) => SeriesIter::Histogram(v.iter()),
+            SeriesList::Summary(v) => SeriesIter::Summary(v.iter()),
+        }
+    }
+
+    /// Keeps the series for which `keep` returns true, in order.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(SeriesRef<'_>) -> bool) {
+        match self {
+            SeriesList::Counter(v) => v.retain(|s| keep(SeriesRef::Counter(s))),
+            SeriesList::Gauge(v) => v.retain(|s| keep(SeriesRef::Gauge(s))),
+            SeriesList::Histogram(v) => v.retain(|s| keep(SeriesRef::Histogram(s))),
+            SeriesList::Summary(v) => v.retain(|s| keep(SeriesRef::Summary(s))),
         }
     }
 }
@@ -304,10 +465,15 @@ pub(crate) struct Family {
     pub(crate) mapping: SketchMapping,
     pub(crate) retention: Retention,
     pub(crate) geometry: Geometry,
+    /// Ring shape, name and clock, shared by every series.
+    pub(crate) shared: Arc<Shared>,
+    /// The name as the `Error::CardinalityLimit` of a refused lookup shares it
+    /// (no allocation on that path).
+    pub(crate) name_arc: Arc<str>,
     pub(crate) max_series: usize,
     pub(crate) idle_ttl: Option<Duration>,
     /// In creation order; the overflow series is not among them.
-    pub(crate) series: RwLock<Vec<AnySeries>>,
+    pub(crate) series: RwLock<SeriesList>,
     /// `series.len()`, readable without the list's lock: a lookup past the limit
     /// checks it and refuses without taking a write lock. Stored (Release) under
     /// the list's write lock after every change; see `Registry::create`.
@@ -325,6 +491,8 @@ pub(crate) struct Defaults {
     pub(crate) mapping: SketchMapping,
     pub(crate) max_series_per_family: usize,
     pub(crate) idle_ttl: Option<Duration>,
+    /// The registry's clock, which every series reads.
+    pub(crate) clock: ClockSource,
 }
 
 impl Family {
@@ -385,6 +553,12 @@ impl Family {
         // Every kind keeps one history point per epoch at the family's resolution.
         let geometry = retention.geometry(MAX_SLOTS);
         let family = Family {
+            shared: Arc::new(Shared {
+                geometry,
+                name: name.clone(),
+                clock: defaults.clock.clone(),
+            }),
+            name_arc: Arc::from(name.as_str()),
             name,
             kind: d.kind,
             help: d.help.clone(),
@@ -399,7 +573,7 @@ impl Family {
             geometry,
             max_series: d.max_series.unwrap_or(defaults.max_series_per_family),
             idle_ttl,
-            series: RwLock::new(Vec::new()),
+            series: RwLock::new(SeriesList::new(d.kind)),
             len: AtomicUsize::new(0),
             overflow: OnceLock::new(),
             internal: false,
@@ -431,16 +605,16 @@ impl Family {
                 chunks(&GaugeCore::allocations_for(g)),
             ),
             MetricKind::Histogram => (
-                size_of::<Series<HistogramCore>>(),
+                size_of::<Series<HistogramCore, Arc<Shared>>>(),
                 chunks(&HistogramCore::allocations_for(g, &self.buckets)),
             ),
             MetricKind::Summary => (
-                size_of::<Series<SummaryCore>>(),
+                size_of::<Series<SummaryCore, Arc<Shared>>>(),
                 chunks(&SummaryCore::allocations_for(g, &self.mapping)),
             ),
         };
-        // The `Arc`'s two counts precede the series.
-        chunk(2 * size_of::<usize>() + inline) + allocs
+        // The `Arc`'s count precedes the series.
+        chunk(size_of::<usize>() + inline) + allocs
     }
 
     /// The most this family's series can take: its limit (and overflow series)
@@ -523,34 +697,41 @@ impl Family {
         }
     }
 
-    pub(crate) fn new_core(
-        &self,
-        labels: LabelSet,
-        clock: &ClockSource,
-        hash: u64,
-        created: Option<u64>,
-    ) -> AnySeries {
-        let now = clock.now_nanos();
-        let g = self.geometry;
+    /// A new series of this family with `labels` (sorted by name), created now
+    /// or at `created`.
+    pub(crate) fn new_series(&self, labels: LabelSet, created: Option<u64>) -> AnySeries {
+        let now = self.shared.clock.now_nanos();
         macro_rules! wrap {
-            ($variant:ident, $core:expr) => {
-                AnySeries::$variant($variant(Arc::new(Series {
+            ($variant:ident, $core:expr, $shared:expr) => {
+                AnySeries::$variant($variant(triomphe::Arc::new(Series {
                     core: $core,
                     labels,
-                    clock: clock.clone(),
                     created: created.unwrap_or(now),
-                    hash,
+                    shared: $shared,
                 })))
             };
         }
+        let shared = self.shared.clone();
         match self.kind {
-            MetricKind::Counter => wrap!(Counter, CounterCore::new(g, now)),
-            MetricKind::Gauge => wrap!(Gauge, GaugeCore::new(g, now)),
+            MetricKind::Counter => wrap!(Counter, CounterCore::new(shared, now), ()),
+            MetricKind::Gauge => wrap!(Gauge, GaugeCore::new(shared, now), ()),
             MetricKind::Histogram => {
-                wrap!(Histogram, HistogramCore::new(self.buckets.clone(), g, now))
+                let core = HistogramCore::new(self.buckets.clone(), self.geometry, now);
+                wrap!(Histogram, core, shared)
             }
-            MetricKind::Summary => wrap!(Summary, SummaryCore::new(self.mapping, g, now)),
+            MetricKind::Summary => {
+                let core = SummaryCore::new(self.mapping, self.geometry, now);
+                wrap!(Summary, core, shared)
+            }
         }
+    }
+
+    /// Heap bytes of what the family's series share (its name's `Arc<str>` and
+    /// the shared parts).
+    pub(crate) fn shared_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let arc = 2 * size_of::<usize>();
+        chunk(arc + self.name_arc.len()) + chunk(arc + size_of::<Shared>())
     }
 }
 
@@ -676,6 +857,7 @@ mod tests {
             mapping: SketchMapping::default_mapping(),
             max_series_per_family: 10,
             idle_ttl: None,
+            clock: ClockSource::default(),
         };
         let d = Describe::histogram("lat_seconds")
             .help("h")

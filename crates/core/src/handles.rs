@@ -1,12 +1,13 @@
-//! Handles: what users record through. Each is an `Arc` to its series; recording
+//! Handles: what users record through. Each is an `Arc` to its series (triomphe's:
+//! one reference count, no weak count, as nothing holds a series weakly); recording
 //! reads the clock once and touches only that series' atomics: no map, no lock, no
 //! allocation, no panic.
 
-use std::sync::Arc;
 use std::time::Duration;
+use triomphe::Arc;
 
 use crate::buckets::Buckets;
-use crate::family::Series;
+use crate::family::{Series, Shared};
 use crate::storage::window::window_span;
 use crate::storage::{CounterCore, GaugeCore, HistogramCore, HistogramSnapshot, Span, SummaryCore};
 
@@ -33,8 +34,9 @@ impl Counter {
     #[inline]
     pub fn inc_by(&self, n: u64) {
         let s = &*self.0;
-        s.core
-            .inc_by(n, s.clock.now_nanos(), || s.clock.now_nanos());
+        s.core.inc_by(n, s.shared().clock.now_nanos(), || {
+            s.shared().clock.now_nanos()
+        });
     }
 
     /// The cumulative total.
@@ -47,14 +49,14 @@ impl Counter {
     /// retention; precise to the epoch).
     pub fn increase(&self, window: Duration) -> u64 {
         let s = &*self.0;
-        s.core.increase(s.clock.now_nanos(), window)
+        s.core.increase(s.shared().clock.now_nanos(), window)
     }
 
     /// Per-second rate over the last `window`: [`Counter::increase`] divided by the
     /// time those epochs cover up to now (or since the series was created).
     pub fn rate(&self, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.rate(s.clock.now_nanos(), window, s.created)
+        s.core.rate(s.shared().clock.now_nanos(), window, s.created)
     }
 
     /// The span that windowed answers over `window` cover now (see [`Span`]):
@@ -62,7 +64,12 @@ impl Counter {
     /// creation) to now.
     pub fn span(&self, window: Duration) -> Span {
         let s = &*self.0;
-        window_span(&s.core.geometry(), s.clock.now_nanos(), window, s.created)
+        window_span(
+            &s.core.geometry(),
+            s.shared().clock.now_nanos(),
+            window,
+            s.created,
+        )
     }
 
     /// Bytes the series' state occupies, fixed at creation.
@@ -106,14 +113,18 @@ impl Gauge {
     #[inline]
     pub fn set(&self, v: f64) {
         let s = &*self.0;
-        s.core.set(v, s.clock.now_nanos(), || s.clock.now_nanos());
+        s.core.set(v, s.shared().clock.now_nanos(), || {
+            s.shared().clock.now_nanos()
+        });
     }
 
     /// Adds `d`.
     #[inline]
     pub fn add(&self, d: f64) {
         let s = &*self.0;
-        s.core.add(d, s.clock.now_nanos(), || s.clock.now_nanos());
+        s.core.add(d, s.shared().clock.now_nanos(), || {
+            s.shared().clock.now_nanos()
+        });
     }
 
     /// Subtracts `d`.
@@ -144,14 +155,14 @@ impl Gauge {
     /// current value if none was set then.
     pub fn max_over(&self, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.max_over(s.clock.now_nanos(), window)
+        s.core.max_over(s.shared().clock.now_nanos(), window)
     }
 
     /// The smallest value set in the epochs covering the last `window`, or the
     /// current value if none was set then.
     pub fn min_over(&self, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.min_over(s.clock.now_nanos(), window)
+        s.core.min_over(s.shared().clock.now_nanos(), window)
     }
 
     /// The span that windowed answers over `window` cover now (see [`Span`]):
@@ -159,7 +170,12 @@ impl Gauge {
     /// creation) to now.
     pub fn span(&self, window: Duration) -> Span {
         let s = &*self.0;
-        window_span(&s.core.geometry(), s.clock.now_nanos(), window, s.created)
+        window_span(
+            &s.core.geometry(),
+            s.shared().clock.now_nanos(),
+            window,
+            s.created,
+        )
     }
 
     /// Bytes the series' state occupies, fixed at creation.
@@ -187,15 +203,16 @@ impl Gauge {
 /// assert!(p50 > 0.01 && p50 <= 0.025);
 /// ```
 #[derive(Clone)]
-pub struct Histogram(pub(crate) Arc<Series<HistogramCore>>);
+pub struct Histogram(pub(crate) Arc<Series<HistogramCore, std::sync::Arc<Shared>>>);
 
 impl Histogram {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
         let s = &*self.0;
-        s.core
-            .observe(v, s.clock.now_nanos(), || s.clock.now_nanos());
+        s.core.observe(v, s.shared().clock.now_nanos(), || {
+            s.shared().clock.now_nanos()
+        });
     }
 
     /// Records a duration in seconds.
@@ -213,13 +230,13 @@ impl Histogram {
     /// Prometheus' `histogram_quantile`; NaN when nothing was observed then.
     pub fn quantile(&self, q: f64, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.quantile(q, s.clock.now_nanos(), window)
+        s.core.quantile(q, s.shared().clock.now_nanos(), window)
     }
 
     /// Per-bucket increase over the last `window`.
     pub fn increase(&self, window: Duration) -> HistogramSnapshot {
         let s = &*self.0;
-        s.core.increase(s.clock.now_nanos(), window)
+        s.core.increase(s.shared().clock.now_nanos(), window)
     }
 
     /// The bucket layout.
@@ -232,7 +249,12 @@ impl Histogram {
     /// creation) to now.
     pub fn span(&self, window: Duration) -> Span {
         let s = &*self.0;
-        window_span(&s.core.geometry(), s.clock.now_nanos(), window, s.created)
+        window_span(
+            &s.core.geometry(),
+            s.shared().clock.now_nanos(),
+            window,
+            s.created,
+        )
     }
 
     /// Bytes the series' state occupies, fixed at creation.
@@ -274,15 +296,16 @@ impl Histogram {
 /// assert_eq!(s.count(), 104);
 /// ```
 #[derive(Clone)]
-pub struct Summary(pub(crate) Arc<Series<SummaryCore>>);
+pub struct Summary(pub(crate) Arc<Series<SummaryCore, std::sync::Arc<Shared>>>);
 
 impl Summary {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
         let s = &*self.0;
-        s.core
-            .observe(v, s.clock.now_nanos(), || s.clock.now_nanos());
+        s.core.observe(v, s.shared().clock.now_nanos(), || {
+            s.shared().clock.now_nanos()
+        });
     }
 
     /// Records a duration in seconds.
@@ -305,7 +328,7 @@ impl Summary {
     /// nothing was observed then.
     pub fn quantile(&self, q: f64, window: Duration) -> f64 {
         let s = &*self.0;
-        s.core.quantile(q, s.clock.now_nanos(), window)
+        s.core.quantile(q, s.shared().clock.now_nanos(), window)
     }
 
     /// The span that windowed answers over `window` cover now (see [`Span`]):
@@ -313,7 +336,12 @@ impl Summary {
     /// creation) to now.
     pub fn span(&self, window: Duration) -> Span {
         let s = &*self.0;
-        window_span(&s.core.geometry(), s.clock.now_nanos(), window, s.created)
+        window_span(
+            &s.core.geometry(),
+            s.shared().clock.now_nanos(),
+            window,
+            s.created,
+        )
     }
 
     /// Bytes the series' state occupies, fixed at creation.

@@ -4,25 +4,24 @@ use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
 
+use arcstr::ArcStr;
 use parking_lot::Mutex;
 
 /// An interned string: cheap to clone, compared by content.
+///
+/// One thin pointer (8 bytes) to a shared allocation holding the length, the
+/// reference count and the bytes: a series keeps its label pairs in 32 bytes
+/// instead of the 64 that `Arc<str>`'s pointer-and-length pairs took, and reading a
+/// label's text is still one pointer load (the length sits beside the bytes).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sym(Arc<str>);
+pub struct Sym(ArcStr);
 
 impl Sym {
     /// The string.
     #[inline]
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// The shared string itself (a reference count, no copy).
-    #[inline]
-    pub(crate) fn shared(&self) -> Arc<str> {
-        self.0.clone()
     }
 }
 
@@ -65,7 +64,7 @@ impl Interner {
         if let Some(sym) = set.get(s) {
             return sym.clone();
         }
-        let sym = Sym(Arc::from(s));
+        let sym = Sym(ArcStr::from(s));
         set.insert(sym.clone());
         sym
     }
@@ -76,14 +75,15 @@ impl Interner {
         let mut set = self.set.lock();
         for sym in syms {
             // Two references: the table's and the one handed to us.
-            if Arc::strong_count(&sym.0) == 2 {
+            if ArcStr::strong_count(&sym.0) == Some(2) {
                 set.remove(sym.as_str());
             }
         }
     }
 
     /// Heap bytes of the table and its strings, in malloc chunks (see
-    /// `storage::chunk`).
+    /// `storage::chunk`): a string takes its length and count (16 bytes) and
+    /// its bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
         let set = self.set.lock();
         let strings: usize = set
@@ -109,7 +109,7 @@ mod tests {
         let i = Interner::default();
         let a = i.intern("csv");
         let b = i.intern("csv");
-        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert!(ArcStr::ptr_eq(&a.0, &b.0));
         assert_eq!(i.len(), 1);
         drop(b);
         // Held elsewhere: kept.

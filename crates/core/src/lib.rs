@@ -36,6 +36,7 @@ mod error;
 mod family;
 mod filter;
 mod handles;
+mod index;
 mod intern;
 mod kind;
 pub mod labels;

@@ -12,7 +12,7 @@ fn fresh(clock: &AtomicU64) -> impl FnOnce() -> u64 + '_ {
 
 /// A counter created at `now`.
 pub fn counter(g: Geometry, now: u64) -> CounterCore {
-    CounterCore::new(g, now)
+    CounterCore::new(crate::family::Shared::detached(g), now)
 }
 
 /// Adds `n` at `now`.
@@ -27,7 +27,7 @@ pub fn counter_view(c: &CounterCore, now: u64) -> (u64, Vec<(u64, u64)>, u64) {
 
 /// A gauge created at `now`.
 pub fn gauge(g: Geometry, now: u64) -> GaugeCore {
-    GaugeCore::new(g, now)
+    GaugeCore::new(crate::family::Shared::detached(g), now)
 }
 
 /// Sets `v` at `now`.

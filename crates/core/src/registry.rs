@@ -1,19 +1,20 @@
 //! The registry: families by name, series by hashed key.
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dashmap::DashMap;
 use parking_lot::RwLock;
 use smallvec::SmallVec;
 
 use crate::buckets::Buckets;
 use crate::cache::{labels_match, str_eq, LookupCache, Owner};
-use crate::family::{clash, reserved_label, AnySeries, Defaults, Describe, Family, LabelSet};
+use crate::family::{
+    clash, reserved_label, AnySeries, Defaults, Describe, Family, LabelSet, SeriesRef,
+};
 use crate::handles::{Counter, Gauge, Histogram, Summary};
+use crate::index::Index;
 use crate::intern::{Interner, Sym};
 use crate::labels::{validate_labels, validate_metric_name};
 use crate::retention::{Geometry, Retention};
@@ -26,31 +27,11 @@ pub const OVERFLOW_LABEL: &str = "lakemetrics_overflow";
 /// The self-metric counting lookups sent to overflow series, by `metric`.
 pub const OVERFLOW_METRIC: &str = "lakemetrics_cardinality_overflow";
 
-/// Keys are already ahash values; hashing them again would be wasted work.
-#[derive(Default)]
-pub(crate) struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Bucket = SmallVec<[(Arc<Family>, AnySeries); 1]>;
-
 pub(crate) struct Inner {
     /// Per-thread lookup caches, dropped with the registry (see `cache`).
     cache: LookupCache,
     pub(crate) families: RwLock<BTreeMap<Sym, Arc<Family>>>,
-    index: DashMap<u64, Bucket, BuildHasherDefault<KeyHasher>>,
+    index: Index,
     interner: Interner,
     hasher: ahash::RandomState,
     pub(crate) clock: ClockSource,
@@ -224,8 +205,8 @@ impl RegistryBuilder {
     ///
     /// ```
     /// use lakemetrics_core::{Describe, Error, Registry};
-    /// let reg = Registry::builder().memory_budget(64 << 20).build();
-    /// reg.register(Describe::counter("a").max_series(50_000)).unwrap(); // about 31 MB
+    /// let reg = Registry::builder().memory_budget(60 << 20).build();
+    /// reg.register(Describe::counter("a").max_series(50_000)).unwrap(); // about 30 MB
     /// let err = reg.register(Describe::counter("b").max_series(60_000)).unwrap_err();
     /// assert!(matches!(err, Error::MemoryBudget { scope: "registry", .. }));
     /// ```
@@ -236,23 +217,25 @@ impl RegistryBuilder {
 
     /// The registry.
     pub fn build(self) -> Registry {
+        // The default clock is made here, not on the recording path: this is
+        // where it measures its offset to wall time (once per process). It
+        // starts no thread.
+        let clock = self.clock.unwrap_or_default();
         Registry {
             inner: Arc::new(Inner {
                 cache: LookupCache::default(),
                 families: RwLock::new(BTreeMap::new()),
-                index: DashMap::default(),
+                index: Index::default(),
                 interner: Interner::default(),
                 hasher: ahash::RandomState::new(),
-                // The default clock is made here, not on the recording path: this is
-                // where it measures its offset to wall time (once per process). It
-                // starts no thread.
-                clock: self.clock.unwrap_or_default(),
+                clock: clock.clone(),
                 defaults: Defaults {
                     retention: self.retention,
                     buckets: self.buckets,
                     mapping: self.mapping,
                     max_series_per_family: self.max_series_per_family,
                     idle_ttl: self.idle_ttl,
+                    clock: clock.clone(),
                 },
                 max_series: self.max_series,
                 series_count: AtomicUsize::new(0),
@@ -417,19 +400,15 @@ impl Registry {
         let families = inner.families.read();
         let mut total = chunk(families.len() * (size_of::<Sym>() + size_of::<Arc<Family>>()));
         for f in families.values() {
-            total += chunk(2 * size_of::<usize>() + size_of::<Family>());
+            total += chunk(2 * size_of::<usize>() + size_of::<Family>()) + f.shared_bytes();
             let list = f.series.read();
-            total += chunk(list.capacity() * size_of::<AnySeries>());
-            for s in list.iter().chain(f.overflow.get()) {
+            total += list.heap_bytes();
+            for s in list.iter().chain(f.overflow.get().map(AnySeries::as_ref)) {
                 total += s.heap_bytes(f);
             }
         }
         drop(families);
-        // The index's tables: hashbrown keeps 8 buckets for every 7 entries it
-        // can hold, with one control byte each.
-        let slots = inner.index.capacity() * 8 / 7;
-        total += slots * (size_of::<(u64, Bucket)>() + 1);
-        total + inner.interner.heap_bytes()
+        total + inner.index.heap_bytes() + inner.interner.heap_bytes()
     }
 
     /// Bytes one series of family `name` takes for its state and history (see
@@ -440,8 +419,9 @@ impl Registry {
     /// let reg = Registry::new();
     /// reg.register(Describe::counter("rows")).unwrap();
     /// // 60 epochs of 8 bytes beside the counter's state, its first two label
-    /// // pairs, its clock and creation time: 704 bytes here.
-    /// assert!((600..800).contains(&reg.series_bytes("rows").unwrap()));
+    /// // pairs, a pointer to its family's ring shape, name and clock, and its
+    /// // creation time: 592 bytes here.
+    /// assert!((500..700).contains(&reg.series_bytes("rows").unwrap()));
     /// ```
     pub fn series_bytes(&self, name: &str) -> Option<usize> {
         self.inner
@@ -548,26 +528,10 @@ impl Registry {
         }
     }
 
-    /// The series key: ahash of the name, mixed with the *sum* of the pairs'
-    /// ahashes, so the key depends on the label set and not on its order: a lookup
-    /// needs no sort and no allocation. Raw `write`s (not `Hash` impls, whose
-    /// length prefixes cost more than the hashing here) with a separator byte
-    /// between a pair's name and value, so `("ab", "c")` and `("a", "bc")` differ.
+    /// The series key of `name{labels}` (see `key_of`).
     #[inline]
     fn key(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
-        use std::hash::{BuildHasher, Hasher};
-        let h = &self.inner.hasher;
-        let pairs = labels.iter().fold(0u64, |acc, (k, v)| {
-            let mut s = h.build_hasher();
-            s.write(k.as_bytes());
-            s.write_u8(0xff);
-            s.write(v.as_bytes());
-            acc.wrapping_add(s.finish())
-        });
-        let mut state = h.build_hasher();
-        state.write(name.as_bytes());
-        state.write_u64(pairs);
-        state.finish()
+        key_of(&self.inner.hasher, name, labels.iter().copied())
     }
 
     #[inline]
@@ -583,18 +547,18 @@ impl Registry {
         is_static: bool,
     ) -> Result<AnySeries> {
         let hash = self.key(name, labels);
-        if let Some(bucket) = self.inner.index.get(&hash) {
-            if let Some((f, s)) = bucket
-                .iter()
-                .find(|(f, s)| str_eq(&f.name, name) && labels_match(s.labels(), labels))
-            {
+        {
+            let shard = self.inner.index.read(hash);
+            if let Some(s) = shard.find(hash, |s| {
+                str_eq(s.name(), name) && labels_match(s.labels(), labels)
+            }) {
                 let owner = || -> Owner {
                     let weak: std::sync::Weak<Inner> = Arc::downgrade(&self.inner);
                     weak
                 };
                 self.inner
                     .cache
-                    .put(owner, &f.name, name, labels, s, is_static);
+                    .put(owner, s.name(), name, labels, s, is_static);
                 return Ok(s.clone());
             }
         }
@@ -636,7 +600,7 @@ impl Registry {
                         .families
                         .read()
                         .get(name)
-                        .map_or_else(|| name.into(), |f| f.name.shared()),
+                        .map_or_else(|| name.into(), |f| f.name_arc.clone()),
                     limit: inner.max_series,
                     scope: "registry",
                 }),
@@ -662,11 +626,10 @@ impl Registry {
         note_write_lock();
         let mut list = family.series.write();
         note_write_lock();
-        let mut bucket = inner.index.entry(hash).or_default();
-        if let Some((_, s)) = bucket
-            .iter()
-            .find(|(f, s)| Arc::ptr_eq(f, &family) && labels_match(s.labels(), labels))
-        {
+        let mut shard = inner.index.write(hash);
+        if let Some(s) = shard.find(hash, |s| {
+            Arc::ptr_eq(s.shared(), &family.shared) && labels_match(s.labels(), labels)
+        }) {
             if restore.is_some() {
                 return Err(Error::SeriesExists { name: name.into() });
             }
@@ -688,13 +651,7 @@ impl Registry {
             None
         };
         if let Some((limit, scope)) = limit {
-            if bucket.is_empty() {
-                drop(bucket);
-                note_write_lock();
-                inner.index.remove_if(&hash, |_, b| b.is_empty());
-            } else {
-                drop(bucket);
-            }
+            drop(shard);
             drop(list);
             return self.refuse(&family, overflow, limit, scope);
         }
@@ -707,19 +664,14 @@ impl Registry {
             .iter()
             .map(|(k, v)| (inner.interner.intern(k), inner.interner.intern(v)))
             .collect();
-        let s = family.new_core(
-            labels,
-            &inner.clock,
-            hash,
-            restore.map(|(st, _)| st.created),
-        );
+        let s = family.new_series(labels, restore.map(|(st, _)| st.created));
         if let Some((state, history)) = restore {
             // `fits` was checked before anything was created: the columns agree,
             // so this loads everything asked for.
-            s.restore(state, history);
+            s.as_ref().restore(state, history);
         }
         list.push(s.clone());
-        bucket.push((family.clone(), s.clone()));
+        shard.insert_unique(hash, s.clone(), |s| series_key(&inner.hasher, s.as_ref()));
         // Release: pairs with the Acquire in `full`; a lookup that sees this length
         // finds the series just pushed when it probes the bucket again.
         family.len.store(list.len(), StdOrdering::Release);
@@ -728,11 +680,13 @@ impl Registry {
 
     /// The series `name{labels}` if the index has it (under the shard's read lock).
     fn find(&self, hash: u64, name: &str, labels: &[(&str, &str)]) -> Option<AnySeries> {
-        let bucket = self.inner.index.get(&hash)?;
-        bucket
-            .iter()
-            .find(|(f, s)| str_eq(&f.name, name) && labels_match(s.labels(), labels))
-            .map(|(_, s)| s.clone())
+        self.inner
+            .index
+            .read(hash)
+            .find(hash, |s| {
+                str_eq(s.name(), name) && labels_match(s.labels(), labels)
+            })
+            .cloned()
     }
 
     /// The limit `family` has reached, if any: its own or (unless it is internal)
@@ -768,7 +722,7 @@ impl Registry {
             Ok(self.overflow(family))
         } else {
             Err(Error::CardinalityLimit {
-                name: family.name.shared(),
+                name: family.name_arc.clone(),
                 limit,
                 scope,
             })
@@ -841,7 +795,7 @@ impl Registry {
                     inner.interner.intern(OVERFLOW_LABEL),
                     inner.interner.intern("true"),
                 )];
-                family.new_core(labels, &inner.clock, 0, None)
+                family.new_series(labels, None)
             })
             .clone();
         if !family.internal {
@@ -904,10 +858,13 @@ impl Registry {
             family.overflow.get().is_some()
         } else {
             let hash = self.key(name, labels);
-            inner.index.get(&hash).is_some_and(|b| {
-                b.iter()
-                    .any(|(f, s)| Arc::ptr_eq(f, &family) && labels_match(s.labels(), labels))
-            })
+            inner
+                .index
+                .read(hash)
+                .find(hash, |s| {
+                    Arc::ptr_eq(s.shared(), &family.shared) && labels_match(s.labels(), labels)
+                })
+                .is_some()
         };
         if exists {
             return Err(Error::SeriesExists { name: name.into() });
@@ -932,16 +889,14 @@ impl Registry {
         let family = self.family(name, state.kind())?;
         let history = geometry == family.geometry;
         if is_overflow_labels(labels) {
-            let s = family.new_core(
+            let s = family.new_series(
                 smallvec::smallvec![(
                     inner.interner.intern(OVERFLOW_LABEL),
                     inner.interner.intern("true"),
                 )],
-                &inner.clock,
-                0,
                 Some(state.created),
             );
-            s.restore(state, history);
+            s.as_ref().restore(state, history);
             return match family.overflow.set(s) {
                 Ok(()) => Ok(history),
                 Err(_) => Err(Error::SeriesExists { name: name.into() }),
@@ -968,18 +923,19 @@ impl Registry {
             if !family.is_idle(s.last_active(), now) {
                 return true;
             }
-            let hash = s.hash();
+            let hash = series_key(&inner.hasher, s);
             let mut removed = false;
-            if let Some(mut bucket) = inner.index.get_mut(&hash) {
-                // Under the shard's write lock no lookup can clone the series, and
-                // two references (index and list) mean no handle exists.
-                if s.strong_count() == 2 {
-                    bucket.retain(|(_, b)| !b.same(s));
+            let mut shard = inner.index.write(hash);
+            // Under the shard's write lock no lookup can clone the series, and two
+            // references (index and list) mean no handle exists.
+            if s.strong_count() == 2 {
+                if let Ok(entry) = shard.find_entry(hash, |b| s.same(b)) {
+                    entry.remove();
                     removed = true;
                 }
             }
+            drop(shard);
             if removed {
-                inner.index.remove_if(&hash, |_, b| b.is_empty());
                 inner.series_count.fetch_sub(1, StdOrdering::Relaxed);
                 for (k, v) in s.labels() {
                     released.push(k.clone());
@@ -1008,6 +964,40 @@ thread_local! {
 fn note_write_lock() {
     #[cfg(test)]
     WRITE_LOCKS.with(|n| n.set(n.get() + 1));
+}
+
+/// The series key: ahash of the name, mixed with the *sum* of the pairs'
+/// ahashes, so the key depends on the label set and not on its order: a lookup
+/// needs no sort and no allocation. Raw `write`s (not `Hash` impls, whose length
+/// prefixes cost more than the hashing here) with a separator byte between a
+/// pair's name and value, so `("ab", "c")` and `("a", "bc")` differ.
+#[inline]
+fn key_of<'a>(
+    h: &ahash::RandomState,
+    name: &str,
+    labels: impl Iterator<Item = (&'a str, &'a str)>,
+) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let pairs = labels.fold(0u64, |acc, (k, v)| {
+        let mut s = h.build_hasher();
+        s.write(k.as_bytes());
+        s.write_u8(0xff);
+        s.write(v.as_bytes());
+        acc.wrapping_add(s.finish())
+    });
+    let mut state = h.build_hasher();
+    state.write(name.as_bytes());
+    state.write_u64(pairs);
+    state.finish()
+}
+
+/// The key of a stored series (the index does not keep keys: see `index`).
+fn series_key(h: &ahash::RandomState, s: SeriesRef<'_>) -> u64 {
+    key_of(
+        h,
+        s.name(),
+        s.labels().iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
 }
 
 fn is_overflow_labels(labels: &[(&str, &str)]) -> bool {
@@ -1102,9 +1092,15 @@ mod tests {
         let fam = reg.inner.families.read().get("m").cloned().unwrap();
         let sb = reg.counter("m", &b).unwrap();
         let hb = reg.key("m", &b);
-        let mut moved = reg.inner.index.remove(&hb).unwrap().1;
+        let moved = {
+            let mut shard = reg.inner.index.write(hb);
+            let entry = shard.find_entry(hb, |s| s.labels()[0].1.as_str() == "b");
+            entry.ok().unwrap().remove().0
+        };
         let ha = reg.key("m", &a);
-        reg.inner.index.get_mut(&ha).unwrap().append(&mut moved);
+        // Under `a`'s hash, as if the keys collided (a table that grows would
+        // move it back to its own: this one does not grow).
+        reg.inner.index.write(ha).insert_unique(ha, moved, |_| ha);
         drop(fam);
         // `b` now lives under `a`'s key; a lookup of `a` must still find `a`.
         sa.inc();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::family::{AnySeries, Family};
+use crate::family::{AnySeries, Family, SeriesList, SeriesRef};
 use crate::intern::Sym;
 use crate::retention::{Geometry, Retention};
 use crate::sketch::SketchMapping;
@@ -16,7 +16,7 @@ use crate::{Describe, Filter, MetricKind, Registry};
 /// One family as seen by a visit: its metadata and its selected series.
 pub struct FamilyView<'a> {
     family: &'a Family,
-    series: &'a [AnySeries],
+    series: &'a SeriesList,
     filter: &'a Filter,
     now: u64,
 }
@@ -37,7 +37,7 @@ pub enum SeriesData<'a> {
 /// One series as seen by a visit.
 #[derive(Clone, Copy)]
 pub struct SeriesView<'a> {
-    series: &'a AnySeries,
+    series: SeriesRef<'a>,
     now: u64,
     range: TimeRange,
 }
@@ -115,8 +115,8 @@ impl<'a> FamilyView<'a> {
         let (family, filter, now) = (self.family, self.filter, self.now);
         self.series
             .iter()
-            .chain(family.overflow.get())
-            .filter(move |s| selected(family, filter, s, now))
+            .chain(family.overflow.get().map(AnySeries::as_ref))
+            .filter(move |s| selected(family, filter, *s, now))
             .map(move |s| SeriesView {
                 series: s,
                 now,
@@ -126,7 +126,7 @@ impl<'a> FamilyView<'a> {
 }
 
 #[inline]
-fn selected(family: &Family, filter: &Filter, s: &AnySeries, now: u64) -> bool {
+fn selected(family: &Family, filter: &Filter, s: SeriesRef<'_>, now: u64) -> bool {
     // The common export (no TTL, no matchers) checks nothing per series.
     (filter.include_idle || family.idle_ttl.is_none() || !family.is_idle(s.last_active(), now))
         && (filter.labels.is_empty()
@@ -163,10 +163,10 @@ impl<'a> SeriesView<'a> {
     /// The state.
     pub fn data(&self) -> SeriesData<'a> {
         match self.series {
-            AnySeries::Counter(s) => SeriesData::Counter(&s.0.core),
-            AnySeries::Gauge(s) => SeriesData::Gauge(&s.0.core),
-            AnySeries::Histogram(s) => SeriesData::Histogram(&s.0.core),
-            AnySeries::Summary(s) => SeriesData::Summary(&s.0.core),
+            SeriesRef::Counter(s) => SeriesData::Counter(&s.0.core),
+            SeriesRef::Gauge(s) => SeriesData::Gauge(&s.0.core),
+            SeriesRef::Histogram(s) => SeriesData::Histogram(&s.0.core),
+            SeriesRef::Summary(s) => SeriesData::Summary(&s.0.core),
         }
     }
 

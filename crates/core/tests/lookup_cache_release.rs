@@ -121,7 +121,7 @@ fn dropping_the_registry_frees_series_cached_by_a_parked_thread() {
     // Dropping the registry frees what the worker's lookups allocated and what
     // the registry held before them, all but the thread's own bookkeeping (its
     // exit guard's list, `thread_local`'s id: about 1 KB here). A summary
-    // (7 KB) left pinned fails this, and so do three counters (704 bytes each).
+    // (7 KB) left pinned fails this, and so do three counters (592 bytes each).
     let kept = created + own - freed;
     assert!(
         kept < 2_048,

@@ -1,22 +1,26 @@
 //! Counters: an exact total beside one 8-byte base per epoch.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::ring::{suffix_min, widen, Filled, Rows};
 use super::state::{restored_epochs, Restored, SeriesState, StateData};
 use super::window::{window_epochs, window_span, with_scratch, TimeRange};
+use crate::family::Shared;
 use crate::retention::Geometry;
 use crate::sync::{AtomicU64, Ordering};
 
 /// A counter's state: an exact total and, per epoch of its ring, the total when
 /// the epoch started (see [`super::ring`]).
 ///
-/// Memory: 72 bytes inline plus 8 bytes per epoch of history.
+/// Memory: 48 bytes inline (with the first epoch's base) plus 8 bytes per
+/// further epoch of history. The ring's shape is the family's: one pointer to
+/// what the family's series share (shape, name, clock), not a copy.
 #[derive(Debug)]
 pub struct CounterCore {
     total: AtomicU64,
     rows: Rows,
-    geometry: Geometry,
+    shared: Arc<Shared>,
 }
 
 /// One epoch of a counter's history.
@@ -30,12 +34,19 @@ pub struct CounterPoint {
 
 impl CounterCore {
     /// A counter at zero, created at `now`.
-    pub(crate) fn new(geometry: Geometry, now: u64) -> CounterCore {
+    pub(crate) fn new(shared: Arc<Shared>, now: u64) -> CounterCore {
+        let g = &shared.geometry;
         CounterCore {
             total: AtomicU64::new(0),
-            rows: Rows::new(&geometry, 1, geometry.epoch(now), |_| 0),
-            geometry,
+            rows: Rows::new(g, 1, g.epoch(now), |_| 0),
+            shared,
         }
+    }
+
+    /// What the family's series share.
+    #[inline]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Adds `n` at time `now`. `fresh` reads the clock again; it is called only
@@ -45,7 +56,7 @@ impl CounterCore {
         // Relaxed: the total is one word; the only thing published with a base is
         // the base itself (see `ring`).
         let prev = self.total.fetch_add(n, Ordering::Relaxed);
-        if self.rows.current(&self.geometry, now).is_none() {
+        if self.rows.current(&self.shared.geometry, now).is_none() {
             self.start(now, prev, fresh);
         }
     }
@@ -53,7 +64,7 @@ impl CounterCore {
     #[cold]
     #[inline(never)]
     fn start(&self, now: u64, base: u64, fresh: impl FnOnce() -> u64) {
-        let g = &self.geometry;
+        let g = &self.shared.geometry;
         if self.rows.fill(g, g.epoch(now), |_| base, |_, _, _| {}) == Filled::Behind {
             self.rows.catch_up(g, fresh, |_| base, |_, _| {});
         }
@@ -67,7 +78,7 @@ impl CounterCore {
 
     /// The ring's shape.
     pub fn geometry(&self) -> Geometry {
-        self.geometry
+        self.shared.geometry
     }
 
     /// The newest epoch in which the counter was created or recorded.
@@ -76,6 +87,7 @@ impl CounterCore {
     }
 
     /// Bytes this counter occupies (inline and on the heap), fixed at creation.
+    /// The ring's shape, shared with the family, is not counted.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>() + self.rows.heap_bytes()
     }
@@ -93,7 +105,7 @@ impl CounterCore {
     /// Only epochs from `from` on are read: a base is made monotone against the
     /// bases after it, never before, so a window needs nothing older.
     fn with_bases<R>(&self, now: u64, from: u64, f: impl FnOnce(&[u64], u64, u64) -> R) -> R {
-        let g = &self.geometry;
+        let g = &self.shared.geometry;
         let now_e = g.epoch(now);
         let head = self.rows.head();
         let last = head.min(now_e);
@@ -120,7 +132,7 @@ impl CounterCore {
 
     /// Calls `f` for each epoch in `range` in which the counter grew, oldest first.
     pub fn for_each_point(&self, now: u64, range: TimeRange, mut f: impl FnMut(CounterPoint)) {
-        let g = self.geometry;
+        let g = self.shared.geometry;
         if g.is_lifetime() {
             // No history (`Retention::NONE`): nothing to report.
             return;
@@ -145,7 +157,7 @@ impl CounterCore {
     /// increase divided by the time they cover up to `now`, or since `created`
     /// if the series is younger; 0 when no time is covered.
     pub fn rate(&self, now: u64, window: Duration, created: u64) -> f64 {
-        let secs = window_span(&self.geometry, now, window, created)
+        let secs = window_span(&self.shared.geometry, now, window, created)
             .duration()
             .as_secs_f64();
         if secs <= 0.0 {
@@ -156,7 +168,7 @@ impl CounterCore {
 
     /// The increase over the epochs covering `(now - window, now]`.
     pub fn increase(&self, now: u64, window: Duration) -> u64 {
-        let (first, _) = window_epochs(&self.geometry, now, window);
+        let (first, _) = window_epochs(&self.shared.geometry, now, window);
         self.with_bases(now, first, |bases, total, _| {
             bases.get(1).map_or(0, |b| total - b)
         })
@@ -180,7 +192,7 @@ impl CounterCore {
     pub(crate) fn capture(&self, now: u64) -> (Vec<u64>, StateData) {
         let mut epochs = Vec::new();
         let mut bases = Vec::new();
-        if self.geometry.is_lifetime() {
+        if self.shared.geometry.is_lifetime() {
             return (
                 epochs,
                 StateData::Counter {
@@ -214,7 +226,7 @@ impl CounterCore {
         if bases.len() != state.epochs.len() {
             return false;
         }
-        let g = &self.geometry;
+        let g = &self.shared.geometry;
         for (x, from) in restored_epochs(g, self.rows.head_hint(), &state.epochs, history) {
             let b = match from {
                 Restored::Saved(i) => bases[i].min(*total),
@@ -240,7 +252,7 @@ mod tests {
 
     #[test]
     fn counter_points_per_epoch() {
-        let c = CounterCore::new(Geometry::new(W, 4), 0);
+        let c = CounterCore::new(Shared::detached(Geometry::new(W, 4)), 0);
         inc(&c, 1, 0);
         inc(&c, 2, 10);
         inc(&c, 4, 2 * W + 5);
@@ -261,7 +273,7 @@ mod tests {
 
     #[test]
     fn idle_laps_leave_no_history() {
-        let c = CounterCore::new(Geometry::new(W, 3), 0);
+        let c = CounterCore::new(Shared::detached(Geometry::new(W, 3)), 0);
         inc(&c, 5, 0);
         inc(&c, 1, 100 * W);
         assert_eq!(c.increase(100 * W, Duration::from_nanos(3 * W)), 1);
@@ -272,7 +284,7 @@ mod tests {
 
     #[test]
     fn a_clock_that_went_back_restarts_history() {
-        let c = CounterCore::new(Geometry::new(W, 6), 1_000 * W);
+        let c = CounterCore::new(Shared::detached(Geometry::new(W, 6)), 1_000 * W);
         inc(&c, 3, 1_000 * W);
         // The clock steps back 20 epochs and stays there.
         let back = 980 * W;
@@ -289,8 +301,8 @@ mod tests {
 
     #[test]
     fn capture_and_restore_round_trip() {
-        let g = Geometry::new(W, 4);
-        let c = CounterCore::new(g, 0);
+        let g = Shared::detached(Geometry::new(W, 4));
+        let c = CounterCore::new(g.clone(), 0);
         inc(&c, 1, 0);
         inc(&c, 2, W);
         inc(&c, 4, 3 * W);
@@ -314,7 +326,7 @@ mod tests {
 
     #[test]
     fn restore_drops_epochs_after_now() {
-        let g = Geometry::new(W, 6);
+        let g = Shared::detached(Geometry::new(W, 6));
         let state = SeriesState {
             created: 0,
             epochs: vec![100, 101],

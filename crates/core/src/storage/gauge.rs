@@ -18,11 +18,13 @@
 //! the next epoch's `open`). `add`/`sub` change the value first (they need the old
 //! one) and fold after.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::seqlock::{Begin, SlotTag};
 use super::state::{SeriesState, StateData};
 use super::window::{window_epochs, TimeRange};
+use crate::family::Shared;
 use crate::retention::Geometry;
 use crate::sync::{mutant, ord, AtomicU64, Ordering};
 
@@ -38,13 +40,15 @@ struct GaugeSlot {
 
 /// A gauge's state: its value and per-epoch open/min/max.
 ///
-/// Memory: 80 bytes inline plus 32 bytes per epoch.
+/// Memory: 48 bytes inline plus 32 bytes per epoch. The ring's shape is the
+/// family's: one pointer to what the family's series share (shape, name,
+/// clock), not a copy.
 #[derive(Debug)]
 pub struct GaugeCore {
     value: AtomicU64,
     cursor: Cursor,
     ring: Box<[GaugeSlot]>,
-    geometry: Geometry,
+    shared: Arc<Shared>,
     last_epoch: AtomicU64,
 }
 
@@ -108,13 +112,14 @@ impl Cursor {
 
 impl GaugeCore {
     /// A gauge at 0.0, created at `now`.
-    pub(crate) fn new(geometry: Geometry, now: u64) -> GaugeCore {
+    pub(crate) fn new(shared: Arc<Shared>, now: u64) -> GaugeCore {
+        let geometry = &shared.geometry;
         GaugeCore {
             value: AtomicU64::new(0f64.to_bits()),
-            cursor: Cursor::new(&geometry, now),
+            cursor: Cursor::new(geometry, now),
             ring: (0..geometry.len()).map(|_| GaugeSlot::default()).collect(),
-            geometry,
             last_epoch: AtomicU64::new(geometry.epoch(now)),
+            shared,
         }
     }
 
@@ -158,7 +163,7 @@ impl GaugeCore {
     /// change when it already made it (`add`), which a start records as the open.
     #[inline]
     fn note(&self, v: f64, now: u64, fresh: impl FnOnce() -> u64, prior: Option<u64>) {
-        let (e, i) = self.cursor.locate(&self.geometry, now);
+        let (e, i) = self.cursor.locate(&self.shared.geometry, now);
         let Some(slot) = self.ring.get(i) else {
             return;
         };
@@ -202,7 +207,7 @@ impl GaugeCore {
             // was still running then); a clock that went back restarts the slot.
             // `begin` read the tag with Acquire: the clock is read after it, as in
             // `Rows::catch_up`.
-            if self.geometry.epoch(fresh()).saturating_add(1) < y {
+            if self.shared.geometry.epoch(fresh()).saturating_add(1) < y {
                 begun = slot.tag.begin(e, true);
             }
         }
@@ -228,7 +233,7 @@ impl GaugeCore {
             Begin::Busy => {
                 // Another writer is starting this slot: the value lands in the
                 // previous epoch when its slot still holds it.
-                if let Some(prev) = self.ring.get(self.geometry.slot(e.wrapping_sub(1))) {
+                if let Some(prev) = self.ring.get(self.shared.geometry.slot(e.wrapping_sub(1))) {
                     if e > 0 && prev.tag.holds(e - 1) {
                         Self::fold(prev, v);
                     }
@@ -246,7 +251,13 @@ impl GaugeCore {
 
     /// The ring's shape.
     pub fn geometry(&self) -> Geometry {
-        self.geometry
+        self.shared.geometry
+    }
+
+    /// What the family's series share.
+    #[inline]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// The newest epoch in which the gauge was created or started a slot.
@@ -268,7 +279,7 @@ impl GaugeCore {
     /// Calls `f(epoch, open, min, max)` for every slot holding an epoch in
     /// `[first, last]`, oldest first.
     fn slots(&self, first: u64, last: u64, mut f: impl FnMut(u64, f64, f64, f64)) {
-        let g = &self.geometry;
+        let g = &self.shared.geometry;
         let first = first.max(g.oldest_retained(last));
         for x in first..=last {
             let s = &self.ring[g.slot(x)];
@@ -292,7 +303,7 @@ impl GaugeCore {
     /// Calls `f(epoch, point)` for every retained epoch in which the gauge was set,
     /// oldest first; `last` is the next point's `open`, or the current value.
     fn points(&self, now: u64, mut f: impl FnMut(u64, GaugePoint)) {
-        let g = self.geometry;
+        let g = self.shared.geometry;
         if g.is_lifetime() {
             // No history (`Retention::NONE`): nothing to report or save.
             return;
@@ -311,7 +322,7 @@ impl GaugeCore {
 
     /// Calls `f` for each epoch in `range` in which the gauge was set, oldest first.
     pub fn for_each_point(&self, now: u64, range: TimeRange, mut f: impl FnMut(GaugePoint)) {
-        let w = self.geometry.width_nanos();
+        let w = self.shared.geometry.width_nanos();
         self.points(now, |_, p| {
             if range.overlaps(p.start, w) {
                 f(p);
@@ -338,7 +349,7 @@ impl GaugeCore {
         pick: impl Fn(f64, f64) -> f64,
         join: impl Fn(f64, f64) -> f64,
     ) -> f64 {
-        let (first, last) = window_epochs(&self.geometry, now, window);
+        let (first, last) = window_epochs(&self.shared.geometry, now, window);
         let mut acc: Option<f64> = None;
         self.slots(first, last, |_, _, min, max| {
             let v = pick(min, max);
@@ -395,7 +406,7 @@ impl GaugeCore {
                 if e > now_e {
                     break;
                 }
-                let Some(slot) = self.ring.get(self.geometry.slot(e)) else {
+                let Some(slot) = self.ring.get(self.shared.geometry.slot(e)) else {
                     continue;
                 };
                 if slot.tag.begin(e, true) == Begin::Started {
@@ -461,7 +472,7 @@ mod tests {
 
     #[test]
     fn gauge_points_and_extremes() {
-        let g = GaugeCore::new(Geometry::new(W, 4), 0);
+        let g = GaugeCore::new(Shared::detached(Geometry::new(W, 4)), 0);
         set(&g, 5.0, 0);
         set(&g, -2.0, 1);
         g.add(10.0, 2, || 2);
@@ -484,7 +495,7 @@ mod tests {
 
     #[test]
     fn a_clock_that_went_back_restarts_slots() {
-        let g = GaugeCore::new(Geometry::new(W, 4), 100 * W);
+        let g = GaugeCore::new(Shared::detached(Geometry::new(W, 4)), 100 * W);
         set(&g, 9.0, 100 * W);
         set(&g, 1.0, 80 * W);
         set(&g, 2.0, 81 * W);

@@ -106,11 +106,17 @@ pub(crate) fn f64_from_48(p: u64) -> f64 {
 }
 
 /// The rows of a ring and its head.
+///
+/// Word 0 is kept inline and the rest on the heap: a ring of one word (a counter
+/// without history, `Retention::NONE`) allocates nothing beside its owner, where
+/// a separate 8-byte allocation took a 32-byte malloc chunk. The row width is
+/// not stored: it is the word count divided by the ring's length (a
+/// multiply-high, on the cold paths only).
 #[derive(Debug)]
 pub(crate) struct Rows {
     head: AtomicU64,
-    words: Box<[AtomicU64]>,
-    width: usize,
+    first: AtomicU64,
+    rest: Box<[AtomicU64]>,
 }
 
 /// What a fill found.
@@ -132,7 +138,8 @@ impl Rows {
         let (head_lap, head_slot) = (g.lap(now_e), g.slot(now_e));
         // Exactly sized: a collected iterator of unknown length could leave the
         // allocator a larger chunk than the words need.
-        let mut words = Vec::with_capacity(n * width);
+        let mut words = Vec::with_capacity((n * width).saturating_sub(1));
+        let mut first = None;
         for i in 0..n {
             // Slots after the head's hold the previous lap.
             let lap = if i <= head_slot {
@@ -141,25 +148,46 @@ impl Rows {
                 head_lap.wrapping_sub(1)
             };
             for j in 0..width {
-                words.push(AtomicU64::new(pack(lap, init(j))));
+                let w = AtomicU64::new(pack(lap, init(j)));
+                if first.is_none() {
+                    first = Some(w);
+                } else {
+                    words.push(w);
+                }
             }
         }
-        let words = words.into_boxed_slice();
         Rows {
             head: AtomicU64::new(now_e),
-            words,
-            width,
+            first: first.unwrap_or_else(|| AtomicU64::new(0)),
+            rest: words.into_boxed_slice(),
         }
     }
 
-    /// Bytes of the words (the head is counted with its owner).
+    /// Bytes of the words on the heap (the head and the first word are counted
+    /// with their owner).
     pub(crate) fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.words)
+        std::mem::size_of_val(&*self.rest)
     }
 
-    /// Bytes of words `Rows::new` allocates for `slots` rows of `width`.
+    /// Bytes of words `Rows::new` allocates for `slots` rows of `width` (all but
+    /// the first).
     pub(crate) fn bytes_for(slots: usize, width: usize) -> usize {
-        slots * width * std::mem::size_of::<AtomicU64>()
+        (slots * width).saturating_sub(1) * std::mem::size_of::<AtomicU64>()
+    }
+
+    /// Words per row: every row has the same number, `len` rows in all.
+    #[inline]
+    fn width(&self, g: &Geometry) -> usize {
+        g.lap(self.rest.len() as u64 + 1) as usize
+    }
+
+    /// Word `i` of the ring (row `i / width`, column `i % width`).
+    #[inline]
+    fn word(&self, i: usize) -> Option<&AtomicU64> {
+        match i.checked_sub(1) {
+            None => Some(&self.first),
+            Some(k) => self.rest.get(k),
+        }
     }
 
     /// The head, for a writer's fast path: only decides whether to fill.
@@ -194,7 +222,7 @@ impl Rows {
         if e <= h {
             return if e < h { Filled::Behind } else { Filled::Done };
         }
-        let n = g.len() as u64;
+        let (n, width) = (g.len() as u64, self.width(g));
         let first = if mutant("fill.no_gap") {
             e
         } else {
@@ -207,9 +235,9 @@ impl Rows {
             let k = (x - h).div_ceil(n);
             let ls = lx.wrapping_sub(k);
             also(x, lx, ls);
-            let row = g.slot(x) * self.width;
-            for j in 0..self.width {
-                if let Some(w) = self.words.get(row + j) {
+            let row = g.slot(x) * width;
+            for j in 0..width {
+                if let Some(w) = self.word(row + j) {
                     claim(w, lx, ls, value(j));
                 }
             }
@@ -227,7 +255,7 @@ impl Rows {
     /// [`Rows::head`] returned at least `x`.
     #[inline]
     pub(crate) fn read(&self, g: &Geometry, x: u64, j: usize) -> Option<u64> {
-        let w = self.words.get(g.slot(x) * self.width + j)?;
+        let w = self.word(g.slot(x) * self.width(g) + j)?;
         // Relaxed: ordered after the Acquire of `head` (see module docs).
         let w = w.load(Ordering::Relaxed);
         (tag(w) == g.lap(x) as u16).then_some(payload(w))
@@ -284,12 +312,12 @@ impl Rows {
         mut value: impl FnMut(usize) -> u64,
         mut also: impl FnMut(u64, u64),
     ) {
-        let n = g.len() as u64;
+        let (n, width) = (g.len() as u64, self.width(g));
         for x in (e + 1).saturating_sub(n)..=e {
             also(x, g.lap(x));
-            let row = g.slot(x) * self.width;
-            for j in 0..self.width {
-                if let Some(w) = self.words.get(row + j) {
+            let row = g.slot(x) * width;
+            for j in 0..width {
+                if let Some(w) = self.word(row + j) {
                     w.store(pack(g.lap(x), value(j)), Ordering::Relaxed);
                 }
             }
@@ -300,9 +328,10 @@ impl Rows {
 
     /// Writes a whole row for epoch `x` into an unshared series (restore).
     pub(crate) fn put(&self, g: &Geometry, x: u64, values: impl IntoIterator<Item = u64>) {
-        let row = g.slot(x) * self.width;
-        for (j, v) in values.into_iter().take(self.width).enumerate() {
-            if let Some(w) = self.words.get(row + j) {
+        let width = self.width(g);
+        let row = g.slot(x) * width;
+        for (j, v) in values.into_iter().take(width).enumerate() {
+            if let Some(w) = self.word(row + j) {
                 w.store(pack(g.lap(x), v), Ordering::Relaxed);
             }
         }
@@ -445,7 +474,7 @@ mod tests {
         let r = Rows::new(&g, 1, 0, |_| 0);
         r.fill(&g, 3, |_| 5, |_, _, _| {});
         // A writer that read epoch 1 long ago and the head before anything moved.
-        let w = &r.words[g.slot(1)];
+        let w = r.word(g.slot(1)).unwrap();
         claim(w, g.lap(1), g.lap(1).wrapping_sub(1), 99);
         assert_eq!(r.read(&g, 3, 0), Some(5));
     }
