@@ -39,7 +39,15 @@ fn writes_on_its_interval_and_on_shutdown() {
     assert_eq!(before.failed, 0);
     let last = ckpt.shutdown().unwrap().unwrap();
     assert!(last.seq > on_demand.seq);
-    assert_eq!(seen.load(Ordering::Relaxed) as u64, before.written + 1);
+    // Every checkpoint written is reported: those counted before, the last one,
+    // and any the interval wrote between `stats()` and `shutdown()` (20 ms apart
+    // at most; it happened).
+    let reported = seen.load(Ordering::Relaxed) as u64;
+    assert!(
+        reported > before.written && reported <= before.written + 1 + 2,
+        "{reported} reported, {} written before shutdown",
+        before.written
+    );
     // The last checkpoint holds everything recorded before shutdown.
     let back = Registry::new();
     let r = store.restore(&back).unwrap().restored.unwrap();
