@@ -113,11 +113,8 @@ impl CounterCore {
             .max(g.oldest_retained(now_e))
             .max(g.oldest_retained(head));
         with_scratch(|buf| {
-            for x in first..=last {
-                if let Some(b) = self.rows.read(g, x, 0) {
-                    buf.extend_from_slice(&[x, b]);
-                }
-            }
+            self.rows
+                .read_run(g, first, last, |x, row| buf.extend_from_slice(&[x, row[0]]));
             // Total after the bases: every base a reader can see is a value the
             // total had before (see `ring`), up to racing writers' bases, which
             // `suffix_min` clamps.

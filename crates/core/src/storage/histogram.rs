@@ -290,12 +290,10 @@ impl HistogramCore {
             .max(g.oldest_retained(now_e))
             .max(g.oldest_retained(head));
         let mut epochs = Epochs::new();
-        for x in first..=last {
-            // A slot holding a newer lap already is skipped.
-            if let Some(s) = self.rows.read(g, x, 0) {
-                epochs.push((x, f64_from_48(s)));
-            }
-        }
+        // A slot holding a newer lap already is skipped.
+        self.rows.read_run(g, first, last, |x, row| {
+            epochs.push((x, f64_from_48(row[0])))
+        });
         with_scratch(|counts| {
             counts.resize(epochs.len() * n, 0);
             // The closed epochs' bins first, then the open ones: a close moves

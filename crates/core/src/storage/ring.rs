@@ -253,12 +253,55 @@ impl Rows {
 
     /// Word `j` of epoch `x`'s row, if the slot holds that epoch. Call after
     /// [`Rows::head`] returned at least `x`.
+    #[cfg(all(test, not(loom)))]
     #[inline]
     pub(crate) fn read(&self, g: &Geometry, x: u64, j: usize) -> Option<u64> {
         let w = self.word(g.slot(x) * self.width(g) + j)?;
         // Relaxed: ordered after the Acquire of `head` (see module docs).
         let w = w.load(Ordering::Relaxed);
         (tag(w) == g.lap(x) as u16).then_some(payload(w))
+    }
+
+    /// Calls `f(x, row)` for each epoch `x` in `first..=last` whose slot holds
+    /// it, with the payloads of its row's words (up to 2; a row is read whole or
+    /// not at all). Call after [`Rows::head`] returned at least `last`. One
+    /// division for the run, not two per epoch.
+    #[inline]
+    pub(crate) fn read_run(
+        &self,
+        g: &Geometry,
+        first: u64,
+        last: u64,
+        mut f: impl FnMut(u64, [u64; 2]),
+    ) {
+        if first > last {
+            return;
+        }
+        let width = self.width(g);
+        let len = g.len();
+        let (mut lap, mut slot) = g.lap_slot(first);
+        for x in first..=last {
+            let mut row = [0u64; 2];
+            let mut whole = true;
+            for (j, r) in row.iter_mut().enumerate().take(width) {
+                // Relaxed: ordered after the Acquire of `head` (see module docs).
+                match self
+                    .word(slot * width + j)
+                    .map(|w| w.load(Ordering::Relaxed))
+                {
+                    Some(w) if tag(w) == lap as u16 => *r = payload(w),
+                    _ => whole = false,
+                }
+            }
+            if whole {
+                f(x, row);
+            }
+            slot += 1;
+            if slot == len {
+                slot = 0;
+                lap += 1;
+            }
+        }
     }
 
     /// The head, if `now` falls in its epoch: the writers' fast path (one

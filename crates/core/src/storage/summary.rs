@@ -244,11 +244,9 @@ impl SummaryCore {
             .max(g.oldest_retained(now_e))
             .max(g.oldest_retained(head));
         let mut rows: SmallVec<[(u64, u64, f64); 64]> = SmallVec::new();
-        for x in first..=last {
-            if let (Some(c), Some(s)) = (self.rows.read(g, x, 0), self.rows.read(g, x, 1)) {
-                rows.push((x, c, f64_from_48(s)));
-            }
-        }
+        self.rows.read_run(g, first, last, |x, [c, s]| {
+            rows.push((x, c, f64_from_48(s)))
+        });
         let (total, total_sum) = (self.count(), self.sum());
         for r in rows.iter_mut() {
             r.1 = widen(total, r.1);
