@@ -625,7 +625,11 @@ impl Family {
 
     /// Fails if [`Family::max_bytes`] is over `budget`.
     pub(crate) fn check_budget(&self, budget: u64, scope: &'static str) -> Result<()> {
-        let needed = self.max_bytes();
+        self.fits(self.max_bytes(), budget, scope)
+    }
+
+    /// `Error::MemoryBudget` for this family if `needed` bytes are over `budget`.
+    pub(crate) fn fits(&self, needed: u64, budget: u64, scope: &'static str) -> Result<()> {
         if needed > budget {
             return Err(Error::MemoryBudget {
                 name: self.name.as_str().to_owned(),

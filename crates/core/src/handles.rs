@@ -63,13 +63,7 @@ impl Counter {
     /// whole epochs, from the one holding `now - window` (or the series'
     /// creation) to now.
     pub fn span(&self, window: Duration) -> Span {
-        let s = &*self.0;
-        window_span(
-            &s.core.geometry(),
-            s.shared().clock.now_nanos(),
-            window,
-            s.created,
-        )
+        span_now(self.0.shared(), self.0.created, window)
     }
 
     /// Bytes the series' state occupies, fixed at creation.
@@ -169,13 +163,7 @@ impl Gauge {
     /// whole epochs, from the one holding `now - window` (or the series'
     /// creation) to now.
     pub fn span(&self, window: Duration) -> Span {
-        let s = &*self.0;
-        window_span(
-            &s.core.geometry(),
-            s.shared().clock.now_nanos(),
-            window,
-            s.created,
-        )
+        span_now(self.0.shared(), self.0.created, window)
     }
 
     /// Bytes the series' state occupies, fixed at creation.
@@ -248,13 +236,7 @@ impl Histogram {
     /// whole epochs, from the one holding `now - window` (or the series'
     /// creation) to now.
     pub fn span(&self, window: Duration) -> Span {
-        let s = &*self.0;
-        window_span(
-            &s.core.geometry(),
-            s.shared().clock.now_nanos(),
-            window,
-            s.created,
-        )
+        span_now(self.0.shared(), self.0.created, window)
     }
 
     /// Bytes the series' state occupies, fixed at creation.
@@ -335,13 +317,7 @@ impl Summary {
     /// whole epochs, from the one holding `now - window` (or the series'
     /// creation) to now.
     pub fn span(&self, window: Duration) -> Span {
-        let s = &*self.0;
-        window_span(
-            &s.core.geometry(),
-            s.shared().clock.now_nanos(),
-            window,
-            s.created,
-        )
+        span_now(self.0.shared(), self.0.created, window)
     }
 
     /// Bytes the series' state occupies, fixed at creation.
@@ -365,3 +341,9 @@ macro_rules! debug_handle {
     )*};
 }
 debug_handle!(Counter, Gauge, Histogram, Summary);
+
+/// The span windowed answers over `window` cover now, for a series of the family
+/// `shared` created at `created` (every handle's `span`).
+fn span_now(shared: &Shared, created: u64, window: Duration) -> Span {
+    window_span(&shared.geometry, shared.clock.now_nanos(), window, created)
+}

@@ -55,18 +55,7 @@ impl Inner {
             .filter(|f| !f.internal)
             .map(|f| f.max_bytes())
             .sum();
-        let needed = others.saturating_add(family.max_bytes());
-        if needed > budget {
-            return Err(Error::MemoryBudget {
-                name: family.name.as_str().to_owned(),
-                needed,
-                max_series: family.max_series,
-                per_series: family.series_bytes() as u64,
-                budget,
-                scope: "registry",
-            });
-        }
-        Ok(())
+        family.fits(others.saturating_add(family.max_bytes()), budget, "registry")
     }
 }
 

@@ -412,4 +412,33 @@ mod tests {
         s.observe(5.0, 4 * W, || 4 * W);
         assert_eq!(s.window_count(4 * W, Duration::from_nanos(3 * W)), 1);
     }
+
+    /// The accuracy docs/architecture.md states for epochs with more sketch
+    /// buckets than bins: values 1..=100 in one epoch, and 10,000 log-uniform
+    /// values over 1 ms to 1 s in one epoch, against the exact nearest rank.
+    #[test]
+    fn quantiles_of_a_crowded_epoch() {
+        let check = |vals: &mut Vec<f64>, bound: f64| {
+            let s = SummaryCore::new(SketchMapping::default_mapping(), Geometry::new(W, 3), 0);
+            for &v in vals.iter() {
+                s.observe(v, 0, || 0);
+            }
+            vals.sort_by(f64::total_cmp);
+            for q in [0.5, 0.9, 0.99] {
+                let n = vals.len();
+                let want = vals[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
+                let got = s.quantile(q, 0, Duration::from_nanos(W));
+                println!("q{q}: {got} vs {want}");
+                assert!((got - want).abs() <= bound * want, "q{q}: {got} vs {want}");
+            }
+        };
+        check(&mut (1..=100).map(f64::from).collect(), 0.025);
+        let mut x = 0.001f64;
+        let mut vals = Vec::new();
+        for i in 0..10_000 {
+            x = (x * 1.37 + (f64::from(i) * 0.618).fract()) % 1.0;
+            vals.push(0.001 * 1000f64.powf(x));
+        }
+        check(&mut vals, 0.025);
+    }
 }
