@@ -55,7 +55,11 @@ impl Inner {
             .filter(|f| !f.internal)
             .map(|f| f.max_bytes())
             .sum();
-        family.fits(others.saturating_add(family.max_bytes()), budget, "registry")
+        family.fits(
+            others.saturating_add(family.max_bytes()),
+            budget,
+            "registry",
+        )
     }
 }
 
