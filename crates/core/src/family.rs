@@ -186,10 +186,68 @@ pub(crate) enum AnySeries {
     Summary(Summary),
 }
 
-/// A series' labels, sorted by name: up to two pairs inside the series' own
-/// allocation (a render reads them from the cache lines it fetches for the
-/// value, with no second pointer to chase), more on the heap.
-pub(crate) type LabelSet = smallvec::SmallVec<[(Sym, Sym); 2]>;
+/// A series' labels, sorted by name, in 32 bytes: one or two pairs inside the
+/// series' own allocation (a render reads them from the cache lines it fetches
+/// for the value, with no second pointer to chase), none or more than two on the
+/// heap (an empty set allocates nothing).
+///
+/// One pair is stored twice: label names are unique within a set (creation
+/// refuses duplicates), so two inline pairs whose names are the same interned
+/// string are one label. A `SmallVec<[_; 2]>` took 40 bytes for its length and
+/// discriminant, which put a series with 60 epochs of history one malloc size
+/// class higher.
+#[derive(Clone)]
+pub(crate) enum LabelSet {
+    Inline([(Sym, Sym); 2]),
+    Heap(Box<[(Sym, Sym)]>),
+}
+
+impl LabelSet {
+    /// Bytes on the heap, as the allocator lays them out.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            LabelSet::Inline(_) => 0,
+            LabelSet::Heap(b) if b.is_empty() => 0,
+            LabelSet::Heap(b) => chunk(std::mem::size_of_val::<[(Sym, Sym)]>(b)),
+        }
+    }
+}
+
+impl std::ops::Deref for LabelSet {
+    type Target = [(Sym, Sym)];
+
+    #[inline]
+    fn deref(&self) -> &[(Sym, Sym)] {
+        match self {
+            LabelSet::Inline(p) if p[0].0.ptr_eq(&p[1].0) => &p[..1],
+            LabelSet::Inline(p) => p,
+            LabelSet::Heap(b) => b,
+        }
+    }
+}
+
+impl FromIterator<(Sym, Sym)> for LabelSet {
+    /// The pairs, already sorted by name and with unique names.
+    fn from_iter<I: IntoIterator<Item = (Sym, Sym)>>(iter: I) -> LabelSet {
+        let mut it = iter.into_iter();
+        let Some(a) = it.next() else {
+            return LabelSet::Heap(Box::default());
+        };
+        let Some(b) = it.next() else {
+            return LabelSet::Inline([a.clone(), a]);
+        };
+        match it.next() {
+            None => LabelSet::Inline([a, b]),
+            Some(c) => LabelSet::Heap([a, b, c].into_iter().chain(it).collect()),
+        }
+    }
+}
+
+impl std::fmt::Debug for LabelSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
 
 /// What every series of a family shares, allocated once per family: the ring's
 /// shape, the family's name (an index lookup confirms a series' family by it) and
@@ -312,7 +370,7 @@ impl<'a> SeriesRef<'a> {
     /// Heap bytes this series takes as the allocator lays them out: its shared
     /// allocation, its history arrays and its label slice.
     pub(crate) fn heap_bytes(self, family: &Family) -> usize {
-        family.series_bytes() + each!(self, s => label_heap(&s.0.labels))
+        family.series_bytes() + each!(self, s => s.0.labels.heap_bytes())
     }
 
     /// Owners of the series (handles, the index, the family list, caches).
@@ -736,15 +794,6 @@ impl Family {
         use std::mem::size_of;
         let arc = 2 * size_of::<usize>();
         chunk(arc + self.name_arc.len()) + chunk(arc + size_of::<Shared>())
-    }
-}
-
-/// Heap bytes of a label set that did not fit inside its series.
-fn label_heap(labels: &LabelSet) -> usize {
-    if labels.spilled() {
-        chunk(labels.capacity() * std::mem::size_of::<(Sym, Sym)>())
-    } else {
-        0
     }
 }
 

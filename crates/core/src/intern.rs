@@ -23,6 +23,12 @@ impl Sym {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether `other` is this very allocation (not just the same text).
+    #[inline]
+    pub(crate) fn ptr_eq(&self, other: &Sym) -> bool {
+        ArcStr::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Deref for Sym {

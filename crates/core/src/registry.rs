@@ -14,7 +14,7 @@ use crate::family::{
     clash, reserved_label, AnySeries, Defaults, Describe, Family, LabelSet, SeriesRef,
 };
 use crate::handles::{Counter, Gauge, Histogram, Summary};
-use crate::index::Index;
+use crate::index::{Entry, Index};
 use crate::intern::{Interner, Sym};
 use crate::labels::{validate_labels, validate_metric_name};
 use crate::retention::{Geometry, Retention};
@@ -542,17 +542,19 @@ impl Registry {
         let hash = self.key(name, labels);
         {
             let shard = self.inner.index.read(hash);
-            if let Some(s) = shard.find(hash, |s| {
-                str_eq(s.name(), name) && labels_match(s.labels(), labels)
+            if let Some(e) = shard.find(hash, |e| {
+                e.with(|s| str_eq(s.name(), name) && labels_match(s.labels(), labels))
             }) {
                 let owner = || -> Owner {
                     let weak: std::sync::Weak<Inner> = Arc::downgrade(&self.inner);
                     weak
                 };
-                self.inner
-                    .cache
-                    .put(owner, s.name(), name, labels, s, is_static);
-                return Ok(s.clone());
+                return Ok(e.with(|s| {
+                    self.inner
+                        .cache
+                        .put(owner, s.name(), name, labels, s, is_static);
+                    s.clone()
+                }));
             }
         }
         self.create(name, kind, labels, hash, overflow, None)
@@ -620,13 +622,13 @@ impl Registry {
         let mut list = family.series.write();
         note_write_lock();
         let mut shard = inner.index.write(hash);
-        if let Some(s) = shard.find(hash, |s| {
-            Arc::ptr_eq(s.shared(), &family.shared) && labels_match(s.labels(), labels)
+        if let Some(e) = shard.find(hash, |e| {
+            e.with(|s| Arc::ptr_eq(s.shared(), &family.shared) && labels_match(s.labels(), labels))
         }) {
             if restore.is_some() {
                 return Err(Error::SeriesExists { name: name.into() });
             }
-            return Ok(s.clone());
+            return Ok(e.get());
         }
         // The limits again, exactly, now that no other creation in this family
         // can run: `full` may have raced one that reached them.
@@ -664,7 +666,9 @@ impl Registry {
             s.as_ref().restore(state, history);
         }
         list.push(s.clone());
-        shard.insert_unique(hash, s.clone(), |s| series_key(&inner.hasher, s.as_ref()));
+        shard.insert_unique(hash, Entry::new(s.clone()), |e| {
+            e.with(|s| series_key(&inner.hasher, s.as_ref()))
+        });
         // Release: pairs with the Acquire in `full`; a lookup that sees this length
         // finds the series just pushed when it probes the bucket again.
         family.len.store(list.len(), StdOrdering::Release);
@@ -676,10 +680,10 @@ impl Registry {
         self.inner
             .index
             .read(hash)
-            .find(hash, |s| {
-                str_eq(s.name(), name) && labels_match(s.labels(), labels)
+            .find(hash, |e| {
+                e.with(|s| str_eq(s.name(), name) && labels_match(s.labels(), labels))
             })
-            .cloned()
+            .map(Entry::get)
     }
 
     /// The limit `family` has reached, if any: its own or (unless it is internal)
@@ -784,10 +788,12 @@ impl Registry {
         let s = family
             .overflow
             .get_or_init(|| {
-                let labels: LabelSet = smallvec::smallvec![(
+                let labels: LabelSet = [(
                     inner.interner.intern(OVERFLOW_LABEL),
                     inner.interner.intern("true"),
-                )];
+                )]
+                .into_iter()
+                .collect();
                 family.new_series(labels, None)
             })
             .clone();
@@ -854,8 +860,10 @@ impl Registry {
             inner
                 .index
                 .read(hash)
-                .find(hash, |s| {
-                    Arc::ptr_eq(s.shared(), &family.shared) && labels_match(s.labels(), labels)
+                .find(hash, |e| {
+                    e.with(|s| {
+                        Arc::ptr_eq(s.shared(), &family.shared) && labels_match(s.labels(), labels)
+                    })
                 })
                 .is_some()
         };
@@ -883,10 +891,12 @@ impl Registry {
         let history = geometry == family.geometry;
         if is_overflow_labels(labels) {
             let s = family.new_series(
-                smallvec::smallvec![(
+                [(
                     inner.interner.intern(OVERFLOW_LABEL),
                     inner.interner.intern("true"),
-                )],
+                )]
+                .into_iter()
+                .collect(),
                 Some(state.created),
             );
             s.as_ref().restore(state, history);
@@ -922,7 +932,7 @@ impl Registry {
             // Under the shard's write lock no lookup can clone the series, and two
             // references (index and list) mean no handle exists.
             if s.strong_count() == 2 {
-                if let Ok(entry) = shard.find_entry(hash, |b| s.same(b)) {
+                if let Ok(entry) = shard.find_entry(hash, |b| b.with(|b| s.same(b))) {
                     entry.remove();
                     removed = true;
                 }
@@ -1087,7 +1097,7 @@ mod tests {
         let hb = reg.key("m", &b);
         let moved = {
             let mut shard = reg.inner.index.write(hb);
-            let entry = shard.find_entry(hb, |s| s.labels()[0].1.as_str() == "b");
+            let entry = shard.find_entry(hb, |e| e.with(|s| s.labels()[0].1.as_str() == "b"));
             entry.ok().unwrap().remove().0
         };
         let ha = reg.key("m", &a);
