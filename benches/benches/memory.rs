@@ -101,6 +101,8 @@ enum Keep {
     OneSlot,
     /// 1 s epochs over 10 minutes (600 slots).
     Fine,
+    /// `Retention::NONE`: cumulative values only, no history.
+    Off,
     /// A peer: no history.
     None,
 }
@@ -131,7 +133,7 @@ impl Lib {
 
     fn keeps(self) -> &'static [Keep] {
         match self {
-            Lib::Lakemetrics => &[Keep::Default, Keep::OneSlot, Keep::Fine],
+            Lib::Lakemetrics => &[Keep::Default, Keep::OneSlot, Keep::Fine, Keep::Off],
             _ => &[Keep::None],
         }
     }
@@ -154,6 +156,7 @@ impl Keep {
             Keep::Default => "10s_x60",
             Keep::OneSlot => "600s_x1",
             Keep::Fine => "1s_x600",
+            Keep::Off => "none",
             Keep::None => "-",
         }
     }
@@ -164,6 +167,7 @@ impl Keep {
             Keep::Default | Keep::None => Retention::DEFAULT,
             Keep::OneSlot => Retention::new(secs(600), secs(600)).unwrap(),
             Keep::Fine => Retention::new(secs(1), secs(600)).unwrap(),
+            Keep::Off => Retention::NONE,
         }
     }
 }
@@ -833,7 +837,13 @@ fn main() {
         let lib = parse(&LIBS, Lib::name, &a[0]);
         let kind = parse(&KINDS, Kind::name, &a[1]);
         let keep = parse(
-            &[Keep::Default, Keep::OneSlot, Keep::Fine, Keep::None],
+            &[
+                Keep::Default,
+                Keep::OneSlot,
+                Keep::Fine,
+                Keep::Off,
+                Keep::None,
+            ],
             Keep::name,
             &a[2],
         );

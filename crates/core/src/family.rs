@@ -12,6 +12,8 @@ use crate::intern::Sym;
 use crate::labels::{validate_metric_name, validate_unit};
 use crate::retention::{Geometry, Retention, MAX_SLOTS};
 use crate::sketch::SketchMapping;
+use crate::storage::ring::Rows;
+use crate::storage::slab::Slab;
 use crate::storage::{chunk, CounterCore, GaugeCore, HistogramCore, SummaryCore};
 use crate::{ClockSource, Error, MetricKind, Result};
 
@@ -259,6 +261,8 @@ pub(crate) struct Shared {
     pub(crate) geometry: Geometry,
     pub(crate) name: Sym,
     pub(crate) clock: ClockSource,
+    /// The ring blocks of the family's counters (see [`Slab`]).
+    pub(crate) rings: Slab,
 }
 
 impl Shared {
@@ -269,6 +273,7 @@ impl Shared {
             geometry,
             name: crate::intern::Interner::default().intern(""),
             clock: ClockSource::default(),
+            rings: Slab::new(Rows::<1>::block_words(&geometry)),
         })
     }
 }
@@ -615,6 +620,7 @@ impl Family {
                 geometry,
                 name: name.clone(),
                 clock: defaults.clock.clone(),
+                rings: Slab::new(Rows::<1>::block_words(&geometry)),
             }),
             name_arc: Arc::from(name.as_str()),
             name,
@@ -654,10 +660,9 @@ impl Family {
             allocs.iter().map(|&a| chunk(a)).sum()
         }
         let (inline, allocs) = match self.kind {
-            MetricKind::Counter => (
-                size_of::<Series<CounterCore>>(),
-                chunks(&CounterCore::allocations_for(g)),
-            ),
+            // The ring block, carved from the family's slab: no malloc chunk
+            // of its own (the slab's chunks are counted with the family).
+            MetricKind::Counter => (size_of::<Series<CounterCore>>(), Rows::<1>::bytes_for(g)),
             MetricKind::Gauge => (
                 size_of::<Series<GaugeCore>>(),
                 chunks(&GaugeCore::allocations_for(g)),

@@ -198,8 +198,8 @@ impl RegistryBuilder {
     ///
     /// ```
     /// use lakemetrics_core::{Describe, Error, Registry};
-    /// let reg = Registry::builder().memory_budget(60 << 20).build();
-    /// reg.register(Describe::counter("a").max_series(50_000)).unwrap(); // about 30 MB
+    /// let reg = Registry::builder().memory_budget(50 << 20).build();
+    /// reg.register(Describe::counter("a").max_series(50_000)).unwrap(); // about 28 MB
     /// let err = reg.register(Describe::counter("b").max_series(60_000)).unwrap_err();
     /// assert!(matches!(err, Error::MemoryBudget { scope: "registry", .. }));
     /// ```
@@ -393,7 +393,9 @@ impl Registry {
         let families = inner.families.read();
         let mut total = chunk(families.len() * (size_of::<Sym>() + size_of::<Arc<Family>>()));
         for f in families.values() {
-            total += chunk(2 * size_of::<usize>() + size_of::<Family>()) + f.shared_bytes();
+            total += chunk(2 * size_of::<usize>() + size_of::<Family>())
+                + f.shared_bytes()
+                + f.shared.rings.idle_bytes();
             let list = f.series.read();
             total += list.heap_bytes();
             for s in list.iter().chain(f.overflow.get().map(AnySeries::as_ref)) {

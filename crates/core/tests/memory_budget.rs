@@ -115,15 +115,15 @@ fn state_bytes_at_the_default_retention() {
     println!("counter, gauge, histogram, summary: {sizes:?}");
     // 60 epochs of one 8-byte base; 60 of 32-byte slots; 12 bucket counts and
     // open-epoch bases and 60 epochs of a sum base and 4 bins; 60 epochs of
-    // count and sum bases and 12 bins (see docs/architecture.md). The first
-    // word of a ring of bases is inline.
+    // count and sum bases and 12 bins (see docs/architecture.md). A ring of
+    // bases is one block: the head, then the rows.
     assert_eq!(
         sizes,
         [
-            48 + 59 * 8,
+            24 + (1 + 60) * 8,
             48 + 60 * 32,
-            128 + 12 * 16 + (60 - 1) * 8 + 60 * 4 * 8,
-            152 + (60 * 2 - 1) * 8 + 60 * 12 * 8
+            104 + 12 * 16 + (1 + 60) * 8 + 60 * 4 * 8,
+            128 + (1 + 60 * 2) * 8 + 60 * 12 * 8
         ]
     );
 }

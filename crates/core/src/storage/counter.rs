@@ -13,14 +13,27 @@ use crate::sync::{AtomicU64, Ordering};
 /// A counter's state: an exact total and, per epoch of its ring, the total when
 /// the epoch started (see [`super::ring`]).
 ///
-/// Memory: 48 bytes inline (with the first epoch's base) plus 8 bytes per
-/// further epoch of history. The ring's shape is the family's: one pointer to
-/// what the family's series share (shape, name, clock), not a copy.
+/// Memory: 24 bytes inline (the total and two pointers) and, with history, a
+/// block of 8 bytes per epoch plus 8 for the ring's head; without history
+/// (`Retention::NONE`) no block. The ring's shape is the family's: one pointer
+/// to what the family's series share (shape, name, clock), not a copy.
 #[derive(Debug)]
 pub struct CounterCore {
     total: AtomicU64,
-    rows: Rows,
+    rows: Rows<1>,
     shared: Arc<Shared>,
+}
+
+impl Drop for CounterCore {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: the rows were made with the family's shape, which never
+        // changes, from its slab, and are not used again.
+        unsafe {
+            self.rows
+                .free(&self.shared.geometry, Some(&self.shared.rings))
+        }
+    }
 }
 
 /// One epoch of a counter's history.
@@ -38,7 +51,7 @@ impl CounterCore {
         let g = &shared.geometry;
         CounterCore {
             total: AtomicU64::new(0),
-            rows: Rows::new(g, 1, g.epoch(now), |_| 0),
+            rows: Rows::new(g, g.epoch(now), |_| 0, Some(&shared.rings)),
             shared,
         }
     }
@@ -53,10 +66,15 @@ impl CounterCore {
     /// when the ring is ahead of `now` (a stale reading, or a clock that went back).
     #[inline]
     pub(crate) fn inc_by(&self, n: u64, now: u64, fresh: impl FnOnce() -> u64) {
+        // The head is checked before the add: both compare with `now`, read
+        // before either, so the order changes nothing but lets the head's loads
+        // (through the shared shape and the ring's block) run beside the add,
+        // where after it they would wait for it.
+        let current = self.rows.current(&self.shared.geometry, now).is_some();
         // Relaxed: the total is one word; the only thing published with a base is
         // the base itself (see `ring`).
         let prev = self.total.fetch_add(n, Ordering::Relaxed);
-        if self.rows.current(&self.shared.geometry, now).is_none() {
+        if !current {
             self.start(now, prev, fresh);
         }
     }
@@ -89,13 +107,7 @@ impl CounterCore {
     /// Bytes this counter occupies (inline and on the heap), fixed at creation.
     /// The ring's shape, shared with the family, is not counted.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.rows.heap_bytes()
-    }
-
-    /// The heap allocations a counter of this ring shape makes besides its inline
-    /// state: the rows.
-    pub(crate) fn allocations_for(g: &Geometry) -> [usize; 2] {
-        [Rows::bytes_for(g.len(), 1), 0]
+        std::mem::size_of::<Self>() + self.rows.heap_bytes(&self.shared.geometry)
     }
 
     /// Calls `f` with `[epoch, base, epoch, base, ...]` for every retained epoch

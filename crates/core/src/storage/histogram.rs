@@ -46,10 +46,19 @@ pub struct HistogramCore {
     counts: Box<[AtomicU64]>,
     sum: AtomicU64,
     /// Per slot: the sum (48-bit float) when the epoch started.
-    rows: Rows,
+    rows: Rows<1>,
     /// Per slot: the closed epoch's observations in bins of bucket indexes.
     bins: Bins,
     geometry: Geometry,
+}
+
+impl Drop for HistogramCore {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: the rows were made with `geometry`, which never changes, and
+        // are not used again.
+        unsafe { self.rows.free(&self.geometry, None) }
+    }
 }
 
 /// Cumulative state of a histogram.
@@ -114,7 +123,7 @@ impl HistogramCore {
                 .map(|i| AtomicU64::new(if i < n { 0 } else { pack(now_e, 0) }))
                 .collect(),
             sum: AtomicU64::new(0f64.to_bits()),
-            rows: Rows::new(&geometry, 1, now_e, |_| f64_to_48(0.0)),
+            rows: Rows::new(&geometry, now_e, |_| f64_to_48(0.0), None),
             bins: Bins::new(&geometry, k, now_e).with_keys(n),
             buckets,
             geometry,
@@ -235,7 +244,7 @@ impl HistogramCore {
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + std::mem::size_of_val(&*self.counts)
-            + self.rows.heap_bytes()
+            + self.rows.heap_bytes(&self.geometry)
             + self.bins.heap_bytes()
     }
 
@@ -246,7 +255,7 @@ impl HistogramCore {
         let n = buckets.bounds().len() + 1;
         [
             2 * n * std::mem::size_of::<AtomicU64>(),
-            Rows::bytes_for(g.len(), 1),
+            Rows::<1>::bytes_for(g),
             Bins::bytes_for(g.len(), HISTOGRAM_BINS),
         ]
     }

@@ -14,6 +14,7 @@ pub(crate) mod gauge;
 pub(crate) mod histogram;
 pub(crate) mod ring;
 pub(crate) mod seqlock;
+pub(crate) mod slab;
 pub(crate) mod state;
 pub(crate) mod summary;
 pub(crate) mod window;

@@ -44,6 +44,9 @@
 //! under 2^47 (1.4e14). Sums (floats) keep the top 48 bits of the `f64` (a 36-bit
 //! mantissa), rounded to nearest: relative error 2^-37 of the cumulative sum.
 
+use std::ptr::NonNull;
+
+use super::slab::Slab;
 use crate::retention::Geometry;
 use crate::sync::{mutant, ord, AtomicU64, Ordering};
 
@@ -105,19 +108,43 @@ pub(crate) fn f64_from_48(p: u64) -> f64 {
     f64::from_bits(p << 16)
 }
 
-/// The rows of a ring and its head.
+/// The rows of a ring and its head, `W` words per row.
 ///
-/// Word 0 is kept inline and the rest on the heap: a ring of one word (a counter
-/// without history, `Retention::NONE`) allocates nothing beside its owner, where
-/// a separate 8-byte allocation took a 32-byte malloc chunk. The row width is
-/// not stored: it is the word count divided by the ring's length (a
-/// multiply-high, on the cold paths only).
-#[derive(Debug)]
-pub(crate) struct Rows {
-    head: AtomicU64,
-    first: AtomicU64,
-    rest: Box<[AtomicU64]>,
+/// One pointer to a block of `1 + len * W` words: the head, then the rows. A
+/// series keeps this pointer inline (8 bytes) and nothing else of its ring: the
+/// 16-byte boxed slice and the inline head and first word it replaces put a
+/// counter with 60 epochs one malloc size class higher. A ring without history
+/// (`Retention::NONE`, [`Geometry::lifetime`]) allocates nothing: every such
+/// ring points at one shared block of zeros, which nothing writes (its one
+/// epoch spans all time, so the head stays at 0 and no fill runs; `fill`,
+/// `rewind` and `put` check anyway).
+///
+/// The block's length follows from the ring's shape, which the block does not
+/// store: the owner frees it with [`Rows::free`], passing that shape.
+pub(crate) struct Rows<const W: usize> {
+    block: NonNull<AtomicU64>,
 }
+
+// SAFETY: the block is atomics only, shared by reference like `&[AtomicU64]`.
+#[allow(unsafe_code)]
+unsafe impl<const W: usize> Send for Rows<W> {}
+// SAFETY: as above.
+#[allow(unsafe_code)]
+unsafe impl<const W: usize> Sync for Rows<W> {}
+
+impl<const W: usize> std::fmt::Debug for Rows<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rows")
+            .field("head", &self.head_hint())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The block every one-epoch ring shares: a head of 0 and one row of zeros
+/// (rows are at most two words wide). Outside loom only: loom's atomics cannot
+/// be statics, so under loom every ring allocates its block.
+#[cfg(not(loom))]
+static ZERO_BLOCK: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
 
 /// What a fill found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,79 +156,147 @@ pub(crate) enum Filled {
     Behind,
 }
 
-impl Rows {
-    /// Rows of `width` words for a series created in epoch `now_e`: every slot is
-    /// tagged with the epoch it holds in `(now_e - len, now_e]` and holds `init(j)`
-    /// in word `j`; the head is `now_e`.
-    pub(crate) fn new(g: &Geometry, width: usize, now_e: u64, init: impl Fn(usize) -> u64) -> Rows {
-        let n = g.len();
-        let (head_lap, head_slot) = (g.lap(now_e), g.slot(now_e));
-        // Exactly sized: a collected iterator of unknown length could leave the
-        // allocator a larger chunk than the words need.
-        let mut words = Vec::with_capacity((n * width).saturating_sub(1));
-        let mut first = None;
-        for i in 0..n {
-            // Slots after the head's hold the previous lap.
-            let lap = if i <= head_slot {
-                head_lap
-            } else {
-                head_lap.wrapping_sub(1)
+#[allow(unsafe_code)]
+impl<const W: usize> Rows<W> {
+    /// Rows for a series created in epoch `now_e`: every slot is tagged with the
+    /// epoch it holds in `(now_e - len, now_e]` and holds `init(j)` in word `j`;
+    /// the head is `now_e`. The block is its own allocation, or taken from
+    /// `slab` (whose blocks are this shape's size); free it the same way.
+    pub(crate) fn new(
+        g: &Geometry,
+        now_e: u64,
+        init: impl Fn(usize) -> u64,
+        slab: Option<&Slab>,
+    ) -> Rows<W> {
+        const { assert!(W >= 1 && W <= 2, "rows are one or two words wide") };
+        #[cfg(not(loom))]
+        if g.is_lifetime() && (0..W).all(|j| pack(0, init(j)) == 0) {
+            return Rows {
+                block: NonNull::from(&ZERO_BLOCK[0]),
             };
-            for j in 0..width {
-                let w = AtomicU64::new(pack(lap, init(j)));
-                if first.is_none() {
-                    first = Some(w);
+        }
+        let (head_lap, head_slot) = (g.lap(now_e), g.slot(now_e));
+        let word = |i: usize| match i.checked_sub(1) {
+            None => now_e,
+            Some(k) => {
+                let (slot, j) = (k / W, k % W);
+                // Slots after the head's hold the previous lap.
+                let lap = if slot <= head_slot {
+                    head_lap
                 } else {
-                    words.push(w);
-                }
+                    head_lap.wrapping_sub(1)
+                };
+                pack(lap, init(j))
+            }
+        };
+        let block = match slab {
+            Some(slab) => {
+                assert_eq!(slab.block_words(), Self::words(g), "a slab of this shape");
+                slab.alloc(word)
+            }
+            None => {
+                let words: Box<[AtomicU64]> = (0..Self::words(g))
+                    .map(|i| AtomicU64::new(word(i)))
+                    .collect();
+                // SAFETY: `Box::into_raw` never returns null.
+                unsafe { NonNull::new_unchecked(Box::into_raw(words).cast::<AtomicU64>()) }
+            }
+        };
+        Rows { block }
+    }
+
+    /// Words in the block of a ring of shape `g`: the head and the rows.
+    fn words(g: &Geometry) -> usize {
+        1 + g.len() * W
+    }
+
+    /// Whether this ring points at the shared block of zeros.
+    #[inline]
+    fn is_shared_zero(&self) -> bool {
+        #[cfg(not(loom))]
+        {
+            std::ptr::eq(self.block.as_ptr().cast_const(), &ZERO_BLOCK[0])
+        }
+        #[cfg(loom)]
+        {
+            false
+        }
+    }
+
+    /// Frees the block.
+    ///
+    /// # Safety
+    ///
+    /// `g` and `slab` are what the rows were made with, and the rows are not
+    /// used again (the owner calls this from its `Drop`).
+    pub(crate) unsafe fn free(&mut self, g: &Geometry, slab: Option<&Slab>) {
+        if self.is_shared_zero() {
+            return;
+        }
+        match slab {
+            // SAFETY: the block came from this slab (the caller's promise).
+            Some(slab) => unsafe { slab.free(self.block) },
+            None => {
+                let words = std::ptr::slice_from_raw_parts_mut(self.block.as_ptr(), Self::words(g));
+                // SAFETY: the block is the boxed slice `new` made for this shape
+                // (the caller's promise), freed once.
+                drop(unsafe { Box::from_raw(words) });
             }
         }
-        Rows {
-            head: AtomicU64::new(now_e),
-            first: first.unwrap_or_else(|| AtomicU64::new(0)),
-            rest: words.into_boxed_slice(),
+    }
+
+    /// Words a block of this shape takes (a slab's block size).
+    pub(crate) fn block_words(g: &Geometry) -> usize {
+        Self::words(g)
+    }
+
+    /// Bytes of the block on the heap (0 for a one-epoch ring, which shares its
+    /// block).
+    pub(crate) fn heap_bytes(&self, g: &Geometry) -> usize {
+        if self.is_shared_zero() {
+            0
+        } else {
+            Self::words(g) * std::mem::size_of::<AtomicU64>()
         }
     }
 
-    /// Bytes of the words on the heap (the head and the first word are counted
-    /// with their owner).
-    pub(crate) fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.rest)
-    }
-
-    /// Bytes of words `Rows::new` allocates for `slots` rows of `width` (all but
-    /// the first).
-    pub(crate) fn bytes_for(slots: usize, width: usize) -> usize {
-        (slots * width).saturating_sub(1) * std::mem::size_of::<AtomicU64>()
-    }
-
-    /// Words per row: every row has the same number, `len` rows in all.
-    #[inline]
-    fn width(&self, g: &Geometry) -> usize {
-        g.lap(self.rest.len() as u64 + 1) as usize
-    }
-
-    /// Word `i` of the ring (row `i / width`, column `i % width`).
-    #[inline]
-    fn word(&self, i: usize) -> Option<&AtomicU64> {
-        match i.checked_sub(1) {
-            None => Some(&self.first),
-            Some(k) => self.rest.get(k),
+    /// Bytes `Rows::new` allocates for a ring of shape `g` (see `heap_bytes`).
+    pub(crate) fn bytes_for(g: &Geometry) -> usize {
+        if cfg!(not(loom)) && g.is_lifetime() {
+            0
+        } else {
+            Self::words(g) * std::mem::size_of::<AtomicU64>()
         }
+    }
+
+    /// The head word.
+    #[inline]
+    fn head_word(&self) -> &AtomicU64 {
+        // SAFETY: the block holds at least the head, and lives as long as `self`.
+        unsafe { self.block.as_ref() }
+    }
+
+    /// Word `i` of the rows (row `i / W`, column `i % W`); `i < len * W`.
+    #[inline]
+    fn word(&self, g: &Geometry, i: usize) -> &AtomicU64 {
+        assert!(i < g.len() * W, "word {i} of a ring of {} rows", g.len());
+        // SAFETY: the block holds `1 + len * W` words (checked above), and
+        // lives as long as `self`.
+        unsafe { &*self.block.as_ptr().add(1 + i) }
     }
 
     /// The head, for a writer's fast path: only decides whether to fill.
     #[inline]
     pub(crate) fn head_hint(&self) -> u64 {
         // Relaxed: a stale value only sends the writer to `fill`, which checks again.
-        self.head.load(Ordering::Relaxed)
+        self.head_word().load(Ordering::Relaxed)
     }
 
     /// The head, for readers: rows of every epoch up to it are visible after this.
     #[inline]
     pub(crate) fn head(&self) -> u64 {
         // Acquire: pairs with the Release `fetch_max` in `fill` (see module docs).
-        self.head.load(ord!(Acquire, "rows.head.acquire"))
+        self.head_word().load(ord!(Acquire, "rows.head.acquire"))
     }
 
     /// Fills the rows of the epochs in `(head, e]` (at most one lap) with `value(j)`
@@ -218,11 +313,16 @@ impl Rows {
     ) -> Filled {
         // Relaxed: `h` only tells which words are expected to be untouched; a
         // stale `h` makes the tag checks below fall back to comparing laps.
-        let h = self.head.load(Ordering::Relaxed);
+        let h = self.head_word().load(Ordering::Relaxed);
         if e <= h {
             return if e < h { Filled::Behind } else { Filled::Done };
         }
-        let (n, width) = (g.len() as u64, self.width(g));
+        if self.is_shared_zero() {
+            // A lifetime ring at the end of time (`now` = u64::MAX): nothing
+            // to keep.
+            return Filled::Done;
+        }
+        let n = g.len() as u64;
         let first = if mutant("fill.no_gap") {
             e
         } else {
@@ -235,18 +335,17 @@ impl Rows {
             let k = (x - h).div_ceil(n);
             let ls = lx.wrapping_sub(k);
             also(x, lx, ls);
-            let row = g.slot(x) * width;
-            for j in 0..width {
-                if let Some(w) = self.word(row + j) {
-                    claim(w, lx, ls, value(j));
-                }
+            let row = g.slot(x) * W;
+            for j in 0..W {
+                claim(self.word(g, row + j), lx, ls, value(j));
             }
         }
         if !mutant("fill.no_publish") {
             // Release: publishes the words claimed above (and, by the release
             // sequence of `head`'s RMWs, every earlier fill's) to readers that
             // Acquire `head`.
-            self.head.fetch_max(e, ord!(Release, "rows.head.release"));
+            self.head_word()
+                .fetch_max(e, ord!(Release, "rows.head.release"));
         }
         Filled::Done
     }
@@ -256,7 +355,7 @@ impl Rows {
     #[cfg(all(test, not(loom)))]
     #[inline]
     pub(crate) fn read(&self, g: &Geometry, x: u64, j: usize) -> Option<u64> {
-        let w = self.word(g.slot(x) * self.width(g) + j)?;
+        let w = self.word(g, g.slot(x) * W + j);
         // Relaxed: ordered after the Acquire of `head` (see module docs).
         let w = w.load(Ordering::Relaxed);
         (tag(w) == g.lap(x) as u16).then_some(payload(w))
@@ -272,25 +371,23 @@ impl Rows {
         g: &Geometry,
         first: u64,
         last: u64,
-        mut f: impl FnMut(u64, [u64; 2]),
+        mut f: impl FnMut(u64, [u64; W]),
     ) {
         if first > last {
             return;
         }
-        let width = self.width(g);
         let len = g.len();
         let (mut lap, mut slot) = g.lap_slot(first);
         for x in first..=last {
-            let mut row = [0u64; 2];
+            let mut row = [0u64; W];
             let mut whole = true;
-            for (j, r) in row.iter_mut().enumerate().take(width) {
+            for (j, r) in row.iter_mut().enumerate() {
                 // Relaxed: ordered after the Acquire of `head` (see module docs).
-                match self
-                    .word(slot * width + j)
-                    .map(|w| w.load(Ordering::Relaxed))
-                {
-                    Some(w) if tag(w) == lap as u16 => *r = payload(w),
-                    _ => whole = false,
+                let w = self.word(g, slot * W + j).load(Ordering::Relaxed);
+                if tag(w) == lap as u16 {
+                    *r = payload(w);
+                } else {
+                    whole = false;
                 }
             }
             if whole {
@@ -355,28 +452,36 @@ impl Rows {
         mut value: impl FnMut(usize) -> u64,
         mut also: impl FnMut(u64, u64),
     ) {
-        let (n, width) = (g.len() as u64, self.width(g));
+        if self.is_shared_zero() {
+            return;
+        }
+        let n = g.len() as u64;
         for x in (e + 1).saturating_sub(n)..=e {
             also(x, g.lap(x));
-            let row = g.slot(x) * width;
-            for j in 0..width {
-                if let Some(w) = self.word(row + j) {
-                    w.store(pack(g.lap(x), value(j)), Ordering::Relaxed);
-                }
+            let row = g.slot(x) * W;
+            for j in 0..W {
+                self.word(g, row + j)
+                    .store(pack(g.lap(x), value(j)), Ordering::Relaxed);
             }
         }
         // Release: as in `fill`, for the rows rewritten above.
-        self.head.fetch_min(e, ord!(Release, "rows.rewind.release"));
+        self.head_word()
+            .fetch_min(e, ord!(Release, "rows.rewind.release"));
     }
 
-    /// Writes a whole row for epoch `x` into an unshared series (restore).
-    pub(crate) fn put(&self, g: &Geometry, x: u64, values: impl IntoIterator<Item = u64>) {
-        let width = self.width(g);
-        let row = g.slot(x) * width;
-        for (j, v) in values.into_iter().take(width).enumerate() {
-            if let Some(w) = self.word(row + j) {
-                w.store(pack(g.lap(x), v), Ordering::Relaxed);
-            }
+    /// Writes a whole row for epoch `x` into an unshared series (restore). A
+    /// one-epoch ring keeps no history and takes nothing: its one row is the
+    /// shared block of zeros, which holds the base every restored one-epoch
+    /// state has (`Restored::Zero`).
+    pub(crate) fn put(&self, g: &Geometry, x: u64, values: [u64; W]) {
+        if self.is_shared_zero() {
+            debug_assert!(values.iter().all(|&v| pack(g.lap(x), v) == 0));
+            return;
+        }
+        let row = g.slot(x) * W;
+        for (j, v) in values.into_iter().enumerate() {
+            self.word(g, row + j)
+                .store(pack(g.lap(x), v), Ordering::Relaxed);
         }
     }
 }
@@ -429,6 +534,47 @@ pub(crate) fn suffix_min<'a>(bases: impl DoubleEndedIterator<Item = &'a mut u64>
 mod tests {
     use super::*;
 
+    /// Rows that free themselves.
+    struct Ring<const W: usize>(Rows<W>, Geometry);
+
+    impl<const W: usize> Ring<W> {
+        fn new(g: &Geometry, now_e: u64, init: impl Fn(usize) -> u64) -> Ring<W> {
+            Ring(Rows::new(g, now_e, init, None), *g)
+        }
+    }
+
+    impl<const W: usize> std::ops::Deref for Ring<W> {
+        type Target = Rows<W>;
+        fn deref(&self) -> &Rows<W> {
+            &self.0
+        }
+    }
+
+    impl<const W: usize> Drop for Ring<W> {
+        #[allow(unsafe_code)]
+        fn drop(&mut self) {
+            // SAFETY: made with this shape, not used again.
+            unsafe { self.0.free(&self.1, None) }
+        }
+    }
+
+    #[test]
+    fn lifetime_rings_share_one_block_and_never_write_it() {
+        let g = Geometry::lifetime();
+        let a = Ring::<2>::new(&g, 0, |_| 0);
+        let b = Ring::<1>::new(&g, 0, |_| 0);
+        assert_eq!((a.heap_bytes(&g), Rows::<1>::bytes_for(&g)), (0, 0));
+        assert!(a.is_shared_zero() && b.is_shared_zero());
+        // The end of time is epoch 1 of a lifetime ring: nothing is written.
+        assert_eq!(b.fill(&g, 1, |_| 7, |_, _, _| {}), Filled::Done);
+        b.rewind(&g, 0, |_| 7, |_, _| {});
+        assert_eq!((a.head(), a.read(&g, 0, 1)), (0, Some(0)));
+        // Any other shape allocates: the head and the rows.
+        let g = Geometry::new(10, 4);
+        let c = Ring::<2>::new(&g, 3, |_| 0);
+        assert_eq!(c.heap_bytes(&g), 8 * 9);
+    }
+
     #[test]
     fn pack_round_trips() {
         let w = pack(0x1_2345, 0xABCD_0000_0001_2345);
@@ -480,7 +626,7 @@ mod tests {
     #[test]
     fn fill_tags_each_epoch_and_skips_written_words() {
         let g = Geometry::new(10, 4);
-        let r = Rows::new(&g, 1, 0, |_| 0);
+        let r = Ring::<1>::new(&g, 0, |_| 0);
         assert_eq!(r.read(&g, 0, 0), Some(0));
         assert_eq!(r.read(&g, 1, 0), None);
         assert_eq!(r.fill(&g, 2, |_| 7, |_, _, _| {}), Filled::Done);
@@ -502,7 +648,7 @@ mod tests {
     #[test]
     fn fill_after_a_long_idle_refills_every_slot() {
         let g = Geometry::new(10, 3);
-        let r = Rows::new(&g, 2, 5, |j| j as u64);
+        let r = Ring::<2>::new(&g, 5, |j| j as u64);
         // 65,536 laps and a bit later: laps alias in 16 bits, the fill still works.
         let e = 5 + 3 * 65_536 + 1;
         r.fill(&g, e, |_| 42, |_, _, _| {});
@@ -514,10 +660,10 @@ mod tests {
     #[test]
     fn stale_writer_leaves_a_newer_lap_alone() {
         let g = Geometry::new(10, 2);
-        let r = Rows::new(&g, 1, 0, |_| 0);
+        let r = Ring::<1>::new(&g, 0, |_| 0);
         r.fill(&g, 3, |_| 5, |_, _, _| {});
         // A writer that read epoch 1 long ago and the head before anything moved.
-        let w = r.word(g.slot(1)).unwrap();
+        let w = r.word(&g, g.slot(1));
         claim(w, g.lap(1), g.lap(1).wrapping_sub(1), 99);
         assert_eq!(r.read(&g, 3, 0), Some(5));
     }
@@ -525,7 +671,7 @@ mod tests {
     #[test]
     fn rewind_moves_history_back() {
         let g = Geometry::new(10, 3);
-        let r = Rows::new(&g, 1, 100, |_| 0);
+        let r = Ring::<1>::new(&g, 100, |_| 0);
         r.fill(&g, 102, |_| 8, |_, _, _| {});
         r.rewind(&g, 50, |_| 8, |_, _| {});
         assert_eq!(r.head(), 50);

@@ -45,10 +45,19 @@ pub struct SummaryCore {
     count: AtomicU64,
     sum: AtomicU64,
     /// Per slot: the count and the sum (48-bit float) when the epoch started.
-    rows: Rows,
+    rows: Rows<2>,
     /// Per slot: the epoch's observations in bins of sketch buckets.
     bins: Bins,
     geometry: Geometry,
+}
+
+impl Drop for SummaryCore {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: the rows were made with `geometry`, which never changes, and
+        // are not used again.
+        unsafe { self.rows.free(&self.geometry, None) }
+    }
 }
 
 /// One epoch of a summary's history.
@@ -94,7 +103,6 @@ impl SummaryCore {
             sum: AtomicU64::new(0f64.to_bits()),
             rows: Rows::new(
                 &geometry,
-                2,
                 now_e,
                 |j| {
                     if j == 0 {
@@ -103,6 +111,7 @@ impl SummaryCore {
                         f64_to_48(0.0)
                     }
                 },
+                None,
             ),
             bins: Bins::new(&geometry, k, now_e).with_keys(mapping.len()),
             mapping,
@@ -215,14 +224,14 @@ impl SummaryCore {
 
     /// Bytes this summary occupies (inline and on the heap), fixed at creation.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.rows.heap_bytes() + self.bins.heap_bytes()
+        std::mem::size_of::<Self>() + self.rows.heap_bytes(&self.geometry) + self.bins.heap_bytes()
     }
 
     /// The heap allocations a summary of this ring shape and sketch makes
     /// besides its inline state: the rows and the bins.
     pub(crate) fn allocations_for(g: &Geometry, mapping: &SketchMapping) -> [usize; 2] {
         [
-            Rows::bytes_for(g.len(), 2),
+            Rows::<2>::bytes_for(g),
             Bins::bytes_for(g.len(), bins_for(g, mapping)),
         ]
     }
