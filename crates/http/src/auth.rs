@@ -205,7 +205,11 @@ mod tests {
             &["Bearer a", "Bearer b"],
         ] {
             let h = headers(h);
-            assert_eq!(presented(&h), check(&h, b"secret") != Verdict::Missing, "{h:?}");
+            assert_eq!(
+                presented(&h),
+                check(&h, b"secret") != Verdict::Missing,
+                "{h:?}"
+            );
         }
     }
 }

@@ -355,7 +355,9 @@ fn check_token(token: &str) -> Result<(), Error> {
         // Only ASCII is left, so bytes are characters.
         let chars = token.len();
         let mut seen = [false; 128];
-        token.bytes().for_each(|b| seen[usize::from(b & 0x7f)] = true);
+        token
+            .bytes()
+            .for_each(|b| seen[usize::from(b & 0x7f)] = true);
         let distinct = seen.iter().filter(|&&s| s).count();
         if chars < MIN_TOKEN_CHARS || distinct < MIN_TOKEN_DISTINCT_CHARS {
             return Err(Error::WeakToken { chars, distinct });

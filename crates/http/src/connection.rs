@@ -28,6 +28,8 @@ use tokio::time::Sleep;
 #[derive(Debug)]
 pub(crate) struct Connection {
     activity: Mutex<Activity>,
+    /// When it was accepted.
+    accepted: Instant,
     /// Whether a request on it has shown the token (or none is configured).
     proven: AtomicBool,
     /// Told when the accept loop wants it closed to make room.
@@ -69,6 +71,7 @@ impl Connection {
                 idle_since: Instant::now(),
                 head_started: None,
             }),
+            accepted: Instant::now(),
             proven: AtomicBool::new(false),
             evict: Notify::new(),
             freed,
@@ -94,6 +97,11 @@ impl Connection {
     /// Whether it waits for a request (is not answering one).
     pub(crate) fn is_idle(&self) -> bool {
         self.activity().busy == 0
+    }
+
+    /// How long it has been open.
+    pub(crate) fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.accepted)
     }
 
     /// How long it has been idle (zero while busy).
@@ -164,7 +172,11 @@ impl<S> Io<S> {
 
     /// Maps a write's outcome: progress clears the deadline; no progress arms
     /// it, and fails once it has passed.
-    fn deadline<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+    fn deadline<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
         match poll {
             Poll::Ready(r) => {
                 self.stalled = None;

@@ -39,6 +39,11 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long connections get to finish their responses at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How long a new connection is safe from being closed to make room: time to
+/// send its request head. Without it, a burst of new connections could close
+/// one before it is read; with it, an attacker reconnecting all the time slows
+/// accepting to `max_connections` per grace period, never stops it.
+const EVICTION_GRACE: Duration = Duration::from_millis(250);
 
 /// Serves [`router`](crate::router()) over HTTP/1.1 on its own thread.
 ///
@@ -345,9 +350,9 @@ async fn serve(
             tokio::select! {
                 _ = stop_accepting.changed() => break,
                 _ = freed.notified() => {}
-                // A busy connection that ends its request notifies; this is a
-                // fallback should a notification be missed.
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                // Connections also become closable as their grace runs out,
+                // which nothing notifies.
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
         }
         if *stop_accepting.borrow() {
@@ -399,6 +404,8 @@ async fn serve(
             freed.notify_one();
         });
         while connections.try_join_next().is_some() {}
+        // Let the new connection read its request before accepting more.
+        tokio::task::yield_now().await;
     }
     drop(listener);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
@@ -407,14 +414,17 @@ async fn serve(
     .await;
 }
 
-/// Closes the idle connection least worth keeping: one that has not shown the
-/// token before one that has, then the one idle longest. False if none is idle.
+/// Closes the idle connection least worth keeping: the one idle longest among
+/// those that have not shown the token, and only when there are none of those,
+/// among those that have; never one younger than [`EVICTION_GRACE`] (it may be
+/// about to send its request). False if there is none to close now.
 fn evict_one(open: &mut HashMap<u64, Arc<Connection>>) -> bool {
     let now = Instant::now();
-    let victim = open
-        .iter()
-        .filter(|(_, c)| c.is_idle())
-        .max_by_key(|(_, c)| (!c.is_proven(), c.idle_for(now)))
+    let idle = || open.iter().filter(|(_, c)| c.is_idle());
+    let unproven = idle().any(|(_, c)| !c.is_proven());
+    let victim = idle()
+        .filter(|(_, c)| c.is_proven() != unproven && c.age(now) >= EVICTION_GRACE)
+        .max_by_key(|(_, c)| c.idle_for(now))
         .map(|(&id, _)| id);
     match victim.and_then(|id| open.remove(&id)) {
         Some(conn) => {

@@ -20,8 +20,9 @@ pub(crate) struct Rejection {
     pub(crate) parameter: Option<String>,
     pub(crate) extra: Map<String, Value>,
     pub(crate) challenge: Option<&'static str>,
-    /// `Retry-After`, in whole seconds (rounded up).
-    pub(crate) retry_after: Option<u64>,
+    /// `Retry-After`, in whole seconds (rounded up; small, to keep the type
+    /// small).
+    pub(crate) retry_after: Option<std::num::NonZeroU16>,
 }
 
 impl Rejection {
@@ -66,7 +67,8 @@ impl Rejection {
     /// Asks the client to wait this long before retrying (at least a second).
     pub(crate) fn retry_after(mut self, wait: std::time::Duration) -> Self {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        self.retry_after = Some(secs.max(1));
+        let secs = u16::try_from(secs.max(1)).unwrap_or(u16::MAX);
+        self.retry_after = std::num::NonZeroU16::new(secs);
         self
     }
 }
@@ -90,7 +92,7 @@ impl IntoResponse for Rejection {
             h.insert(WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }
         if let Some(secs) = self.retry_after {
-            h.insert(RETRY_AFTER, HeaderValue::from(secs));
+            h.insert(RETRY_AFTER, HeaderValue::from(secs.get()));
         }
         resp
     }

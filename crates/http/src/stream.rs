@@ -456,3 +456,55 @@ impl Render {
         exporter.finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Wake;
+
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    /// Takes one piece from `body`, as the connection would.
+    fn take(body: &mut ChannelBody) -> Option<usize> {
+        let waker = Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
+        match Pin::new(body).poll_frame(&mut cx) {
+            Poll::Ready(Some(Ok(f))) => f.into_data().ok().map(|b| b.len()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn renders_ahead_into_the_shared_buffer_within_its_limit() {
+        const CHUNK: usize = 1024;
+        let buffer = Arc::new(Buffer::new(3 * CHUNK as u64));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (mut body, mut sender) =
+            channel(CHUNK, deadline, Duration::from_millis(50), buffer.clone());
+        // The channel's own chunks take no buffer.
+        for _ in 0..CHANNEL_CHUNKS {
+            sender.write_all(&[b'x'; CHUNK]).unwrap();
+        }
+        assert_eq!(buffer.used(), 0);
+        // Then, after waiting out its patience, it renders ahead.
+        for _ in 0..3 {
+            sender.write_all(&[b'x'; CHUNK]).unwrap();
+        }
+        assert_eq!(buffer.used(), 3 * CHUNK as u64);
+        // With the buffer full and its wait used up, it gives up.
+        let err = sender.write_all(&[b'x'; CHUNK]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        // Reading gives the buffered bytes back, in order; dropping the rest too.
+        for _ in 0..CHANNEL_CHUNKS {
+            assert_eq!(take(&mut body), Some(CHUNK));
+        }
+        assert_eq!(take(&mut body), Some(CHUNK));
+        assert_eq!(buffer.used(), 2 * CHUNK as u64);
+        drop(body);
+        assert_eq!(buffer.used(), 0);
+        drop(sender);
+    }
+}

@@ -120,7 +120,10 @@ mod tests {
         for i in 1..=10 {
             match t.reserve_at(now) {
                 Turn::After(d) => {
-                    assert!((d.as_secs_f64() - f64::from(i) / 10.0).abs() < 1e-9, "{d:?}")
+                    assert!(
+                        (d.as_secs_f64() - f64::from(i) / 10.0).abs() < 1e-9,
+                        "{d:?}"
+                    )
                 }
                 other => panic!("attempt {i}: {other:?}"),
             }

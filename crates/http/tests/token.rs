@@ -47,7 +47,12 @@ fn token_missing_wrong_right() {
     // `attacks.rs`).
     let server = HttpExporter::builder(&reg)
         .listen(([127, 0, 0, 1], 0))
-        .config(Config::builder().token_attempts(1000, 1000).build().unwrap())
+        .config(
+            Config::builder()
+                .token_attempts(1000, 1000)
+                .build()
+                .unwrap(),
+        )
         .token(TOKEN)
         .start()
         .unwrap();
@@ -62,6 +67,9 @@ fn token_missing_wrong_right() {
         // Missing.
         let resp = get(addr, path, &[]);
         assert_error(&resp, 401, "unauthorized");
+        // Refusals carry the headers every response does.
+        assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(resp.header("cache-control"), Some("no-store"));
         let challenge = resp.header("www-authenticate").unwrap();
         assert!(
             challenge.contains("Bearer realm=\"lakemetrics\""),
@@ -88,6 +96,8 @@ fn token_missing_wrong_right() {
         ] {
             let resp = get(addr, path, &[("Authorization", wrong)]);
             assert_error(&resp, 401, "invalid_token");
+            assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
+            assert_eq!(resp.header("cache-control"), Some("no-store"));
             assert!(resp
                 .header("www-authenticate")
                 .unwrap()
