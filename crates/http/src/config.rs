@@ -28,6 +28,8 @@ pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_TOKEN_ATTEMPTS_PER_SECOND: u32 = 10;
 /// Default wrong-token attempts checked at once before the rate applies.
 pub const DEFAULT_TOKEN_ATTEMPTS_BURST: u32 = 20;
+/// Longest any timeout may be set to: a day.
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// Shortest token accepted, in characters.
 pub const MIN_TOKEN_CHARS: usize = 16;
 /// Fewest distinct characters a token must hold.
@@ -321,6 +323,13 @@ impl ConfigBuilder {
         }
         if config.scrape_timeout.is_zero() {
             return Err(bad("scrape_timeout", "must be more than zero"));
+        }
+        // Deadlines are `Instant`s: a longer timeout could overflow one.
+        if config.scrape_timeout > MAX_TIMEOUT {
+            return Err(bad("scrape_timeout", "must be at most a day"));
+        }
+        if config.write_timeout > MAX_TIMEOUT {
+            return Err(bad("write_timeout", "must be at most a day"));
         }
         if config.max_concurrent_renders == 0 {
             return Err(bad("max_concurrent_renders", "must be at least 1"));

@@ -255,6 +255,16 @@ impl HttpExporterBuilder {
         if limits.max_connections == 0 {
             return bad("max_connections", "must be at least 1");
         }
+        for (what, t) in [
+            ("header_read_timeout", limits.header_read_timeout),
+            ("idle_timeout", limits.idle_timeout),
+            ("keep_alive_timeout", limits.keep_alive_timeout),
+        ] {
+            // Deadlines are `Instant`s: a longer timeout could overflow one.
+            if t > crate::config::MAX_TIMEOUT {
+                return bad(what, "must be at most a day");
+            }
+        }
         if limits.idle_timeout.is_zero() {
             return bad("idle_timeout", "must be more than zero");
         }

@@ -62,6 +62,9 @@ fn start_and_stop() {
         HttpExporter::builder(&reg).header_read_timeout(Duration::ZERO),
         HttpExporter::builder(&reg).idle_timeout(Duration::ZERO),
         HttpExporter::builder(&reg).keep_alive_timeout(Duration::ZERO),
+        HttpExporter::builder(&reg).keep_alive_timeout(Duration::MAX),
+        HttpExporter::builder(&reg).idle_timeout(Duration::MAX),
+        HttpExporter::builder(&reg).header_read_timeout(Duration::MAX),
     ] {
         assert!(matches!(
             b.listen(([127, 0, 0, 1], 0)).start(),
@@ -70,6 +73,8 @@ fn start_and_stop() {
     }
     for c in [
         Config::builder().write_timeout(Duration::ZERO),
+        Config::builder().write_timeout(Duration::MAX),
+        Config::builder().scrape_timeout(Duration::MAX),
         Config::builder().token_attempts(0, 10),
         Config::builder().token_attempts(10, 0),
     ] {
