@@ -98,6 +98,8 @@ pub(crate) async fn series(
         gzip,
         chunk_bytes: app.config.chunk_bytes,
         deadline,
+        write_timeout: app.config.write_timeout,
+        buffer: app.buffer.clone(),
     }
     .spawn(permit);
     let mut resp = streamed(Body::new(body), Format::Json.content_type(), gzip);

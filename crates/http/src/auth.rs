@@ -15,6 +15,26 @@ pub(crate) enum Verdict {
     Invalid,
 }
 
+/// Whether the request offers credentials at all: an `Authorization` header
+/// other than a single one of a scheme we do not take. Such a request is a
+/// token attempt; one without is not, and costs no attempt.
+pub(crate) fn presented(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    match (values.next(), values.next()) {
+        (None, _) => false,
+        (Some(_), Some(_)) => true,
+        // As `check` sees it: a value without a space is a malformed
+        // credential; one with a scheme we do not take is none.
+        (Some(v), None) => match v.as_bytes().iter().position(|&b| b == b' ') {
+            None => true,
+            Some(space) => {
+                let scheme = &v.as_bytes()[..space];
+                scheme.eq_ignore_ascii_case(b"bearer") || scheme.eq_ignore_ascii_case(b"basic")
+            }
+        },
+    }
+}
+
 /// Checks `Authorization: Bearer <token>`, or `Basic` with the token as the
 /// password (what a browser sends after its login prompt; the user name is
 /// ignored).
@@ -170,5 +190,26 @@ mod tests {
         // user "secret", no password
         assert_eq!(check(&headers(&["Basic c2VjcmV0"]), t), Verdict::Invalid);
         assert_eq!(check(&headers(&["Basic %%%"]), t), Verdict::Invalid);
+    }
+
+    #[test]
+    fn presented_is_what_check_does_not_call_missing() {
+        for h in [
+            &[][..],
+            &["Bearer secret"],
+            &["Bearer x"],
+            &["Bearer"],
+            &["Digest x"],
+            &["Basic dTpzZWNyZXQ="],
+            &["nospace"],
+            &["Bearer a", "Bearer b"],
+        ] {
+            let h = headers(h);
+            assert_eq!(
+                presented(&h),
+                check(&h, b"secret") != Verdict::Missing,
+                "{h:?}"
+            );
+        }
     }
 }

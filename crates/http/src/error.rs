@@ -28,6 +28,22 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The token is too short or too repetitive to resist guessing: it needs
+    /// at least [`MIN_TOKEN_CHARS`](crate::MIN_TOKEN_CHARS) characters, of
+    /// which [`MIN_TOKEN_DISTINCT_CHARS`](crate::MIN_TOKEN_DISTINCT_CHARS)
+    /// distinct. The token itself is never shown.
+    #[error(
+        "the token is too weak: {chars} characters, {distinct} distinct; use at least {min_chars} \
+         characters with {min_distinct} or more distinct (for example `openssl rand -hex 16`)",
+        min_chars = crate::MIN_TOKEN_CHARS,
+        min_distinct = crate::MIN_TOKEN_DISTINCT_CHARS
+    )]
+    WeakToken {
+        /// How many characters it has.
+        chars: usize,
+        /// How many distinct characters it has.
+        distinct: usize,
+    },
     /// A setting is out of range or malformed.
     #[error("invalid HTTP setting {what}: {reason}")]
     InvalidConfig {

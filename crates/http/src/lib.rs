@@ -34,7 +34,7 @@
 //!
 //! let exporter = HttpExporter::builder(&reg)
 //!     .listen(([127, 0, 0, 1], 0))
-//!     .token("change-me")
+//!     .token("9f3c1e7a5b2d8046c3e1f0a9")
 //!     .start()
 //!     .unwrap();
 //! println!("metrics at {}metrics", exporter.url());
@@ -46,6 +46,7 @@
 mod api;
 mod auth;
 mod config;
+mod connection;
 mod dashboard;
 mod error;
 mod exporter;
@@ -55,15 +56,19 @@ mod rejection;
 mod router;
 mod scrape;
 mod stream;
+mod throttle;
 
 pub use config::{
-    Config, ConfigBuilder, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_BODY_BYTES,
+    Config, ConfigBuilder, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BUFFERED_BYTES,
     DEFAULT_MAX_CONCURRENT_RENDERS, DEFAULT_MAX_POINTS, DEFAULT_MAX_SERIES, DEFAULT_SCRAPE_TIMEOUT,
+    DEFAULT_TOKEN_ATTEMPTS_BURST, DEFAULT_TOKEN_ATTEMPTS_PER_SECOND, DEFAULT_WRITE_TIMEOUT,
+    MIN_TOKEN_CHARS, MIN_TOKEN_DISTINCT_CHARS,
 };
 pub use error::Error;
 pub use exporter::{
-    HttpExporter, HttpExporterBuilder, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEADER_BYTES,
+    HttpExporter, HttpExporterBuilder, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_HEADER_BYTES,
 };
 pub use query::{MAX_PARAMS, MAX_PARAM_BYTES};
 pub use router::router;

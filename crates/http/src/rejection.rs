@@ -3,7 +3,7 @@
 //! unescaped (`serde_json` escapes every string; the content type is JSON and
 //! `nosniff` is set).
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
@@ -20,6 +20,9 @@ pub(crate) struct Rejection {
     pub(crate) parameter: Option<String>,
     pub(crate) extra: Map<String, Value>,
     pub(crate) challenge: Option<&'static str>,
+    /// `Retry-After`, in whole seconds (rounded up; small, to keep the type
+    /// small).
+    pub(crate) retry_after: Option<std::num::NonZeroU16>,
 }
 
 impl Rejection {
@@ -31,6 +34,7 @@ impl Rejection {
             parameter: None,
             extra: Map::new(),
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -59,6 +63,14 @@ impl Rejection {
         self.challenge = Some(challenge);
         self
     }
+
+    /// Asks the client to wait this long before retrying (at least a second).
+    pub(crate) fn retry_after(mut self, wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let secs = u16::try_from(secs.max(1)).unwrap_or(u16::MAX);
+        self.retry_after = std::num::NonZeroU16::new(secs);
+        self
+    }
 }
 
 impl IntoResponse for Rejection {
@@ -78,6 +90,9 @@ impl IntoResponse for Rejection {
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(c) = self.challenge {
             h.insert(WWW_AUTHENTICATE, HeaderValue::from_static(c));
+        }
+        if let Some(secs) = self.retry_after {
+            h.insert(RETRY_AFTER, HeaderValue::from(secs.get()));
         }
         resp
     }

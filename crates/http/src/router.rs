@@ -2,13 +2,13 @@
 //! bearer token and the security headers.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING, X_CONTENT_TYPE_OPTIONS,
 };
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,7 +17,10 @@ use lakemetrics_core::Registry;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::auth::{self, Verdict};
+use crate::connection::{Connection, Peer};
 use crate::rejection::Rejection;
+use crate::stream::Buffer;
+use crate::throttle::{Throttle, Turn};
 use crate::{api, dashboard, scrape, Config};
 
 /// The state every handler shares.
@@ -25,6 +28,10 @@ pub(crate) struct App {
     pub(crate) registry: Registry,
     pub(crate) config: Config,
     renders: Arc<Semaphore>,
+    /// Response bytes rendered ahead of slow clients, all responses together.
+    pub(crate) buffer: Arc<Buffer>,
+    /// Token attempts, all clients together.
+    attempts: Throttle,
 }
 
 impl App {
@@ -74,10 +81,17 @@ impl App {
 /// ```
 pub fn router(registry: &Registry, config: Config) -> Router {
     let renders = Arc::new(Semaphore::new(config.max_concurrent_renders));
+    let buffer = Arc::new(Buffer::new(config.max_buffered_bytes));
+    let attempts = Throttle::new(
+        config.token_attempts_per_second,
+        config.token_attempts_burst,
+    );
     let app = Arc::new(App {
         registry: registry.clone(),
         config,
         renders,
+        buffer,
+        attempts,
     });
     Router::new()
         .route("/", get(dashboard::page))
@@ -126,59 +140,109 @@ async fn method_not_allowed(req: Request) -> Response {
 }
 
 /// Runs before every handler: refuses request bodies over the limit, checks the
-/// token, and adds the headers every response carries.
+/// token, and adds the headers every response carries, refusals included.
 async fn guard(State(app): AppState, req: Request, next: Next) -> Response {
-    if let Err(r) = check_body(&app.config, &req) {
-        return r.into_response();
-    }
-    if let Some(token) = &app.config.token {
-        let open = req.uri().path() == "/healthz" && app.config.open_healthz;
-        if !open {
-            // The dashboard's page may also be opened by a browser, which can
-            // only send a token as Basic credentials, after a login prompt that a
-            // Basic challenge brings up; API clients get a Bearer challenge only.
-            let page = req.method() == Method::GET && is_page(req.uri().path());
-            let rejection = match auth::check(req.headers(), token) {
-                Verdict::Allowed => None,
-                Verdict::Missing => Some(
-                    Rejection::new(
-                        StatusCode::UNAUTHORIZED,
-                        "unauthorized",
-                        "this endpoint needs a bearer token: Authorization: Bearer <token>",
-                    )
-                    .challenge(if page {
-                        "Basic realm=\"lakemetrics\", Bearer realm=\"lakemetrics\""
-                    } else {
-                        "Bearer realm=\"lakemetrics\""
-                    }),
-                ),
-                Verdict::Invalid => Some(
-                    Rejection::new(
-                        StatusCode::UNAUTHORIZED,
-                        "invalid_token",
-                        "the token is wrong",
-                    )
-                    .challenge(if page {
-                        "Basic realm=\"lakemetrics\", Bearer realm=\"lakemetrics\", error=\"invalid_token\""
-                    } else {
-                        "Bearer realm=\"lakemetrics\", error=\"invalid_token\""
-                    }),
-                ),
-            };
-            if let Some(r) = rejection {
-                // A failed guess costs the guesser a little time.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                return r.into_response();
-            }
-        }
-    }
-    let mut resp = next.run(req).await;
+    // The connection, when served by `HttpExporter` (a mounted router has none).
+    let peer = req.extensions().get::<Peer>().map(|p| p.0.clone());
+    let admitted = match check_body(&app.config, &req) {
+        Ok(()) => admit(&app, req.method(), req.uri(), req.headers(), peer).await,
+        Err(r) => Err(r),
+    };
+    let mut resp = match admitted {
+        Ok(()) => next.run(req).await,
+        Err(r) => r.into_response(),
+    };
     let h = resp.headers_mut();
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if !h.contains_key(CACHE_CONTROL) {
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
+}
+
+/// Whether the request may go on to its handler as far as its token goes.
+/// (Takes the request's parts: a `&Request` is not `Send`, its body not being
+/// `Sync`.)
+async fn admit(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    peer: Option<Arc<Connection>>,
+) -> Result<(), Rejection> {
+    let Some(token) = &app.config.token else {
+        if let Some(conn) = &peer {
+            conn.set_proven(true);
+        }
+        return Ok(());
+    };
+    if uri.path() == "/healthz" && app.config.open_healthz {
+        return Ok(());
+    }
+    // The dashboard's page may also be opened by a browser, which can only send
+    // a token as Basic credentials, after a login prompt that a Basic challenge
+    // brings up; API clients get a Bearer challenge only.
+    let page = method == Method::GET && is_page(uri.path());
+    if !auth::presented(headers) {
+        return Err(Rejection::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this endpoint needs a bearer token: Authorization: Bearer <token>",
+        )
+        .challenge(if page {
+            "Basic realm=\"lakemetrics\", Bearer realm=\"lakemetrics\""
+        } else {
+            "Bearer realm=\"lakemetrics\""
+        }));
+    }
+    // Credentials compared on a connection that has not shown the token take a
+    // turn from the shared bucket first; see `throttle`.
+    let trusted = peer.as_ref().is_some_and(|c| c.is_proven());
+    let reserved = !trusted;
+    if reserved {
+        match app.attempts.reserve() {
+            Turn::Now => {}
+            Turn::After(wait) => tokio::time::sleep(wait).await,
+            Turn::Refused(retry) => {
+                return Err(Rejection::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    "too many wrong token attempts lately; try again shortly",
+                )
+                .retry_after(retry));
+            }
+        }
+    }
+    match auth::check(headers, token) {
+        Verdict::Allowed => {
+            if reserved {
+                app.attempts.refund();
+            }
+            if let Some(conn) = &peer {
+                conn.set_proven(true);
+            }
+            Ok(())
+        }
+        // `presented` was true, so this is a wrong or malformed credential.
+        Verdict::Missing | Verdict::Invalid => {
+            if let Some(conn) = &peer {
+                conn.set_proven(false);
+            }
+            if !reserved {
+                app.attempts.charge();
+            }
+            Err(Rejection::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the token is wrong",
+            )
+            .challenge(if page {
+                "Basic realm=\"lakemetrics\", Bearer realm=\"lakemetrics\", error=\"invalid_token\""
+            } else {
+                "Bearer realm=\"lakemetrics\", error=\"invalid_token\""
+            }))
+        }
+    }
 }
 
 fn is_page(path: &str) -> bool {

@@ -33,6 +33,8 @@ pub(crate) async fn metrics(
         gzip,
         chunk_bytes: app.config.chunk_bytes,
         deadline,
+        write_timeout: app.config.write_timeout,
+        buffer: app.buffer.clone(),
     }
     .spawn(permit);
     Ok(streamed(Body::new(body), format.content_type(), gzip))

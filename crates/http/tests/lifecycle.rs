@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{get, manual_registry};
-use lakemetrics_http::{Error, HttpExporter, DEFAULT_LISTEN};
+use lakemetrics_http::{Config, Error, HttpExporter, DEFAULT_LISTEN};
 
 #[test]
 fn start_and_stop() {
@@ -60,10 +60,24 @@ fn start_and_stop() {
         HttpExporter::builder(&reg).max_headers(0),
         HttpExporter::builder(&reg).max_connections(0),
         HttpExporter::builder(&reg).header_read_timeout(Duration::ZERO),
+        HttpExporter::builder(&reg).idle_timeout(Duration::ZERO),
+        HttpExporter::builder(&reg).keep_alive_timeout(Duration::ZERO),
+        HttpExporter::builder(&reg).keep_alive_timeout(Duration::MAX),
+        HttpExporter::builder(&reg).idle_timeout(Duration::MAX),
+        HttpExporter::builder(&reg).header_read_timeout(Duration::MAX),
     ] {
         assert!(matches!(
             b.listen(([127, 0, 0, 1], 0)).start(),
             Err(Error::InvalidConfig { .. })
         ));
+    }
+    for c in [
+        Config::builder().write_timeout(Duration::ZERO),
+        Config::builder().write_timeout(Duration::MAX),
+        Config::builder().scrape_timeout(Duration::MAX),
+        Config::builder().token_attempts(0, 10),
+        Config::builder().token_attempts(10, 0),
+    ] {
+        assert!(matches!(c.build(), Err(Error::InvalidConfig { .. })));
     }
 }

@@ -112,12 +112,12 @@ fn request_size_limits() {
         )
         .unwrap()
     };
-    let v = assert_error(
-        &post("hello", "Content-Length: 5\r\n"),
-        413,
-        "body_too_large",
-    );
+    let resp = post("hello", "Content-Length: 5\r\n");
+    let v = assert_error(&resp, 413, "body_too_large");
     assert_eq!(v["limit"], 0);
+    // Refusals carry the headers every response does.
+    assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(resp.header("cache-control"), Some("no-store"));
     assert_error(
         &post("5\r\nhello\r\n0\r\n\r\n", "Transfer-Encoding: chunked\r\n"),
         413,

@@ -42,8 +42,17 @@ fn base64(s: &str) -> String {
 fn token_missing_wrong_right() {
     let (reg, _clock) = manual_registry();
     reg.counter("rows", &[]).unwrap().inc_by(3);
+    // This test makes about 60 wrong attempts on purpose, each on a new
+    // connection: allow them all (the shared limit has its own test, in
+    // `attacks.rs`).
     let server = HttpExporter::builder(&reg)
         .listen(([127, 0, 0, 1], 0))
+        .config(
+            Config::builder()
+                .token_attempts(1000, 1000)
+                .build()
+                .unwrap(),
+        )
         .token(TOKEN)
         .start()
         .unwrap();
@@ -58,6 +67,9 @@ fn token_missing_wrong_right() {
         // Missing.
         let resp = get(addr, path, &[]);
         assert_error(&resp, 401, "unauthorized");
+        // Refusals carry the headers every response does.
+        assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(resp.header("cache-control"), Some("no-store"));
         let challenge = resp.header("www-authenticate").unwrap();
         assert!(
             challenge.contains("Bearer realm=\"lakemetrics\""),
@@ -84,6 +96,8 @@ fn token_missing_wrong_right() {
         ] {
             let resp = get(addr, path, &[("Authorization", wrong)]);
             assert_error(&resp, 401, "invalid_token");
+            assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
+            assert_eq!(resp.header("cache-control"), Some("no-store"));
             assert!(resp
                 .header("www-authenticate")
                 .unwrap()

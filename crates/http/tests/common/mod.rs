@@ -254,3 +254,56 @@ pub fn serve(reg: &Registry, config: lakemetrics_http::Config) -> lakemetrics_ht
         .start()
         .unwrap()
 }
+
+/// A kept-alive connection, as Prometheus keeps one between scrapes: requests
+/// go one after another on the same socket.
+pub struct KeepAlive {
+    stream: TcpStream,
+}
+
+impl KeepAlive {
+    pub fn connect(addr: SocketAddr) -> io::Result<KeepAlive> {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+        Ok(KeepAlive { stream })
+    }
+
+    /// `GET path` with extra headers, leaving the connection open.
+    pub fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> io::Result<Response> {
+        let mut raw = format!("GET {path} HTTP/1.1\r\nHost: x\r\n");
+        for (k, v) in headers {
+            raw.push_str(&format!("{k}: {v}\r\n"));
+        }
+        raw.push_str("\r\n");
+        self.stream.write_all(raw.as_bytes())?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 64 * 1024];
+        while !is_complete(&buf) {
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                ));
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        parse_response(&buf)
+    }
+}
+
+/// Runs `f` on a thread until `stop` is set or `limit` has passed, whichever is
+/// first; the tests' attackers, bounded in time.
+pub fn until_stopped(
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    limit: Duration,
+    mut f: impl FnMut() + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let end = std::time::Instant::now() + limit;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) && std::time::Instant::now() < end {
+            f();
+        }
+    })
+}
