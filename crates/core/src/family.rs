@@ -879,6 +879,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn label_sets_of_any_length_read_back_in_32_bytes() {
+        assert_eq!(std::mem::size_of::<LabelSet>(), 32);
+        let i = crate::intern::Interner::default();
+        let pairs: Vec<(Sym, Sym)> = (0..5)
+            .map(|k| (i.intern(&format!("k{k}")), i.intern(&format!("v{k}"))))
+            .collect();
+        for n in 0..=5 {
+            let set: LabelSet = pairs[..n].iter().cloned().collect();
+            assert_eq!(&*set, &pairs[..n], "{n} pairs");
+            let heap = set.heap_bytes();
+            match n {
+                1 | 2 => assert_eq!(heap, 0, "{n} pairs are inline"),
+                0 => assert_eq!(heap, 0, "an empty box allocates nothing"),
+                _ => assert_eq!(heap, chunk(n * 16)),
+            }
+        }
+        // One pair is one label even when both pairs hold the same value.
+        let one: LabelSet = [(pairs[0].0.clone(), pairs[0].0.clone())]
+            .into_iter()
+            .collect();
+        assert_eq!(one.len(), 1);
+    }
+
+    #[test]
     fn exposed_names_per_kind() {
         assert_eq!(
             exposed_names("rows_total", MetricKind::Counter).as_slice(),

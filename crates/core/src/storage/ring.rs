@@ -276,13 +276,14 @@ impl<const W: usize> Rows<W> {
         unsafe { self.block.as_ref() }
     }
 
-    /// Word `i` of the rows (row `i / W`, column `i % W`); `i < len * W`.
+    /// Word `i` of the rows (row `i / W`, column `i % W`), if `i < len * W`
+    /// (always, for the slots a shape gives: checked rather than trusted, and
+    /// without a panic on the recording path).
     #[inline]
-    fn word(&self, g: &Geometry, i: usize) -> &AtomicU64 {
-        assert!(i < g.len() * W, "word {i} of a ring of {} rows", g.len());
-        // SAFETY: the block holds `1 + len * W` words (checked above), and
+    fn word(&self, g: &Geometry, i: usize) -> Option<&AtomicU64> {
+        // SAFETY: the block holds `1 + len * W` words (checked first), and
         // lives as long as `self`.
-        unsafe { &*self.block.as_ptr().add(1 + i) }
+        (i < g.len() * W).then(|| unsafe { &*self.block.as_ptr().add(1 + i) })
     }
 
     /// The head, for a writer's fast path: only decides whether to fill.
@@ -337,7 +338,9 @@ impl<const W: usize> Rows<W> {
             also(x, lx, ls);
             let row = g.slot(x) * W;
             for j in 0..W {
-                claim(self.word(g, row + j), lx, ls, value(j));
+                if let Some(w) = self.word(g, row + j) {
+                    claim(w, lx, ls, value(j));
+                }
             }
         }
         if !mutant("fill.no_publish") {
@@ -355,7 +358,7 @@ impl<const W: usize> Rows<W> {
     #[cfg(all(test, not(loom)))]
     #[inline]
     pub(crate) fn read(&self, g: &Geometry, x: u64, j: usize) -> Option<u64> {
-        let w = self.word(g, g.slot(x) * W + j);
+        let w = self.word(g, g.slot(x) * W + j)?;
         // Relaxed: ordered after the Acquire of `head` (see module docs).
         let w = w.load(Ordering::Relaxed);
         (tag(w) == g.lap(x) as u16).then_some(payload(w))
@@ -383,11 +386,12 @@ impl<const W: usize> Rows<W> {
             let mut whole = true;
             for (j, r) in row.iter_mut().enumerate() {
                 // Relaxed: ordered after the Acquire of `head` (see module docs).
-                let w = self.word(g, slot * W + j).load(Ordering::Relaxed);
-                if tag(w) == lap as u16 {
-                    *r = payload(w);
-                } else {
-                    whole = false;
+                match self
+                    .word(g, slot * W + j)
+                    .map(|w| w.load(Ordering::Relaxed))
+                {
+                    Some(w) if tag(w) == lap as u16 => *r = payload(w),
+                    _ => whole = false,
                 }
             }
             if whole {
@@ -460,8 +464,9 @@ impl<const W: usize> Rows<W> {
             also(x, g.lap(x));
             let row = g.slot(x) * W;
             for j in 0..W {
-                self.word(g, row + j)
-                    .store(pack(g.lap(x), value(j)), Ordering::Relaxed);
+                if let Some(w) = self.word(g, row + j) {
+                    w.store(pack(g.lap(x), value(j)), Ordering::Relaxed);
+                }
             }
         }
         // Release: as in `fill`, for the rows rewritten above.
@@ -480,8 +485,9 @@ impl<const W: usize> Rows<W> {
         }
         let row = g.slot(x) * W;
         for (j, v) in values.into_iter().enumerate() {
-            self.word(g, row + j)
-                .store(pack(g.lap(x), v), Ordering::Relaxed);
+            if let Some(w) = self.word(g, row + j) {
+                w.store(pack(g.lap(x), v), Ordering::Relaxed);
+            }
         }
     }
 }
@@ -663,7 +669,7 @@ mod tests {
         let r = Ring::<1>::new(&g, 0, |_| 0);
         r.fill(&g, 3, |_| 5, |_, _, _| {});
         // A writer that read epoch 1 long ago and the head before anything moved.
-        let w = r.word(&g, g.slot(1));
+        let w = r.word(&g, g.slot(1)).unwrap();
         claim(w, g.lap(1), g.lap(1).wrapping_sub(1), 99);
         assert_eq!(r.read(&g, 3, 0), Some(5));
     }
