@@ -30,7 +30,17 @@ impl Counter {
         self.inc_by(1);
     }
 
-    /// Adds `n`. Wraps at `u64::MAX` (after 584 years at a billion a second).
+    /// Adds `n`. Saturates at `u64::MAX` (584 years at a billion a second): a
+    /// counter that reaches it stays there, so exporters never see it go down
+    /// (but for an instant after the add that reached it: the add wraps, and
+    /// the value is set back to `u64::MAX` by the same call).
+    ///
+    /// ```
+    /// let c = lakemetrics_core::Registry::new().counter("c", &[]).unwrap();
+    /// c.inc_by(u64::MAX - 1);
+    /// c.inc_by(5);
+    /// assert_eq!(c.get(), u64::MAX);
+    /// ```
     #[inline]
     pub fn inc_by(&self, n: u64) {
         let s = &*self.0;

@@ -74,9 +74,23 @@ impl CounterCore {
         // Relaxed: the total is one word; the only thing published with a base is
         // the base itself (see `ring`).
         let prev = self.total.fetch_add(n, Ordering::Relaxed);
+        if prev.checked_add(n).is_none() {
+            self.saturate();
+        }
         if !current {
             self.start(now, prev, fresh);
         }
+    }
+
+    /// After an add that wrapped past `u64::MAX`: the total saturates there.
+    /// Every add after this store starts from `u64::MAX`, so it wraps too and
+    /// stores again; an add between the wrap and this store is overwritten.
+    /// Until the store, a reader can see the wrapped value.
+    #[cold]
+    #[inline(never)]
+    fn saturate(&self) {
+        // Relaxed: one word, as the add.
+        self.total.store(u64::MAX, Ordering::Relaxed);
     }
 
     #[cold]
