@@ -43,6 +43,7 @@ mod checkpoint;
 mod checkpointer;
 mod column;
 mod error;
+mod file;
 mod format;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
@@ -51,6 +52,7 @@ mod store;
 pub use checkpoint::{Checkpoint, HistoryStats, SavedFamily, SavedSeries};
 pub use checkpointer::{Checkpointer, CheckpointerBuilder, CheckpointerStats, DEFAULT_INTERVAL};
 pub use error::{Corruption, Error, Result, Skipped};
+pub use file::{DEFAULT_MAX_CHECKPOINT_BYTES, DEFAULT_READ_TIMEOUT};
 pub use format::{MAGIC, VERSION};
 pub use store::{
     CheckpointFile, CheckpointInfo, Loaded, RestoreReport, Restored, Store, StoreBuilder,
