@@ -11,6 +11,13 @@
 //! ones. A [`Checkpointer`] does the writing from a thread, on an interval and at
 //! shutdown. The file format is specified in `docs/formats.md`.
 //!
+//! The checkpoints written while the process serves are interim; the one at
+//! shutdown is final. Restoring an interim one (the process was killed) starts
+//! counters, histograms and summaries afresh, so they never move backwards
+//! under Prometheus. The directory is not trusted: only regular files are read,
+//! within a size and time limit, and a header must hold its file name's
+//! sequence number.
+//!
 //! ```
 //! use std::time::Duration;
 //! use lakemetrics_core::Registry;
