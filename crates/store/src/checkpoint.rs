@@ -21,8 +21,8 @@ use crate::error::Corruption;
 use crate::format::{
     block_header, corrupt, crc32, header, malformed, put_duration, put_f64, put_str, put_u32,
     put_u64, put_u8, put_varint, trailer, Bad, Reader, Res, Totals, BLOCK_FAMILY, BLOCK_HEADER_LEN,
-    BLOCK_SERIES, BLOCK_SERIES_MAX, BLOCK_VALUES, HEADER_LEN, MAGIC, MAX_BLOCK_BYTES, TRAILER_LEN,
-    TRAILER_MAGIC, VERSION,
+    BLOCK_SERIES, BLOCK_SERIES_MAX, BLOCK_VALUES, FLAGS_KNOWN, FLAG_INTERIM, HEADER_LEN, MAGIC,
+    MAX_BLOCK_BYTES, TRAILER_LEN, TRAILER_MAGIC, VERSION,
 };
 
 /// Everything one checkpoint file holds, decoded and verified.
@@ -32,6 +32,12 @@ pub struct Checkpoint {
     pub seq: u64,
     /// When it was taken, by the registry's clock (ns since the Unix epoch).
     pub taken_at_nanos: u64,
+    /// Whether it is an interim checkpoint: taken while its process went on
+    /// recording and serving, so a scrape may have seen more than it holds.
+    /// Restoring one starts cumulative series afresh ([`Store::restore`]).
+    ///
+    /// [`Store::restore`]: crate::Store::restore
+    pub interim: bool,
     /// The families, in name order, each with its series.
     pub families: Vec<SavedFamily>,
 }
@@ -116,11 +122,17 @@ impl Checkpoint {
         decode(bytes, true).map_err(|b| b.at(path.as_ref()))
     }
 
-    /// Reads, decodes and verifies a checkpoint file.
+    /// Reads, decodes and verifies a checkpoint file, with the default limits
+    /// ([`DEFAULT_MAX_CHECKPOINT_BYTES`], [`DEFAULT_READ_TIMEOUT`]): only a
+    /// regular file is opened (never through a symbolic link, never blocking
+    /// on a FIFO), its header is checked before the rest is read, and the read
+    /// stops at the file's size. A file named as a store names checkpoints
+    /// (`checkpoint-<seq>.lmc`) must hold that sequence number.
+    ///
+    /// [`DEFAULT_MAX_CHECKPOINT_BYTES`]: crate::DEFAULT_MAX_CHECKPOINT_BYTES
+    /// [`DEFAULT_READ_TIMEOUT`]: crate::DEFAULT_READ_TIMEOUT
     pub fn read(path: impl AsRef<std::path::Path>) -> crate::Result<Checkpoint> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, "read", e))?;
-        Checkpoint::decode(&bytes, path)
+        crate::file::read(path.as_ref(), &crate::file::Limits::default())
     }
 
     /// Series over all families.
@@ -236,6 +248,7 @@ pub(crate) fn write<W: Write>(
     reg: &Registry,
     seq: u64,
     level: usize,
+    interim: bool,
     out: W,
 ) -> io::Result<Written> {
     let taken_at = reg.now_nanos();
@@ -246,7 +259,8 @@ pub(crate) fn write<W: Write>(
         totals: Totals::default(),
         history: Default::default(),
     };
-    enc.put(&header(seq, taken_at))?;
+    let flags = if interim { FLAG_INTERIM } else { 0 };
+    enc.put(&header(seq, taken_at, flags))?;
     let mut failed = None;
     reg.visit(&Filter::all().include_idle(true), |fam| {
         if failed.is_none() {
@@ -751,9 +765,17 @@ impl<T: Value> ColumnRef for Vec<T> {
 // ------------------------------------------------------------------------------
 // Reading
 
-/// Decodes and verifies a whole checkpoint; with `verify` false, checksums are
-/// computed but not enforced (for fuzzing the parser behind them).
-pub(crate) fn decode(bytes: &[u8], verify: bool) -> Res<Checkpoint> {
+/// A checkpoint's header, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub seq: u64,
+    pub taken_at_nanos: u64,
+    pub interim: bool,
+}
+
+/// Decodes and checks the header at the start of `bytes` (which may hold only
+/// the header, or less: then it is `Truncated`, as a whole file would be).
+pub(crate) fn decode_header(bytes: &[u8], verify: bool) -> Res<Header> {
     let mut r = Reader::new(bytes, 0);
     let magic = r.take(MAGIC.len())?;
     if magic != MAGIC {
@@ -782,9 +804,26 @@ pub(crate) fn decode(bytes: &[u8], verify: bool) -> Res<Checkpoint> {
             Corruption::ChecksumMismatch { stored, computed },
         ));
     }
-    if flags != 0 || reserved != 0 {
+    if flags & !FLAGS_KNOWN != 0 || reserved != 0 {
         return Err(malformed(10, "header flags this version does not define"));
     }
+    Ok(Header {
+        seq,
+        taken_at_nanos,
+        interim: flags & FLAG_INTERIM != 0,
+    })
+}
+
+/// Decodes and verifies a whole checkpoint; with `verify` false, checksums are
+/// computed but not enforced (for fuzzing the parser behind them).
+pub(crate) fn decode(bytes: &[u8], verify: bool) -> Res<Checkpoint> {
+    let Header {
+        seq,
+        taken_at_nanos,
+        interim,
+    } = decode_header(bytes, verify)?;
+    let mut r = Reader::new(bytes, 0);
+    r.take(HEADER_LEN)?;
 
     let mut d = Decoder {
         scratch: Registry::builder()
@@ -852,6 +891,7 @@ pub(crate) fn decode(bytes: &[u8], verify: bool) -> Res<Checkpoint> {
                 return Ok(Checkpoint {
                     seq,
                     taken_at_nanos,
+                    interim,
                     families: d.families,
                 });
             }

@@ -19,6 +19,14 @@ type Callback = Box<dyn Fn(&Result<CheckpointInfo>) + Send + Sync>;
 /// `interval`, and once more when it is shut down or dropped (unless told not
 /// to). It only writes snapshots; retention needs no cleanup task.
 ///
+/// The checkpoints on the interval are interim ones
+/// ([`Store::checkpoint_interim`]), the one at shutdown a final one
+/// ([`Store::checkpoint`]): after a crash the newest checkpoint is an interim
+/// one, and a restore starts counters afresh rather than move them backwards
+/// under Prometheus. Shut the checkpointer down after whatever serves the
+/// registry (the HTTP exporter), so that the final checkpoint holds at least
+/// every value a scrape saw.
+///
 /// ```
 /// use std::time::Duration;
 /// use lakemetrics_core::Registry;
@@ -155,7 +163,7 @@ fn run(s: &Shared, interval: Duration, on_shutdown: bool) -> Option<Result<Check
             loop {
                 if *stop {
                     drop(stop);
-                    return on_shutdown.then(|| s.checkpoint());
+                    return on_shutdown.then(|| s.checkpoint(false));
                 }
                 let now = Instant::now();
                 if now >= deadline {
@@ -168,7 +176,7 @@ fn run(s: &Shared, interval: Duration, on_shutdown: bool) -> Option<Result<Check
                     .0;
             }
         }
-        let _ = s.checkpoint();
+        let _ = s.checkpoint(true);
         // Ticks missed while writing are skipped, not caught up on.
         deadline += interval;
         let now = Instant::now();
@@ -179,8 +187,12 @@ fn run(s: &Shared, interval: Duration, on_shutdown: bool) -> Option<Result<Check
 }
 
 impl Shared {
-    fn checkpoint(&self) -> Result<CheckpointInfo> {
-        let r = self.store.checkpoint(&self.registry);
+    fn checkpoint(&self, interim: bool) -> Result<CheckpointInfo> {
+        let r = if interim {
+            self.store.checkpoint_interim(&self.registry)
+        } else {
+            self.store.checkpoint(&self.registry)
+        };
         {
             let mut st = lock(&self.stats);
             match &r {
@@ -212,9 +224,10 @@ impl Checkpointer {
         Checkpointer::builder().start(store, registry)
     }
 
-    /// Writes a checkpoint now, on the calling thread (counted in the stats).
+    /// Writes an interim checkpoint now, on the calling thread (counted in the
+    /// stats).
     pub fn checkpoint_now(&self) -> Result<CheckpointInfo> {
-        self.shared.checkpoint()
+        self.shared.checkpoint(true)
     }
 
     /// What the checkpointer has done so far.

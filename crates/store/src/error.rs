@@ -84,6 +84,71 @@ pub enum Error {
         /// Every checkpoint tried, newest first, with its error.
         skipped: Vec<Skipped>,
     },
+    /// A file with a checkpoint's name is not a regular file (a symbolic link,
+    /// a FIFO, a device, a directory): it is never opened for reading, never
+    /// counted as a checkpoint and never removed.
+    #[error("{}: not a regular file ({kind}); checkpoints are only read from regular files", path.display())]
+    NotARegularFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead (`"symbolic link"`, `"FIFO"`, ...).
+        kind: &'static str,
+    },
+    /// A checkpoint file is larger than the store reads
+    /// ([`StoreBuilder::max_checkpoint_bytes`](crate::StoreBuilder::max_checkpoint_bytes)).
+    #[error("{}: {bytes} bytes, more than the {limit} bytes a checkpoint may have", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+        /// The configured maximum.
+        limit: u64,
+    },
+    /// Reading a checkpoint took longer than the store allows
+    /// ([`StoreBuilder::read_timeout`](crate::StoreBuilder::read_timeout)).
+    #[error("{}: reading took more than {limit:?} ({read} bytes read)", path.display())]
+    TimedOut {
+        /// The file.
+        path: PathBuf,
+        /// The configured limit.
+        limit: std::time::Duration,
+        /// Bytes read when it ran out.
+        read: u64,
+    },
+    /// A checkpoint's header names another sequence number than its file name
+    /// (a file copied or renamed by hand): restoring it would restore another
+    /// checkpoint than the name says, so it is refused.
+    #[error(
+        "{}: the file name says sequence number {name_seq}, its header {header_seq}",
+        path.display()
+    )]
+    SequenceMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The sequence number in its name.
+        name_seq: u64,
+        /// The sequence number in its header.
+        header_seq: u64,
+    },
+    /// The directory's newest checkpoint has the largest sequence number there
+    /// is, so no newer one can be named. Nothing was written; move that file
+    /// away (after checking what it is) to go on.
+    #[error(
+        "{}: sequence number {} leaves no room for a newer checkpoint",
+        path.display(),
+        u64::MAX
+    )]
+    SequenceExhausted {
+        /// The checkpoint with the last sequence number.
+        path: PathBuf,
+    },
+    /// The store was opened read-only ([`Store::open_read_only`](crate::Store::open_read_only)).
+    #[error("{}: the store was opened read-only", dir.display())]
+    ReadOnly {
+        /// The store's directory.
+        dir: PathBuf,
+    },
     /// A store or checkpointer option is out of range.
     #[error("invalid {what}: {reason}")]
     InvalidConfig {

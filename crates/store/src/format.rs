@@ -16,6 +16,12 @@ pub const VERSION: u16 = 1;
 
 /// Header: magic, version u16, flags u16, reserved u32, seq u64, taken_at u64, crc u32.
 pub(crate) const HEADER_LEN: usize = 36;
+/// Header flag: an interim checkpoint, taken while the process went on
+/// recording and serving (so it may hold less than a scrape already saw).
+/// Restoring one starts cumulative series afresh (`docs/formats.md`).
+pub(crate) const FLAG_INTERIM: u16 = 1;
+/// Every header flag this version defines.
+pub(crate) const FLAGS_KNOWN: u16 = FLAG_INTERIM;
 /// Block header: type u8, flags u8, reserved u16, index u32, payload length u32, crc u32.
 pub(crate) const BLOCK_HEADER_LEN: usize = 16;
 /// Trailer: magic, blocks u32, families u32, series u64, points u64, trailer offset
@@ -106,11 +112,11 @@ pub(crate) fn put_duration(out: &mut Vec<u8>, d: Duration) {
     put_u32(out, d.subsec_nanos());
 }
 
-pub(crate) fn header(seq: u64, taken_at: u64) -> [u8; HEADER_LEN] {
+pub(crate) fn header(seq: u64, taken_at: u64, flags: u16) -> [u8; HEADER_LEN] {
     let mut h = Vec::with_capacity(HEADER_LEN);
     h.extend_from_slice(&MAGIC);
     put_u16(&mut h, VERSION);
-    put_u16(&mut h, 0);
+    put_u16(&mut h, flags);
     put_u32(&mut h, 0);
     put_u64(&mut h, seq);
     put_u64(&mut h, taken_at);

@@ -56,7 +56,7 @@ fn round_trip(c: &Checkpoint) {
         }
     }
     let mut out = Vec::new();
-    checkpoint::write(&reg, c.seq, 0, &mut out).expect("writing to memory succeeds");
+    checkpoint::write(&reg, c.seq, 0, c.interim, &mut out).expect("writing to memory succeeds");
     if let Err(e) = checkpoint::decode(&out, true) {
         panic!("a checkpoint of a restored registry does not decode: {e:?}");
     }

@@ -11,6 +11,13 @@
 //! ones. A [`Checkpointer`] does the writing from a thread, on an interval and at
 //! shutdown. The file format is specified in `docs/formats.md`.
 //!
+//! The checkpoints written while the process serves are interim; the one at
+//! shutdown is final. Restoring an interim one (the process was killed) starts
+//! counters, histograms and summaries afresh, so they never move backwards
+//! under Prometheus. The directory is not trusted: only regular files are read,
+//! within a size and time limit, and a header must hold its file name's
+//! sequence number.
+//!
 //! ```
 //! use std::time::Duration;
 //! use lakemetrics_core::Registry;
@@ -43,6 +50,7 @@ mod checkpoint;
 mod checkpointer;
 mod column;
 mod error;
+mod file;
 mod format;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
@@ -51,6 +59,7 @@ mod store;
 pub use checkpoint::{Checkpoint, HistoryStats, SavedFamily, SavedSeries};
 pub use checkpointer::{Checkpointer, CheckpointerBuilder, CheckpointerStats, DEFAULT_INTERVAL};
 pub use error::{Corruption, Error, Result, Skipped};
+pub use file::{DEFAULT_MAX_CHECKPOINT_BYTES, DEFAULT_READ_TIMEOUT};
 pub use format::{MAGIC, VERSION};
 pub use store::{
     CheckpointFile, CheckpointInfo, Loaded, RestoreReport, Restored, Store, StoreBuilder,

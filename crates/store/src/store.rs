@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use lakemetrics_core::{Filter, MetricKind, Registry, OVERFLOW_LABEL};
+use lakemetrics_core::{Filter, MetricKind, Registry, SeriesState, StateData, OVERFLOW_LABEL};
 
 use crate::checkpoint::{self, kind_index, Checkpoint, HistoryStats};
 use crate::error::{Error, Result, Skipped};
+use crate::file::{self, Limits, DEFAULT_MAX_CHECKPOINT_BYTES, DEFAULT_READ_TIMEOUT};
 
 const PREFIX: &str = "checkpoint-";
 const SUFFIX: &str = ".lmc";
@@ -57,9 +58,12 @@ struct Inner {
     dir: PathBuf,
     keep: usize,
     level: usize,
-    /// The next checkpoint's sequence number; held while one is written, so
-    /// writes through clones of a store take turns.
-    next_seq: Mutex<u64>,
+    limits: Limits,
+    read_only: bool,
+    /// The next checkpoint's sequence number (`None` once `u64::MAX` was
+    /// written); held while one is written, so writes through clones of a store
+    /// take turns.
+    next_seq: Mutex<Option<u64>>,
 }
 
 /// Options of a [`Store`].
@@ -68,6 +72,7 @@ pub struct StoreBuilder {
     dir: PathBuf,
     keep: usize,
     level: usize,
+    limits: Limits,
 }
 
 impl StoreBuilder {
@@ -85,9 +90,90 @@ impl StoreBuilder {
         self
     }
 
+    /// The largest checkpoint file the store reads, in bytes
+    /// ([`DEFAULT_MAX_CHECKPOINT_BYTES`] by default; more than zero). A larger
+    /// file is passed over as [`Error::TooLarge`] without reading past its header.
+    pub fn max_checkpoint_bytes(mut self, bytes: u64) -> Self {
+        self.limits.max_bytes = bytes;
+        self
+    }
+
+    /// The longest the store spends reading one checkpoint file
+    /// ([`DEFAULT_READ_TIMEOUT`] by default; more than zero). A slower read is
+    /// abandoned as [`Error::TimedOut`].
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.timeout = timeout;
+        self
+    }
+
     /// Opens the store, creating the directory if needed. Leftover temporary
     /// files of checkpoints a crash interrupted are removed.
+    ///
+    /// The next checkpoint's sequence number follows the largest in the
+    /// directory's checkpoint names. If that is `u64::MAX`, it follows the
+    /// largest of the store's own checkpoints instead (a regular file whose
+    /// header holds the sequence number of its name); if that one is
+    /// `u64::MAX` too, opening fails with [`Error::SequenceExhausted`].
     pub fn open(self) -> Result<Store> {
+        self.validate()?;
+        fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, "create directory", e))?;
+        let entries = list(&self.dir)?;
+        for e in &entries {
+            if e.regular && is_temp(&e.name) {
+                let path = self.dir.join(&e.name);
+                fs::remove_file(&path).map_err(|e| Error::io(&path, "remove temporary file", e))?;
+            }
+        }
+        let newest = entries.iter().filter_map(|e| parse_name(&e.name)).max();
+        let next = match newest.map(|n| n.checked_add(1)) {
+            None => 1,
+            Some(Some(next)) => next,
+            Some(None) => {
+                // A name claims the last sequence number: go on after our own.
+                let ours = entries
+                    .iter()
+                    .filter_map(|e| {
+                        let seq = parse_name(&e.name)?;
+                        is_ours(&self.dir.join(&e.name), seq).then_some(seq)
+                    })
+                    .max();
+                match ours {
+                    None => 1,
+                    Some(u64::MAX) => {
+                        return Err(Error::SequenceExhausted {
+                            path: self.dir.join(file_name(u64::MAX)),
+                        })
+                    }
+                    Some(n) => n + 1,
+                }
+            }
+        };
+        Ok(self.build(false, Some(next)))
+    }
+
+    /// Opens an existing store to read it only: the directory is neither
+    /// created nor changed (temporary files stay), and [`Store::checkpoint`]
+    /// fails with [`Error::ReadOnly`]. For tools such as `lakemetrics inspect`.
+    pub fn open_read_only(self) -> Result<Store> {
+        self.validate()?;
+        // Lists it once, so that an unreadable directory is an error here.
+        list(&self.dir)?;
+        Ok(self.build(true, None))
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.limits.max_bytes == 0 {
+            return Err(Error::InvalidConfig {
+                what: "max checkpoint bytes",
+                reason: "must be more than zero".into(),
+            });
+        }
+        if self.limits.timeout.is_zero() {
+            return Err(Error::InvalidConfig {
+                what: "read timeout",
+                reason: "must be more than zero".into(),
+            });
+        }
         if self.keep == 0 {
             return Err(Error::InvalidConfig {
                 what: "keep",
@@ -100,28 +186,34 @@ impl StoreBuilder {
                 reason: format!("{} is not in 0..=12", self.level),
             });
         }
-        fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, "create directory", e))?;
-        let mut newest = 0;
-        for entry in read_dir(&self.dir)? {
-            if let Some(seq) = parse_name(&entry) {
-                newest = newest.max(seq);
-            } else if is_temp(&entry) {
-                let path = self.dir.join(&entry);
-                fs::remove_file(&path).map_err(|e| Error::io(&path, "remove temporary file", e))?;
-            }
-        }
-        Ok(Store {
+        Ok(())
+    }
+
+    fn build(self, read_only: bool, next: Option<u64>) -> Store {
+        Store {
             inner: Arc::new(Inner {
                 dir: self.dir,
                 keep: self.keep,
                 level: self.level,
-                next_seq: Mutex::new(newest + 1),
+                limits: self.limits,
+                read_only,
+                next_seq: Mutex::new(next),
             }),
-        })
+        }
     }
 }
 
-/// A checkpoint file in a store's directory.
+/// Whether `path` is one of the store's own checkpoints: a regular file whose
+/// header checks out and holds `seq`, the sequence number of its name. Only
+/// these count towards the number kept, and only these are ever removed.
+fn is_ours(path: &Path, seq: u64) -> bool {
+    file::read_header(path).is_ok_and(|h| h.seq == seq)
+}
+
+/// A checkpoint file in a store's directory: an entry named
+/// `checkpoint-<seq>.lmc`, `<seq>` decimal digits that fit a `u64`. Nothing is
+/// known of its contents yet (it may not even be a regular file: reading it
+/// says).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointFile {
     /// Its sequence number (from its name).
@@ -147,6 +239,8 @@ pub struct CheckpointInfo {
     pub series: u64,
     /// History points saved (retained epochs over all series).
     pub points: u64,
+    /// Whether it is an interim checkpoint ([`Store::checkpoint_interim`]).
+    pub interim: bool,
     /// Older checkpoints removed to keep the configured number.
     pub removed: usize,
     /// Time taken, from reading the registry to the directory's fsync.
@@ -201,6 +295,13 @@ pub struct Restored {
     pub series_with_history: usize,
     /// History points in the checkpoint.
     pub points: u64,
+    /// Whether the checkpoint was an interim one (the process that wrote it
+    /// did not stop cleanly after it): then counters, histograms and summaries
+    /// were restored as new series, at zero with no history and created now,
+    /// and only gauges with their values and history.
+    pub fresh_start: bool,
+    /// Series restored at zero because of [`Restored::fresh_start`].
+    pub series_started_afresh: usize,
     /// Time taken, from reading the file to the last series restored.
     pub elapsed: Duration,
 }
@@ -220,12 +321,22 @@ impl Store {
         Store::builder(dir).open()
     }
 
+    /// Opens the store in `dir` read-only with the default options (see
+    /// [`StoreBuilder::open_read_only`]).
+    pub fn open_read_only(dir: impl Into<PathBuf>) -> Result<Store> {
+        Store::builder(dir).open_read_only()
+    }
+
     /// A builder for other options.
     pub fn builder(dir: impl Into<PathBuf>) -> StoreBuilder {
         StoreBuilder {
             dir: dir.into(),
             keep: DEFAULT_KEEP,
             level: DEFAULT_COMPRESSION_LEVEL,
+            limits: Limits {
+                max_bytes: DEFAULT_MAX_CHECKPOINT_BYTES,
+                timeout: DEFAULT_READ_TIMEOUT,
+            },
         }
     }
 
@@ -234,19 +345,28 @@ impl Store {
         &self.inner.dir
     }
 
-    /// The checkpoint files in the directory, newest first.
+    /// The checkpoint files in the directory (every entry named
+    /// `checkpoint-<seq>.lmc`), newest first. Other names, `checkpoint-abc.lmc`
+    /// or `checkpoint-.lmc` say, are not checkpoints and are never read.
     pub fn checkpoints(&self) -> Result<Vec<CheckpointFile>> {
-        let mut files: Vec<CheckpointFile> = read_dir(&self.inner.dir)?
+        let mut files: Vec<CheckpointFile> = list(&self.inner.dir)?
             .into_iter()
-            .filter_map(|name| {
-                parse_name(&name).map(|seq| CheckpointFile {
+            .filter_map(|e| {
+                parse_name(&e.name).map(|seq| CheckpointFile {
                     seq,
-                    path: self.inner.dir.join(name),
+                    path: self.inner.dir.join(e.name),
                 })
             })
             .collect();
         files.sort_by_key(|f| std::cmp::Reverse(f.seq));
         Ok(files)
+    }
+
+    /// Reads, decodes and verifies one checkpoint file with the store's limits
+    /// (see [`Checkpoint::read`]; its header must hold the sequence number of
+    /// its name).
+    pub fn read(&self, file: &CheckpointFile) -> Result<Checkpoint> {
+        file::read(&file.path, &self.inner.limits)
     }
 
     /// Writes a checkpoint of every family and series of `reg` (idle ones
@@ -259,17 +379,49 @@ impl Store {
     ///
     /// An error after the file was renamed into place (the directory's fsync,
     /// removing old checkpoints) leaves the new checkpoint in the directory.
+    ///
+    /// This is a final checkpoint: call it once nothing serves the registry's
+    /// values any more (stop the HTTP exporter first), so that it holds at
+    /// least every value a scrape saw, and a restore continues from it. While
+    /// the process goes on serving, use [`Store::checkpoint_interim`].
     pub fn checkpoint(&self, reg: &Registry) -> Result<CheckpointInfo> {
+        self.write(reg, false)
+    }
+
+    /// Writes an interim checkpoint: one taken while the process goes on
+    /// recording and serving ([`Checkpointer`](crate::Checkpointer) writes these
+    /// on its interval). A scrape after it may see more than it holds, so if it
+    /// is the newest when the store is restored (the process stopped without a
+    /// final checkpoint: a crash), the restore starts cumulative series afresh
+    /// rather than move them backwards; see [`Store::restore`].
+    pub fn checkpoint_interim(&self, reg: &Registry) -> Result<CheckpointInfo> {
+        self.write(reg, true)
+    }
+
+    fn write(&self, reg: &Registry, interim: bool) -> Result<CheckpointInfo> {
         let started = Instant::now();
         let inner = &*self.inner;
+        if inner.read_only {
+            return Err(Error::ReadOnly {
+                dir: inner.dir.clone(),
+            });
+        }
         let mut next = inner
             .next_seq
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let seq = *next;
+        // Never replace a file we did not write (one that appeared meanwhile).
+        let mut seq = (*next).ok_or_else(|| Error::SequenceExhausted {
+            path: inner.dir.join(file_name(u64::MAX)),
+        })?;
+        while fs::symlink_metadata(inner.dir.join(file_name(seq))).is_ok() {
+            seq = seq.checked_add(1).ok_or_else(|| Error::SequenceExhausted {
+                path: inner.dir.join(file_name(u64::MAX)),
+            })?;
+        }
         let path = inner.dir.join(file_name(seq));
         let tmp = inner.dir.join(format!("{PREFIX}{seq:020}{TMP_SUFFIX}"));
-        let written = match write_file(reg, seq, inner.level, &tmp) {
+        let written = match write_file(reg, seq, inner.level, interim, &tmp) {
             Ok(w) => w,
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
@@ -280,7 +432,7 @@ impl Store {
             let _ = fs::remove_file(&tmp);
             return Err(Error::io(&path, "rename", e));
         }
-        *next = seq + 1;
+        *next = seq.checked_add(1);
         sync_dir(&inner.dir)?;
         let removed = self.prune()?;
         Ok(CheckpointInfo {
@@ -291,17 +443,21 @@ impl Store {
             families: u64::from(written.totals.families),
             series: written.totals.series,
             points: written.totals.points,
+            interim,
             removed,
             elapsed: started.elapsed(),
             history: written.history,
         })
     }
 
-    /// Removes all but the newest `keep` checkpoints; returns how many it removed.
+    /// Removes all but the newest `keep` of the store's own checkpoints (see
+    /// [`is_ours`]); returns how many it removed. Other files, even with a
+    /// checkpoint's name, neither count nor go.
     fn prune(&self) -> Result<usize> {
         let files = self.checkpoints()?;
         let mut removed = 0;
-        for f in files.iter().skip(self.inner.keep) {
+        let ours = files.iter().filter(|f| is_ours(&f.path, f.seq));
+        for f in ours.skip(self.inner.keep) {
             fs::remove_file(&f.path).map_err(|e| Error::io(&f.path, "remove old checkpoint", e))?;
             removed += 1;
         }
@@ -316,7 +472,7 @@ impl Store {
     pub fn load_newest(&self) -> Result<Loaded> {
         let mut skipped = Vec::new();
         for f in self.checkpoints()? {
-            match Checkpoint::read(&f.path) {
+            match self.read(&f) {
                 Ok(c) => {
                     return Ok(Loaded {
                         checkpoint: Some((f.path, c)),
@@ -338,6 +494,17 @@ impl Store {
     /// Restores the newest good checkpoint into `reg`: registers its families,
     /// then restores every series (cumulative values always; history when the
     /// family's ring shape is unchanged).
+    ///
+    /// If that checkpoint is an interim one ([`Store::checkpoint_interim`]: the
+    /// process that wrote it went on serving, then stopped without a final
+    /// checkpoint), a scrape may have seen counters above what it holds, and
+    /// restoring them would move them backwards, which Prometheus takes for a
+    /// reset and counts the whole restored total as new increase. So counters,
+    /// histograms and summaries start afresh instead: each series is restored
+    /// at zero, without history, created now (a new `_created`); Prometheus sees
+    /// a reset to zero, and its `increase()` across the restart misses only what
+    /// was recorded after the last scrape. Gauges restore whole.
+    /// [`Restored::fresh_start`] says which happened.
     ///
     /// All or nothing: the whole file is decoded and verified first (checksums,
     /// structure, every family and series against the core's rules), then every
@@ -373,7 +540,13 @@ impl Store {
     }
 }
 
-fn write_file(reg: &Registry, seq: u64, level: usize, tmp: &Path) -> Result<checkpoint::Written> {
+fn write_file(
+    reg: &Registry,
+    seq: u64,
+    level: usize,
+    interim: bool,
+    tmp: &Path,
+) -> Result<checkpoint::Written> {
     let file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -381,8 +554,8 @@ fn write_file(reg: &Registry, seq: u64, level: usize, tmp: &Path) -> Result<chec
         .open(tmp)
         .map_err(|e| Error::io(tmp, "create", e))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    let written =
-        checkpoint::write(reg, seq, level, &mut w).map_err(|e| Error::io(tmp, "write", e))?;
+    let written = checkpoint::write(reg, seq, level, interim, &mut w)
+        .map_err(|e| Error::io(tmp, "write", e))?;
     let file = w
         .into_inner()
         .map_err(|e| Error::io(tmp, "write", e.into_error()))?;
@@ -394,8 +567,61 @@ fn is_overflow(labels: &[(String, String)]) -> bool {
     matches!(labels, [(k, v)] if k == OVERFLOW_LABEL && v == "true")
 }
 
+/// A cumulative series' state as a new series' (zero, no history, created
+/// `now`), for a restore from an interim checkpoint; a gauge's as saved.
+fn fresh(state: &SeriesState, now: u64) -> Option<SeriesState> {
+    let data = match &state.data {
+        StateData::Gauge { .. } => return None,
+        StateData::Counter { .. } => StateData::Counter {
+            total: 0,
+            bases: Vec::new(),
+        },
+        StateData::Histogram { counts, .. } => StateData::Histogram {
+            counts: vec![0; counts.len()],
+            sum: 0.0,
+            bases: Vec::new(),
+            sum_bases: Vec::new(),
+        },
+        StateData::Summary { .. } => StateData::Summary {
+            count: 0,
+            sum: 0.0,
+            count_bases: Vec::new(),
+            sum_bases: Vec::new(),
+            sketches: Vec::new(),
+        },
+    };
+    Some(SeriesState {
+        created: now,
+        epochs: Vec::new(),
+        data,
+    })
+}
+
 /// Restores a verified checkpoint into `reg`: every check first, then the series.
 fn apply(reg: &Registry, cp: &Checkpoint, path: &Path) -> Result<Restored> {
+    let now = reg.now_nanos();
+    // The states to restore: as saved, or afresh after an interim checkpoint.
+    let afresh: Vec<Vec<Option<SeriesState>>> = cp
+        .families
+        .iter()
+        .map(|f| {
+            f.series
+                .iter()
+                .map(|s| {
+                    if cp.interim {
+                        fresh(&s.state, now)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let state = |fi: usize, si: usize| -> &SeriesState {
+        afresh[fi][si]
+            .as_ref()
+            .unwrap_or(&cp.families[fi].series[si].state)
+    };
     let incompatible = |family: &str, source| Error::Incompatible {
         path: path.to_path_buf(),
         family: family.to_string(),
@@ -415,7 +641,7 @@ fn apply(reg: &Registry, cp: &Checkpoint, path: &Path) -> Result<Restored> {
         existing.insert(fam.name().to_string(), n);
     });
     let mut labels: Vec<Vec<(&str, &str)>> = Vec::with_capacity(cp.series_count());
-    for f in &cp.families {
+    for (fi, f) in cp.families.iter().enumerate() {
         let adding = f.series.iter().filter(|s| !is_overflow(&s.labels)).count();
         if existing.get(&f.name).copied().unwrap_or(0) + adding > f.max_series {
             return Err(incompatible(
@@ -427,22 +653,22 @@ fn apply(reg: &Registry, cp: &Checkpoint, path: &Path) -> Result<Restored> {
                 },
             ));
         }
-        for s in &f.series {
+        for (si, s) in f.series.iter().enumerate() {
             let l: Vec<(&str, &str)> = s
                 .labels
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            reg.check_restore(&f.name, &l, &s.state)
+            reg.check_restore(&f.name, &l, state(fi, si))
                 .map_err(|e| incompatible(&f.name, e))?;
             labels.push(l);
         }
     }
     let mut labels = labels.into_iter();
     let (mut series, mut with_history) = (0, 0);
-    for f in &cp.families {
-        for (s, l) in f.series.iter().zip(labels.by_ref()) {
-            match reg.restore_series(&f.name, &l, &s.state, f.geometry) {
+    for (fi, f) in cp.families.iter().enumerate() {
+        for (si, l) in (0..f.series.len()).zip(labels.by_ref()) {
+            match reg.restore_series(&f.name, &l, state(fi, si), f.geometry) {
                 Ok(history) => {
                     series += 1;
                     with_history += usize::from(history);
@@ -466,6 +692,8 @@ fn apply(reg: &Registry, cp: &Checkpoint, path: &Path) -> Result<Restored> {
         series,
         series_with_history: with_history,
         points: cp.points(),
+        fresh_start: cp.interim,
+        series_started_afresh: afresh.iter().flatten().filter(|s| s.is_some()).count(),
         elapsed: Duration::ZERO,
     })
 }
@@ -475,7 +703,7 @@ fn file_name(seq: u64) -> String {
 }
 
 /// The sequence number of a checkpoint's file name (`checkpoint-<digits>.lmc`).
-fn parse_name(name: &str) -> Option<u64> {
+pub(crate) fn parse_name(name: &str) -> Option<u64> {
     let digits = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -487,13 +715,22 @@ fn is_temp(name: &str) -> bool {
     name.starts_with(PREFIX) && name.ends_with(TMP_SUFFIX)
 }
 
-fn read_dir(dir: &Path) -> Result<Vec<String>> {
+/// A directory entry: its name and whether it is a regular file (not
+/// following a symbolic link).
+struct Entry {
+    name: String,
+    regular: bool,
+}
+
+fn list(dir: &Path) -> Result<Vec<Entry>> {
     let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, "list directory", e))?;
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, "list directory", e))?;
         if let Ok(name) = entry.file_name().into_string() {
-            names.push(name);
+            // `file_type` does not follow links; an error reads as "not regular".
+            let regular = entry.file_type().is_ok_and(|t| t.is_file());
+            names.push(Entry { name, regular });
         }
     }
     Ok(names)

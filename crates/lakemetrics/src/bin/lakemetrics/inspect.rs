@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use lakemetrics::store::{Checkpoint, SavedFamily, SavedSeries};
+use lakemetrics::store::{Checkpoint, SavedFamily, SavedSeries, Store};
 use lakemetrics::StateData;
 
 use crate::cli::{Arg, Args, UsageError};
@@ -19,7 +19,9 @@ verified first; a damaged file is reported with the byte offset of the damage.
 
 PATH is a checkpoint file (checkpoint-<seq>.lmc) or a store directory (as given
 to 'demo --data-dir'); for a directory, every checkpoint is listed with its
-state, and the newest that reads back whole is shown.
+state, and the newest that reads back whole is shown. Files are read as the
+store reads them: regular files only, at most 1 GiB, and a file named
+checkpoint-<seq>.lmc must hold that sequence number. Nothing is changed.
 
 Usage: lakemetrics inspect [OPTIONS] <PATH>
 
@@ -70,59 +72,58 @@ pub fn main(args: Args) -> Result<ExitCode, UsageError> {
         print!("{HELP}");
         return Ok(ExitCode::SUCCESS);
     };
-    let file = if opts.path.is_dir() {
+    let (file, checkpoint) = if opts.path.is_dir() {
         match newest_good(&opts.path) {
-            Some(f) => f,
-            None => {
+            Ok(Some(found)) => found,
+            Ok(None) => {
                 eprintln!(
                     "error: no checkpoint in {} reads back whole",
                     opts.path.display()
                 );
                 return Ok(ExitCode::FAILURE);
             }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
         }
     } else {
-        opts.path.clone()
+        match Checkpoint::read(&opts.path) {
+            Ok(c) => (opts.path.clone(), c),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
     };
-    match Checkpoint::read(&file) {
-        Ok(c) => {
-            print!("{}", describe(&file, &c, opts.series));
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::FAILURE)
-        }
-    }
+    print!("{}", describe(&file, &checkpoint, opts.series));
+    Ok(ExitCode::SUCCESS)
 }
 
-/// Lists the directory's checkpoints, newest first, each with its state;
-/// returns the newest that reads back whole.
-fn newest_good(dir: &Path) -> Option<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("checkpoint-") && n.ends_with(".lmc"))
-        })
-        .collect();
-    files.sort_by(|a, b| b.cmp(a));
+/// Lists the directory's checkpoints as the store sees them, newest first,
+/// each with its state; returns the newest that reads back whole.
+fn newest_good(dir: &Path) -> Result<Option<(PathBuf, Checkpoint)>, lakemetrics::store::Error> {
+    let store = Store::open_read_only(dir)?;
+    let files = store.checkpoints()?;
     println!("{} checkpoint(s) in {}", files.len(), dir.display());
     let mut good = None;
     for f in files {
-        let size = std::fs::metadata(&f).map_or(0, |m| m.len());
-        match Checkpoint::read(&f) {
+        let size = std::fs::symlink_metadata(&f.path).map_or(0, |m| m.len());
+        match store.read(&f) {
             Ok(c) => {
-                println!("  {}  seq {}  {size} bytes  ok", f.display(), c.seq);
-                good.get_or_insert(f);
+                let kind = if c.interim { "interim" } else { "final" };
+                println!(
+                    "  {}  seq {}  {size} bytes  {kind}  ok",
+                    f.path.display(),
+                    c.seq
+                );
+                good.get_or_insert((f.path, c));
             }
-            Err(e) => println!("  {}  {size} bytes  BAD: {e}", f.display()),
+            Err(e) => println!("  {}  {size} bytes  BAD: {e}", f.path.display()),
         }
     }
     println!();
-    good
+    Ok(good)
 }
 
 fn describe(path: &Path, c: &Checkpoint, series: bool) -> String {
@@ -130,12 +131,17 @@ fn describe(path: &Path, c: &Checkpoint, series: bool) -> String {
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let _ = writeln!(
         out,
-        "{}: checkpoint format {}, seq {}, taken {} ({} ns)",
+        "{}: checkpoint format {}, seq {}, taken {} ({} ns), {}",
         path.display(),
         lakemetrics::store::VERSION,
         c.seq,
         utc(c.taken_at_nanos),
-        c.taken_at_nanos
+        c.taken_at_nanos,
+        if c.interim {
+            "interim (restoring it starts counters afresh)"
+        } else {
+            "final"
+        }
     );
     let points = c.points();
     let _ = writeln!(

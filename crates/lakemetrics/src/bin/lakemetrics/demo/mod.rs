@@ -35,7 +35,7 @@ pub const PROMETHEUS_FILE: &str = "metrics.prom";
 /// The JSON export's file name.
 pub const JSON_FILE: &str = "metrics.json";
 
-/// How often `--data-dir` checkpoints (and once more on exit).
+/// How often `--data-dir` checkpoints by default (and once more on exit).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 
 /// Counters and gauges keep one-second epochs for this long.
@@ -63,9 +63,13 @@ scrape endpoint /metrics for Prometheus, and the JSON API /api/v1/series
 (docs/http.md); --listen picks another address, --no-http turns it off.
 
 With --data-dir, the demo restores the newest checkpoint in DIR at start (so
-its counters continue from the last run), checkpoints every 10 seconds, and
-once more on exit. Use the same --prefix and --window across runs of one DIR;
-'lakemetrics inspect DIR' shows what it holds.
+its counters continue from the last run), checkpoints every 10 seconds
+(--checkpoint-every), and once more on exit. If the last run did not exit
+cleanly (it was killed), counters, histograms and summaries start afresh
+instead, so that Prometheus sees a reset to zero rather than a fall to an older
+value, which it would count as the whole total again; gauges are restored.
+Use the same --prefix and --window across runs of one DIR; 'lakemetrics
+inspect DIR' shows what it holds.
 
 Usage: lakemetrics demo [OPTIONS]
 
@@ -76,6 +80,9 @@ Options:
                              [default: ./lakemetrics-demo-out]
       --data-dir <DIR>       Restore from and checkpoint to this directory,
                              created if missing [default: none]
+      --checkpoint-every <DURATION>
+                             Checkpoint interval with --data-dir, 100ms to 1h
+                             [default: 10s]
       --writers <N>          Writer threads, 1 to 64 [default: 2]
       --queue <N>            Capacity of the queue between readers and writers,
                              1 to 100000 [default: 64]
@@ -103,6 +110,7 @@ pub struct Options {
     pub duration: Option<Duration>,
     pub out_dir: PathBuf,
     pub data_dir: Option<PathBuf>,
+    pub checkpoint_every: Duration,
     pub writers: usize,
     pub queue: usize,
     pub error_rate: f64,
@@ -123,6 +131,7 @@ impl Default for Options {
             duration: None,
             out_dir: PathBuf::from(DEFAULT_OUT_DIR),
             data_dir: None,
+            checkpoint_every: CHECKPOINT_EVERY,
             writers: 2,
             queue: 64,
             error_rate: 0.02,
@@ -193,8 +202,8 @@ pub fn parse(mut args: Args) -> Result<Options, UsageError> {
                 o.listen = Some(addr);
                 o.listen_given = true;
             }
-            "-d" | "--duration" | "-o" | "--out-dir" | "--data-dir" | "--writers" | "--queue"
-            | "--error-rate" | "--window" | "--seed" | "--prefix" => {
+            "-d" | "--duration" | "-o" | "--out-dir" | "--data-dir" | "--checkpoint-every"
+            | "--writers" | "--queue" | "--error-rate" | "--window" | "--seed" | "--prefix" => {
                 let v = args.value(&name, inline).map_err(usage)?;
                 let r: Result<(), String> = (|| {
                     match name.as_str() {
@@ -223,6 +232,16 @@ pub fn parse(mut args: Args) -> Result<Options, UsageError> {
                                 ));
                             }
                             o.data_dir = Some(PathBuf::from(&v));
+                        }
+                        "--checkpoint-every" => {
+                            let d =
+                                parse_duration(&v).map_err(|e| format!("option '{name}': {e}"))?;
+                            if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
+                                return Err(format!(
+                                    "option '{name}': {v} is out of range (100ms to 1h)"
+                                ));
+                            }
+                            o.checkpoint_every = d;
                         }
                         "--writers" => {
                             o.writers = in_range(&name, parse_number(&name, &v)?, 1, 64)?
@@ -335,6 +354,9 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
     let writer = build(WRITER, WRITER_KINDS)?;
     let mut all = readers.clone();
     all.push(writer.clone());
+    // What the registry held before this run recorded anything (restored).
+    let batches = |all: &[HandlerMetrics]| all.iter().map(|h| h.totals().batches).sum::<u64>();
+    let batches_at_start = batches(&all);
     // Started before the simulation, so that the URL prints above the live view.
     let http = match opts.listen {
         Some(addr) => match HttpExporter::builder(&reg).listen(addr).start() {
@@ -357,7 +379,7 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
     let checkpointer = match store {
         Some(store) => Some(
             Checkpointer::builder()
-                .interval(CHECKPOINT_EVERY)
+                .interval(opts.checkpoint_every)
                 .on_result(|r| {
                     if let Err(e) = r {
                         eprintln!("warning: checkpoint failed: {e}");
@@ -421,6 +443,10 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
     drop((tx, rx, http));
     let elapsed = started.elapsed();
     print!("{}", view::summary(elapsed, &all));
+    println!(
+        "Batches recorded in this run: {}",
+        batches(&all).saturating_sub(batches_at_start)
+    );
     if let Some(last) = checkpointer.and_then(Checkpointer::shutdown) {
         let info = last.map_err(|e| io::Error::other(e.to_string()))?;
         println!(
@@ -438,9 +464,17 @@ fn restore(reg: &Registry, dir: &Path) -> io::Result<Store> {
     let store = Store::open(dir).map_err(fail)?;
     let report = store.restore(reg).map_err(fail)?;
     for s in &report.skipped {
-        eprintln!("warning: skipped a damaged checkpoint: {}", s.error);
+        eprintln!("warning: skipped a checkpoint: {}", s.error);
     }
     match report.restored {
+        Some(r) if r.fresh_start => println!(
+            "Restored {} series from {} (seq {}); the last run did not exit cleanly, so \
+             {} counter, histogram and summary series start afresh (Prometheus sees a reset)",
+            r.series,
+            r.path.display(),
+            r.seq,
+            r.series_started_afresh
+        ),
         Some(r) => println!(
             "Restored {} series from {} (seq {})",
             r.series,
@@ -537,6 +571,10 @@ mod tests {
             (&["--prefix", "9-"], "does not make valid metric names"),
             (&["--quiet=yes"], "takes no value"),
             (&["--out-dir="], "must not be empty"),
+            (
+                &["--checkpoint-every", "10ms"],
+                "out of range (100ms to 1h)",
+            ),
         ] {
             let msg = parse_err(args);
             assert!(msg.contains(expect), "{args:?}: {msg}");
