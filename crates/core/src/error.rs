@@ -66,14 +66,18 @@ pub enum Error {
         what: &'static str,
     },
     /// Creating the series would pass a cardinality limit.
-    #[error("metric {name:?} reached its limit of {limit} series ({scope})")]
+    #[error(
+        "metric {name:?} reached the {scope} limit of {limit} {}",
+        if *scope == "families" { "families" } else { "series" }
+    )]
     CardinalityLimit {
         /// The metric name (shared with the family: refusing a lookup past a
         /// limit allocates nothing).
         name: std::sync::Arc<str>,
         /// The limit that was reached.
         limit: usize,
-        /// `"family"` or `"registry"`.
+        /// `"family"` or `"registry"` (series limits), or `"families"` (the
+        /// registry's limit on families, which a new name would pass).
         scope: &'static str,
     },
     /// The family's exposed sample names would collide with another family's

@@ -38,12 +38,36 @@ pub(crate) struct Inner {
     defaults: Defaults,
     max_series: usize,
     series_count: AtomicUsize,
+    max_families: usize,
+    /// Families other than self-metrics; changed under the families' write lock.
+    user_families: AtomicUsize,
     max_label_value_len: usize,
     max_labels: usize,
     memory_budget: Option<u64>,
 }
 
 impl Inner {
+    /// Counts `family`, about to be added (under the families' write lock), or
+    /// fails if that would pass the registry's family limit. Self-metrics are
+    /// not counted.
+    fn take_family_slot(&self, family: &Family) -> Result<()> {
+        if family.internal {
+            return Ok(());
+        }
+        // Relaxed: only changed under the families' write lock, which the
+        // caller holds.
+        let n = self.user_families.load(StdOrdering::Relaxed);
+        if n >= self.max_families {
+            return Err(Error::CardinalityLimit {
+                name: Arc::from(family.name.as_str()),
+                limit: self.max_families,
+                scope: "families",
+            });
+        }
+        self.user_families.store(n + 1, StdOrdering::Relaxed);
+        Ok(())
+    }
+
     /// Fails if adding `family` to `families` would take the registry over its
     /// memory budget.
     fn check_budget(&self, families: &BTreeMap<Sym, Arc<Family>>, family: &Family) -> Result<()> {
@@ -111,6 +135,7 @@ pub struct RegistryBuilder {
     mapping: SketchMapping,
     max_series: usize,
     max_series_per_family: usize,
+    max_families: usize,
     max_label_value_len: usize,
     max_labels: usize,
     idle_ttl: Option<Duration>,
@@ -126,6 +151,7 @@ impl Default for RegistryBuilder {
             mapping: SketchMapping::default_mapping(),
             max_series: 1_000_000,
             max_series_per_family: 100_000,
+            max_families: 10_000,
             max_label_value_len: 1024,
             max_labels: 32,
             idle_ttl: None,
@@ -168,6 +194,29 @@ impl RegistryBuilder {
     /// Most series per family unless the family says otherwise (100,000).
     pub fn max_series_per_family(mut self, max: usize) -> Self {
         self.max_series_per_family = max.max(1);
+        self
+    }
+
+    /// Most families (metric names) in the registry (10,000); self-metric
+    /// families do not count. Past it, a lookup of a new name fails with
+    /// [`Error::CardinalityLimit`] (scope `"families"`), and an `_or_overflow`
+    /// lookup records into the registry's overflow family of its kind
+    /// (`lakemetrics_overflow_counter`, `_gauge`, `_histogram`, `_summary`),
+    /// counted in `lakemetrics_cardinality_overflow`; so does an `_or_overflow`
+    /// lookup of a new name once the registry's series limit is reached.
+    ///
+    /// ```
+    /// use lakemetrics_core::{Error, Registry};
+    /// let reg = Registry::builder().max_families(2).build();
+    /// reg.counter("a", &[]).unwrap();
+    /// reg.counter("b", &[]).unwrap();
+    /// let err = reg.counter("c", &[]).unwrap_err();
+    /// assert!(matches!(err, Error::CardinalityLimit { scope: "families", .. }));
+    /// reg.counter_or_overflow("c", &[]).unwrap().inc();
+    /// assert_eq!(reg.counter_or_overflow("d", &[]).unwrap().get(), 1);
+    /// ```
+    pub fn max_families(mut self, max: usize) -> Self {
+        self.max_families = max;
         self
     }
 
@@ -232,6 +281,8 @@ impl RegistryBuilder {
                 },
                 max_series: self.max_series,
                 series_count: AtomicUsize::new(0),
+                max_families: self.max_families,
+                user_families: AtomicUsize::new(0),
                 max_label_value_len: self.max_label_value_len,
                 max_labels: self.max_labels,
                 memory_budget: self.memory_budget,
@@ -496,6 +547,12 @@ impl Registry {
                         other,
                     });
                 }
+                if let Err(e) = inner.take_family_slot(&family) {
+                    drop(families);
+                    drop(family);
+                    inner.interner.release([name]);
+                    return Err(e);
+                }
                 families.insert(name, Arc::new(family));
                 Ok(())
             }
@@ -581,6 +638,17 @@ impl Registry {
                 kind,
             });
         }
+        if overflow
+            && name != OVERFLOW_METRIC
+            // Acquire: as in `full`.
+            && inner.series_count.load(StdOrdering::Acquire) >= inner.max_series
+            && restore.is_none()
+            && !inner.families.read().contains_key(name)
+        {
+            // A new name past the registry's series limit: a family of its own
+            // would hold nothing but its overflow series, one per name.
+            return self.registry_overflow(kind);
+        }
         if !overflow
             && name != OVERFLOW_METRIC
             // Acquire: as in `full`.
@@ -603,7 +671,12 @@ impl Registry {
                 }),
             };
         }
-        let family = self.family(name, kind)?;
+        let family = match self.family(name, kind) {
+            Err(Error::CardinalityLimit {
+                scope: "families", ..
+            }) if overflow && restore.is_none() => return self.registry_overflow(kind),
+            r => r?,
+        };
         // Past a limit, refuse (or overflow) on read locks alone: no write lock,
         // no index entry inserted and removed, no allocation. Under a cardinality
         // attack every new label set lands here, and lookups of the family must
@@ -765,6 +838,12 @@ impl Registry {
                                 other,
                             });
                         }
+                        if let Err(e) = inner.take_family_slot(&built) {
+                            drop(families);
+                            drop(built);
+                            inner.interner.release([sym]);
+                            return Err(e);
+                        }
                         families
                             .entry(sym)
                             .or_insert_with(|| Arc::new(built))
@@ -808,20 +887,64 @@ impl Registry {
     }
 
     fn overflow_counter(&self, metric: &str) -> Result<Counter> {
+        self.internal_family(OVERFLOW_METRIC, || {
+            Describe::counter(OVERFLOW_METRIC).help(
+                "Lookups sent to a family's overflow series because a cardinality limit was reached.",
+            )
+        })?;
+        self.counter_or_overflow(OVERFLOW_METRIC, &[("metric", metric)])
+    }
+
+    /// The self-metric family `name`, registered as `describe()` says (exempt
+    /// from the registry's limits) if new. Allocates nothing if it exists.
+    #[cold]
+    fn internal_family(
+        &self,
+        name: &str,
+        describe: impl FnOnce() -> Describe,
+    ) -> Result<Arc<Family>> {
         let inner = &*self.inner;
-        if !inner.families.read().contains_key(OVERFLOW_METRIC) {
-            note_write_lock();
-            let mut families = inner.families.write();
-            let sym = inner.interner.intern(OVERFLOW_METRIC);
-            if !families.contains_key(OVERFLOW_METRIC) {
-                let d = Describe::counter(OVERFLOW_METRIC)
-                    .help("Lookups sent to a family's overflow series because a cardinality limit was reached.");
-                let mut f = Family::build(&d, sym.clone(), &inner.defaults)?;
-                f.internal = true;
-                families.insert(sym, Arc::new(f));
+        if let Some(f) = inner.families.read().get(name) {
+            return Ok(f.clone());
+        }
+        note_write_lock();
+        let mut families = inner.families.write();
+        if let Some(f) = families.get(name) {
+            return Ok(f.clone());
+        }
+        let d = describe();
+        let sym = inner.interner.intern(&d.name);
+        let mut f = Family::build(&d, sym.clone(), &inner.defaults)?;
+        f.internal = true;
+        let f = Arc::new(f);
+        families.insert(sym, f.clone());
+        Ok(f)
+    }
+
+    /// The overflow series of the registry's overflow family of `kind`: where
+    /// an `_or_overflow` lookup of a name that cannot have a family of its own
+    /// (past the family limit, or the series limit) records. Counted as a
+    /// lookup of that family in `lakemetrics_cardinality_overflow`.
+    #[cold]
+    fn registry_overflow(&self, kind: MetricKind) -> Result<AnySeries> {
+        let name = overflow_family(kind);
+        let family = self.internal_family(name, || {
+            Describe::new(name, kind).help(
+                "Recordings of metric names that could not have a family of their own: the registry's family or series limit was reached.",
+            )
+        })?;
+        if family.kind != kind {
+            // A user family took the name first.
+            return Err(self.kind_conflict(name, kind));
+        }
+        let s = self.overflow(&family);
+        // `overflow` counts lookups of user families only.
+        if family.internal {
+            if let Ok(c) = self.overflow_counter(name) {
+                c.inc();
             }
         }
-        self.counter_or_overflow(OVERFLOW_METRIC, &[("metric", metric)])
+        Ok(s)
     }
 
     /// Checks, without changing anything, that `state` can be restored as the
@@ -1003,6 +1126,16 @@ fn series_key(h: &ahash::RandomState, s: SeriesRef<'_>) -> u64 {
         s.name(),
         s.labels().iter().map(|(k, v)| (k.as_str(), v.as_str())),
     )
+}
+
+/// The registry's overflow family of `kind` (see [`RegistryBuilder::max_families`]).
+fn overflow_family(kind: MetricKind) -> &'static str {
+    match kind {
+        MetricKind::Counter => "lakemetrics_overflow_counter",
+        MetricKind::Gauge => "lakemetrics_overflow_gauge",
+        MetricKind::Histogram => "lakemetrics_overflow_histogram",
+        MetricKind::Summary => "lakemetrics_overflow_summary",
+    }
 }
 
 fn is_overflow_labels(labels: &[(&str, &str)]) -> bool {
