@@ -63,7 +63,25 @@ impl Counter {
     }
 
     /// Per-second rate over the last `window`: [`Counter::increase`] divided by the
-    /// time those epochs cover up to now (or since the series was created).
+    /// time those epochs span up to now, time before the series was created
+    /// included (it had no increase then). This is how PromQL's `rate()` treats
+    /// a series that appears within the range (it divides by the range, not by
+    /// the series' age), less its extrapolation: three increments in the first
+    /// millisecond of a series give 3 / 60 s over 60 s, not 3 / 1 ms. Without
+    /// history (`Retention::NONE`), the total divided by the series' age.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use lakemetrics_core::{ManualClock, Registry};
+    /// // On an epoch boundary: 60 s over 10 s epochs spans exactly 60 s.
+    /// let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    /// let reg = Registry::builder().clock(clock.clone()).build();
+    /// let c = reg.counter("rows", &[]).unwrap();
+    /// c.inc_by(3);
+    /// clock.advance(Duration::from_millis(1));
+    /// assert_eq!(c.rate(Duration::from_secs(60)), 3.0 / 60.001);
+    /// ```
     pub fn rate(&self, window: Duration) -> f64 {
         let s = &*self.0;
         s.core.rate(s.shared().clock.now_nanos(), window, s.created)

@@ -122,7 +122,9 @@ fn run(retention: Retention, ops: Vec<Op>) {
                     expect,
                     "increase over {ms}ms at {now}"
                 );
-                let covered = now.saturating_sub((win.0 * cw).max(created)) as f64 / 1e9;
+                // The rule (`Counter::rate`): the time the window's epochs span up
+                // to now, before the series' creation included (no extrapolation).
+                let covered = now.saturating_sub(win.0 * cw) as f64 / 1e9;
                 let rate = if covered > 0.0 {
                     expect as f64 / covered
                 } else {

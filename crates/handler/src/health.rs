@@ -118,9 +118,11 @@ impl HandlerMetrics {
     ///     h.record_batch(1000, 10);
     ///     t.success();
     /// }
-    /// let health = h.health(Duration::from_secs(60));
+    /// let health = h.health(Duration::from_secs(30));
     /// assert_eq!(health.batches, 10);
-    /// assert_eq!(health.throughput.records_per_second, 100.0); // 100 records in 1 s
+    /// // 100 records over the 30 s window (the handler is 1 s old: as PromQL's
+    /// // `rate`, the time before it existed counts, with no increase).
+    /// assert_eq!(health.throughput.records_per_second, 100.0 / 30.0);
     /// assert!(health.latency.p50.unwrap() <= Duration::from_millis(100));
     /// ```
     pub fn health(&self, window: Duration) -> Health {

@@ -177,12 +177,13 @@ impl CounterCore {
     }
 
     /// Per-second rate over the epochs covering `(now - window, now]`: their
-    /// increase divided by the time they cover up to `now`, or since `created`
-    /// if the series is younger; 0 when no time is covered.
+    /// increase divided by the time they span up to `now`, before `created`
+    /// included (see `Counter::rate`); without history, the total divided by
+    /// the time since `created`. 0 when no time is covered.
     pub fn rate(&self, now: u64, window: Duration, created: u64) -> f64 {
-        let secs = window_span(&self.shared.geometry, now, window, created)
-            .duration()
-            .as_secs_f64();
+        let g = &self.shared.geometry;
+        let from = if g.is_lifetime() { created } else { 0 };
+        let secs = window_span(g, now, window, from).duration().as_secs_f64();
         if secs <= 0.0 {
             return 0.0;
         }
