@@ -47,6 +47,20 @@ pub enum Error {
         /// The repeated label name.
         name: String,
     },
+    /// The family's series have other label names: every series of a family
+    /// has the same label names (as Prometheus' data model and its client
+    /// libraries require), so that queries and exports see one shape.
+    #[error(
+        "metric {name:?} has label names {expected:?}; a series with {got:?} would mix label sets in one family"
+    )]
+    LabelNamesMismatch {
+        /// The metric name.
+        name: String,
+        /// The label names the family's series have, sorted.
+        expected: Vec<String>,
+        /// The label names asked for, sorted.
+        got: Vec<String>,
+    },
     /// The name is already registered with another kind.
     #[error("metric {name:?} is a {existing}, not a {requested}")]
     KindConflict {

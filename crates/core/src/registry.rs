@@ -705,6 +705,24 @@ impl Registry {
             }
             return Ok(e.get());
         }
+        // One shape per family: the label names of its series (any series will
+        // do, they all agree).
+        if let Some(first) = list.iter().next() {
+            let have = first.labels();
+            let same = have.len() == labels.len()
+                && labels
+                    .iter()
+                    .all(|(k, _)| have.iter().any(|(h, _)| h.as_str() == *k));
+            if !same {
+                let mut got: Vec<String> = labels.iter().map(|(k, _)| (*k).to_owned()).collect();
+                got.sort_unstable();
+                return Err(Error::LabelNamesMismatch {
+                    name: name.into(),
+                    expected: have.iter().map(|(k, _)| k.as_str().to_owned()).collect(),
+                    got,
+                });
+            }
+        }
         // The limits again, exactly, now that no other creation in this family
         // can run: `full` may have raced one that reached them.
         let limit = if list.len() >= family.max_series {

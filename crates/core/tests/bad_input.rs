@@ -115,6 +115,18 @@ fn every_bad_input_is_a_typed_error_and_changes_nothing() {
             },
         ),
         (
+            "other label names than the family's",
+            |r| {
+                r.gauge("depth", &[("region", "eu"), ("bucket", "b")])
+                    .map(drop)
+            },
+            Error::LabelNamesMismatch {
+                name: "depth".into(),
+                expected: vec![],
+                got: vec!["bucket".into(), "region".into()],
+            },
+        ),
+        (
             "duplicate label",
             |r| {
                 r.counter("rows", &[("handler", "csv"), ("handler", "json")])

@@ -61,7 +61,7 @@ fn a_full_registry_sends_new_names_to_one_overflow_family() {
 #[test]
 fn the_family_limit_bounds_names_of_every_kind() {
     let reg = Registry::builder().max_families(3).build();
-    reg.counter("a", &[]).unwrap();
+    reg.counter("a", &[("x", "0")]).unwrap();
     reg.gauge("b", &[]).unwrap();
     reg.histogram("c", &[]).unwrap();
     let err = reg.summary("d", &[]).unwrap_err();

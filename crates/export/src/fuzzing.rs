@@ -620,7 +620,12 @@ fn text_roundtrip(data: &[u8], om: bool) {
     let fams = parse_text(&text, om).unwrap_or_else(|e| panic!("{e}\n--- output:\n{text}"));
     let ctx = |what: &str| format!("{what}\n--- case: {case:?}\n--- output:\n{text}");
     assert_eq!(fams.len(), 4, "{}", ctx("family count"));
-    let help = (!case.help.is_empty()).then(|| case.help.clone());
+    // Empty help is written as the default text.
+    let help = Some(if case.help.is_empty() {
+        crate::DEFAULT_HELP.to_string()
+    } else {
+        case.help.clone()
+    });
     let labels: Vec<(String, String)> = case
         .labels
         .iter()

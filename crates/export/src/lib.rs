@@ -61,6 +61,7 @@ mod text;
 
 pub use exporter::Exporter;
 pub use format::{Format, JSON_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE};
+pub use text::DEFAULT_HELP;
 
 use std::io::{self, Write};
 

@@ -205,6 +205,9 @@ pub(crate) fn write_eof<W: Write + ?Sized>(out: &mut W) -> io::Result<()> {
     out.write_all(b"# EOF\n")
 }
 
+/// The HELP text written for a family registered without one.
+pub const DEFAULT_HELP: &str = "No description registered.";
+
 fn write_metadata<W: Write + ?Sized>(
     out: &mut W,
     dialect: Dialect,
@@ -212,17 +215,20 @@ fn write_metadata<W: Write + ?Sized>(
     stem: &str,
     suffix: &str,
 ) -> io::Result<()> {
-    let help = fam.help();
+    // A family registered without HELP text gets this one: an exposition
+    // without HELP draws `promtool check metrics`' "no help text" lint.
+    let help = match fam.help() {
+        "" => DEFAULT_HELP,
+        h => h,
+    };
     let kind = fam.kind().as_str().as_bytes();
     match dialect {
         Dialect::Prometheus => {
-            if !help.is_empty() {
-                out.write_all(b"# HELP ")?;
-                write_name(out, stem, suffix)?;
-                out.write_all(b" ")?;
-                write_help_0_0_4(out, help)?;
-                out.write_all(b"\n")?;
-            }
+            out.write_all(b"# HELP ")?;
+            write_name(out, stem, suffix)?;
+            out.write_all(b" ")?;
+            write_help_0_0_4(out, help)?;
+            out.write_all(b"\n")?;
             out.write_all(b"# TYPE ")?;
             write_name(out, stem, suffix)?;
             out.write_all(b" ")?;
@@ -242,13 +248,11 @@ fn write_metadata<W: Write + ?Sized>(
                 out.write_all(unit.as_bytes())?;
                 out.write_all(b"\n")?;
             }
-            if !help.is_empty() {
-                out.write_all(b"# HELP ")?;
-                out.write_all(stem.as_bytes())?;
-                out.write_all(b" ")?;
-                write_quoted_escaped(out, help)?;
-                out.write_all(b"\n")?;
-            }
+            out.write_all(b"# HELP ")?;
+            out.write_all(stem.as_bytes())?;
+            out.write_all(b" ")?;
+            write_quoted_escaped(out, help)?;
+            out.write_all(b"\n")?;
             Ok(())
         }
     }

@@ -107,7 +107,7 @@ fn expected(reg: &Registry) -> Vec<Value> {
             }
         }
         out.push(json!({
-            "name": name, "type": kind, "help": fam.help(), "unit": unit, "samples": samples,
+            "name": name, "type": kind, "help": match fam.help() { "" => lakemetrics_export::DEFAULT_HELP, h => h }, "unit": unit, "samples": samples,
         }));
     });
     out
