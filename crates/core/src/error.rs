@@ -47,9 +47,10 @@ pub enum Error {
         /// The repeated label name.
         name: String,
     },
-    /// The family's series have other label names: every series of a family
-    /// has the same label names (as Prometheus' data model and its client
-    /// libraries require), so that queries and exports see one shape.
+    /// The family's series have other label names: every series a lookup
+    /// creates has the label names its family's series have (as Prometheus'
+    /// client libraries require), so that queries and exports see one shape.
+    /// (Series restored from a checkpoint written before this rule may differ.)
     #[error(
         "metric {name:?} has label names {expected:?}; a series with {got:?} would mix label sets in one family"
     )]

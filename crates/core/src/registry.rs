@@ -706,8 +706,9 @@ impl Registry {
             return Ok(e.get());
         }
         // One shape per family: the label names of its series (any series will
-        // do, they all agree).
-        if let Some(first) = list.iter().next() {
+        // do, they all agree). Restored series are let through: a checkpoint
+        // written before this rule may hold families whose series differ.
+        if let Some(first) = list.iter().next().filter(|_| restore.is_none()) {
             let have = first.labels();
             let same = have.len() == labels.len()
                 && labels

@@ -49,7 +49,7 @@ fn start_and_stop() {
     let addr = server.local_addr();
     assert_eq!(
         get(addr, "/metrics", &[]).text(),
-        "# TYPE up gauge\nup 1.0\n"
+        "# HELP up No description registered.\n# TYPE up gauge\nup 1.0\n"
     );
     drop(server);
     assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());

@@ -58,7 +58,7 @@ fn mounts_under_a_path() {
     assert_eq!(m.status, 200);
     assert_eq!(
         m.text(),
-        "# TYPE rows_total counter\nrows_total{handler=\"csv\"} 2\n"
+        "# HELP rows_total No description registered.\n# TYPE rows_total counter\nrows_total{handler=\"csv\"} 2\n"
     );
     let page = get(addr, "/lakemetrics", &[]);
     assert_eq!(page.status, 200);

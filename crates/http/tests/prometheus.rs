@@ -330,7 +330,7 @@ fn prometheus_scrapes_and_stores_our_series() {
     );
     assert_eq!(
         ours.text(),
-        "# TYPE lmtest_temperature gauge\nlmtest_temperature -3.25\n"
+        "# HELP lmtest_temperature No description registered.\n# TYPE lmtest_temperature gauge\nlmtest_temperature -3.25\n"
     );
     drop(prom);
     server.shutdown();

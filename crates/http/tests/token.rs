@@ -123,7 +123,10 @@ fn token_missing_wrong_right() {
         }
     }
     let resp = get(addr, "/metrics", &[("Authorization", &bearer)]);
-    assert_eq!(resp.text(), "# TYPE rows_total counter\nrows_total 3\n");
+    assert_eq!(
+        resp.text(),
+        "# HELP rows_total No description registered.\n# TYPE rows_total counter\nrows_total 3\n"
+    );
     // /healthz stays open for probes.
     assert_eq!(get(addr, "/healthz", &[]).status, 200);
     assert_eq!(

@@ -94,7 +94,7 @@ fn guesses_are_limited_across_connections_and_the_scraper_carries_on() {
             .unwrap();
         let took = t.elapsed();
         assert_eq!(resp.status, 200);
-        assert_eq!(resp.text(), "# TYPE rows_total counter\nrows_total 5\n");
+        assert_eq!(resp.text(), "# HELP rows_total No description registered.\n# TYPE rows_total counter\nrows_total 5\n");
         assert!(took < PROMETHEUS_TIMEOUT, "a scrape took {took:?}");
         scrapes += 1;
         std::thread::sleep(Duration::from_millis(100));

@@ -26,7 +26,7 @@ fn two_checkpoints(
     let store = Store::open(dir.path()).unwrap();
     store.checkpoint(&reg).unwrap();
     let expected = dump(&reg);
-    reg.gauge("depth", &[]).unwrap().set(-7.0);
+    reg.gauge("newer", &[]).unwrap().set(-7.0);
     let newer = store.checkpoint(&reg).unwrap();
     let bytes = std::fs::read(&newer.path).unwrap();
     (store, expected, newer.path, bytes)
