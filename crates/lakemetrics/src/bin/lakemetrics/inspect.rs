@@ -100,12 +100,11 @@ fn describe(path: &Path, c: &Checkpoint, series: bool) -> String {
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let _ = writeln!(
         out,
-        "{}: checkpoint format {}, seq {}, taken {} ({} ns), {}",
+        "{}: checkpoint format {}, seq {}, taken {}, {}",
         path.display(),
         lakemetrics::store::VERSION,
         c.seq,
         utc(c.taken_at_nanos),
-        c.taken_at_nanos,
         if c.interim {
             "interim (restoring it starts counters afresh)"
         } else {

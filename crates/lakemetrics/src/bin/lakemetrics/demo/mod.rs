@@ -252,6 +252,7 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
     // What the registry held before this run recorded anything (restored).
     let batches = |all: &[HandlerMetrics]| all.iter().map(|h| h.totals().batches).sum::<u64>();
     let batches_at_start = batches(&all);
+    let totals_at_start: Vec<_> = all.iter().map(HandlerMetrics::totals).collect();
     // Started before the simulation, so that the URL prints above the live view.
     let http = match opts.listen() {
         Some(addr) => {
@@ -350,7 +351,7 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
     })?;
     drop((tx, rx, http));
     let elapsed = started.elapsed();
-    print!("{}", view::summary(elapsed, &all));
+    print!("{}", view::summary(elapsed, &all, &totals_at_start));
     println!(
         "Batches recorded in this run: {}",
         batches(&all).saturating_sub(batches_at_start)
