@@ -57,6 +57,7 @@ mod router;
 mod scrape;
 mod stream;
 mod throttle;
+mod time;
 
 pub use config::{
     Config, ConfigBuilder, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BUFFERED_BYTES,

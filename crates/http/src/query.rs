@@ -6,7 +6,10 @@ use lakemetrics_core::labels::{is_valid_label_name, is_valid_metric_name};
 use lakemetrics_core::{Filter, MetricKind, NameMatch};
 use lakemetrics_export::Format;
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use crate::rejection::Rejection;
+use crate::time::TimeError;
 
 /// Most parameters one query string may carry.
 pub const MAX_PARAMS: usize = 64;
@@ -255,11 +258,14 @@ pub(crate) fn query(pairs: &Pairs, range: bool) -> Result<Filter, Rejection> {
             }
         });
     }
+    let now_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     if let Some(s) = start {
-        filter.range.start = Some(time("start", s)?);
+        filter.range.start = Some(time("start", s, now_ns)?);
     }
     if let Some(e) = end {
-        filter.range.end = Some(time("end", e)?);
+        filter.range.end = Some(time("end", e, now_ns)?);
     }
     if let (Some(s), Some(e)) = (filter.range.start, filter.range.end) {
         if s > e {
@@ -285,141 +291,19 @@ pub(crate) fn query(pairs: &Pairs, range: bool) -> Result<Filter, Rejection> {
     Ok(filter)
 }
 
-/// A time: milliseconds since the Unix epoch (`1700000000000`, with up to six
-/// decimals: `1700000000000.5`) or RFC 3339 (`2023-11-14T22:13:20Z`,
-/// `2023-11-14T23:13:20.5+01:00`). Returns ns since the Unix epoch.
-pub(crate) fn time(key: &str, s: &str) -> Result<u64, Rejection> {
-    let bad = || {
-        Rejection::bad_value(
-            key,
-            format!(
-                "{s:?} is not a time: give milliseconds since the Unix epoch \
-                 (1700000000000) or RFC 3339 (2023-11-14T22:13:20Z)"
-            ),
-        )
-    };
-    if s.bytes().next().is_some_and(|c| c.is_ascii_digit()) && !s.contains(['-', ':']) {
-        return millis(s).ok_or_else(bad);
-    }
-    rfc3339(s).ok_or_else(bad)
-}
-
-fn millis(s: &str) -> Option<u64> {
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.is_empty()
-        || int.len() > 20
-        || frac.len() > 6
-        || !int.bytes().all(|c| c.is_ascii_digit())
-        || !frac.bytes().all(|c| c.is_ascii_digit())
-        || (s.contains('.') && frac.is_empty())
-    {
-        return None;
-    }
-    let ms: u64 = int.parse().ok()?;
-    let mut sub: u64 = 0;
-    for (i, c) in frac.bytes().enumerate() {
-        sub += u64::from(c - b'0') * 10u64.pow(5 - i as u32);
-    }
-    ms.checked_mul(1_000_000)?.checked_add(sub)
-}
-
-fn rfc3339(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let d = b.get(r)?;
-        if d.iter().all(u8::is_ascii_digit) {
-            std::str::from_utf8(d).ok()?.parse().ok()
-        } else {
-            None
-        }
-    };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut i = 19;
-    let mut nanos = 0i64;
-    if b[i] == b'.' {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let digits = &b[start..i];
-        if digits.is_empty() || digits.len() > 9 {
-            return None;
-        }
-        for (k, d) in digits.iter().enumerate() {
-            nanos += i64::from(d - b'0') * 10i64.pow(8 - k as u32);
-        }
-    }
-    let offset = match b.get(i..)? {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let digits = [*h1, *h2, *m1, *m2];
-            if !digits.iter().all(u8::is_ascii_digit) {
-                return None;
+/// `start` or `end`: see [`crate::time`]. Returns ns since the Unix epoch.
+/// A bare number that is not plausibly milliseconds gets its own code,
+/// `ambiguous_time`, so a client can tell it from a typo.
+pub(crate) fn time(key: &str, s: &str, now_ns: u64) -> Result<u64, Rejection> {
+    crate::time::parse(s, now_ns).map_err(|e| {
+        let r = match e {
+            TimeError::Ambiguous { .. } => {
+                Rejection::parameter("ambiguous_time", key, e.to_string())
             }
-            let d = |x: u8| i64::from(x - b'0');
-            let (oh, om) = (d(*h1) * 10 + d(*h2), d(*m1) * 10 + d(*m2));
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let off = (oh * 60 + om) * 60;
-            if *sign == b'+' {
-                off
-            } else {
-                -off
-            }
-        }
-        _ => return None,
-    };
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > month_days[(month - 1) as usize]
-        || hour > 23
-        || min > 59
-        || sec > 59
-    {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset;
-    let ns = i128::from(secs) * 1_000_000_000 + i128::from(nanos);
-    u64::try_from(ns).ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+            _ => Rejection::bad_value(key, e.to_string()),
+        };
+        r.with("accepted", crate::time::FORMS)
+    })
 }
 
 #[cfg(test)]
@@ -447,40 +331,22 @@ mod tests {
     }
 
     #[test]
-    fn times() {
-        let t = |s| time("start", s).ok();
-        assert_eq!(t("1700000000000"), Some(1_700_000_000_000_000_000));
-        assert_eq!(t("1700000000000.25"), Some(1_700_000_000_000_250_000));
-        assert_eq!(t("0"), Some(0));
-        assert_eq!(t("2023-11-14T22:13:20Z"), Some(1_700_000_000_000_000_000));
-        assert_eq!(t("2023-11-14t22:13:20z"), Some(1_700_000_000_000_000_000));
+    fn times_are_typed() {
+        let r = time("start", "1796211043", 0).unwrap_err();
         assert_eq!(
-            t("2023-11-14T23:13:20.5+01:00"),
-            Some(1_700_000_000_500_000_000)
+            (r.code, r.parameter.as_deref()),
+            ("ambiguous_time", Some("start"))
         );
-        assert_eq!(t("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(t("2024-02-29T00:00:00Z"), Some(1_709_164_800_000_000_000));
-        for bad in [
-            "",
-            "-1",
-            "1e3",
-            "1.",
-            ".5",
-            "abc",
-            "1700000000000.1234567",
-            "99999999999999999999",
-            "2023-02-29T00:00:00Z",
-            "2023-13-01T00:00:00Z",
-            "2023-11-14T24:00:00Z",
-            "2023-11-14T22:13:20",
-            "2023-11-14T22:13:20+0100",
-            "1969-12-31T23:59:59Z",
-            "2023-11-14T22:13:20.Z",
-            "2023-11-14",
-            "２023-11-14T22:13:20Z",
-        ] {
-            assert_eq!(t(bad), None, "{bad}");
-        }
+        assert!(r.message.contains("1796211043s"), "{}", r.message);
+        let r = time("end", "soon", 0).unwrap_err();
+        assert_eq!(
+            (r.code, r.parameter.as_deref()),
+            ("bad_parameter", Some("end"))
+        );
+        assert_eq!(
+            time("start", "now-1s", 5_000_000_000).unwrap(),
+            4_000_000_000
+        );
     }
 
     #[test]
@@ -505,7 +371,8 @@ mod tests {
             "label=handler",
             "label=1h:x",
             "start=x",
-            "start=2&end=1",
+            "start=1700000000002ms&end=1700000000001ms",
+            "start=1700000000",
             "kind=counter&kind=gauge",
             "bogus=1",
             "include_idle=maybe",

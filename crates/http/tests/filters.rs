@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{get, manual_registry, T0};
+use common::{assert_error, get, manual_registry, T0};
 use lakemetrics_core::{Filter, NameMatch};
 use lakemetrics_http::HttpExporter;
 use serde_json::Value;
@@ -200,6 +200,42 @@ fn filters_select_families_series_and_history() {
         history("&start=2023-11-14T23:13:22%2B01:00"),
         [(ms + 2000, 3)]
     );
+    // Seconds and milliseconds with their unit.
+    let secs = T0 / 1_000_000_000;
+    assert_eq!(
+        history(&format!("&start={}s", secs + 1)),
+        [(ms + 1000, 2), (ms + 2000, 3)]
+    );
+    assert_eq!(
+        history(&format!("&start={}ms&end={}ms", ms + 1000, ms + 1000)),
+        [(ms + 1000, 2)]
+    );
+    // Relative to the server's clock (T0 is in 2023): all of it, or none.
+    assert_eq!(history("&end=now").len(), 3);
+    for recent in ["now-5m", "-1h"] {
+        let v = q(&format!(
+            "/api/v1/series?name=ingest_batches_total&label=handler:csv&start={recent}"
+        ));
+        let h = &v["families"][0]["series"][0]["history"];
+        assert_eq!(
+            h["increase"].as_array().map(Vec::len),
+            Some(0),
+            "{recent}: {h}"
+        );
+    }
+    // Seconds without a unit are refused, and the message says what to write.
+    let resp = get(
+        server.local_addr(),
+        &format!("/api/v1/series?start={secs}"),
+        &[],
+    );
+    let v = assert_error(&resp, 400, "ambiguous_time");
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("{secs}s")) && message.contains("RFC 3339"),
+        "{message}"
+    );
+    assert!(v["accepted"].as_str().unwrap().contains("now-1h30m"));
     let v = q(&format!(
         "/api/v1/series?name=process_threads&start={ms}&end={}",
         ms + 5

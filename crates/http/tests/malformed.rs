@@ -163,9 +163,35 @@ const TABLE: &[(&str, u16, &str, Option<&str>)] = &[
         Some("end"),
     ),
     (
-        "/api/v1/series?start=2&end=1",
+        "/api/v1/series?start=1700000000002&end=1700000000001",
         400,
         "bad_range",
+        Some("start"),
+    ),
+    (
+        "/api/v1/series?start=now&end=-5m",
+        400,
+        "bad_range",
+        Some("start"),
+    ),
+    // Seconds without a unit: not read as a date in January 1970.
+    (
+        "/api/v1/series?start=1796211043",
+        400,
+        "ambiguous_time",
+        Some("start"),
+    ),
+    ("/api/v1/series?end=2", 400, "ambiguous_time", Some("end")),
+    (
+        "/api/v1/series?start=now-5",
+        400,
+        "bad_parameter",
+        Some("start"),
+    ),
+    (
+        "/api/v1/series?start=1796211043sec",
+        400,
+        "bad_parameter",
         Some("start"),
     ),
     (

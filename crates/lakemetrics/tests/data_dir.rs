@@ -64,6 +64,18 @@ fn demo_continues_from_its_checkpoint_and_inspect_shows_it() {
         second.contains("Restored ") && second.contains("(seq 1)"),
         "{second}"
     );
+    // The summary tells this run's figures from the totals across runs.
+    assert!(
+        !first.contains("All runs") && first.contains("Ran for "),
+        "{first}"
+    );
+    let (this_run, all_runs) = (
+        second.find("This run: ").expect(&second),
+        second
+            .find("All runs (restored from the checkpoint, plus this run):")
+            .expect(&second),
+    );
+    assert!(this_run < all_runs, "{second}");
     let (b1, b2) = (
         batches(&out1.join("metrics.prom")),
         batches(&out2.join("metrics.prom")),
@@ -87,6 +99,19 @@ fn demo_continues_from_its_checkpoint_and_inspect_shows_it() {
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(
         text.contains("handler=\"csv\"") && text.contains("total "),
+        "{text}"
+    );
+    // Wall-clock times and spans in words, not epoch numbers.
+    assert!(
+        text.contains("keeps 10 minutes of history in 600 epochs of 1 second"),
+        "{text}"
+    );
+    assert!(
+        text.contains(", history 20") && text.contains("Z to 20"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("epochs 3") && !text.contains("600s"),
         "{text}"
     );
 
@@ -188,6 +213,18 @@ fn demo_starts_and_checkpoints_past_hostile_files_in_its_data_dir() {
         second.contains("Restored ") && second.contains("(seq 1)"),
         "{second}"
     );
+    // The summary tells this run's figures from the totals across runs.
+    assert!(
+        !first.contains("All runs") && first.contains("Ran for "),
+        "{first}"
+    );
+    let (this_run, all_runs) = (
+        second.find("This run: ").expect(&second),
+        second
+            .find("All runs (restored from the checkpoint, plus this run):")
+            .expect(&second),
+    );
+    assert!(this_run < all_runs, "{second}");
     for what in [
         "not a regular file (FIFO)",
         "not a regular file (symbolic link)",

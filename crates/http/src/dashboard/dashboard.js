@@ -423,7 +423,7 @@
       });
       // One range for every chart: the latency histogram's history is asked
       // for over the same five minutes as the counters'.
-      q.set('start', String(now - WINDOW_MS));
+      q.set('start', String(now - WINDOW_MS) + 'ms');
       buildModel(await getJSON('api/v1/series?' + q.toString()), prefix, model);
     }
     renderHandlers(model);

@@ -3,75 +3,44 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use lakemetrics::store::{Checkpoint, SavedFamily, SavedSeries, Store};
 use lakemetrics::StateData;
 
-use crate::cli::{Arg, Args, UsageError};
+use lakemetrics::Geometry;
 
-const USAGE: &str = "Usage: lakemetrics inspect [OPTIONS] <PATH>";
-const HELP_HINT: &str = "lakemetrics inspect --help";
-
-pub const HELP: &str = "\
+/// `inspect --help`: what inspect does, above the options.
+pub const ABOUT: &str = "\
 Prints what a checkpoint holds: its sequence number and time, and each family
-with its kind, options, series and history points. Every checksum and count is
-verified first; a damaged file is reported with the byte offset of the damage.
+with its kind, options, series and history (times in UTC, RFC 3339). Every
+checksum and count is verified first; a damaged file is reported with the byte
+offset of the damage.
 
 PATH is a checkpoint file (checkpoint-<seq>.lmc) or a store directory (as given
 to 'demo --data-dir'); for a directory, every checkpoint is listed with its
 state, and the newest that reads back whole is shown. Files are read as the
 store reads them: regular files only, at most 1 GiB, and a file named
-checkpoint-<seq>.lmc must hold that sequence number. Nothing is changed.
+checkpoint-<seq>.lmc must hold that sequence number. Nothing is changed.";
 
-Usage: lakemetrics inspect [OPTIONS] <PATH>
-
-Options:
-  -s, --series  List every series with its labels, value and history span
-  -h, --help    Print this help
-
+/// Below the options of `inspect --help`.
+pub const AFTER_HELP: &str = "\
 Exit status: 0 when a checkpoint was read, 1 when none could be, 2 for a bad
-option.
-";
+option.";
 
-struct Options {
-    path: PathBuf,
-    series: bool,
-}
-
-fn parse(mut args: Args) -> Result<Option<Options>, UsageError> {
-    let usage = |m: String| UsageError::new(m, USAGE, HELP_HINT);
-    if let Some(bad) = args.bad_utf8() {
-        return Err(usage(format!("argument {bad:?} is not valid UTF-8")));
-    }
-    let (mut path, mut series) = (None, false);
-    while let Some(arg) = args.next_arg() {
-        match arg {
-            Arg::Opt { name, value } => {
-                if value.is_some() {
-                    return Err(usage(format!("option '{name}' takes no value")));
-                }
-                match name.as_str() {
-                    "-h" | "--help" => return Ok(None),
-                    "-s" | "--series" => series = true,
-                    _ => return Err(usage(format!("unknown option '{name}'"))),
-                }
-            }
-            Arg::Positional(p) if path.is_none() => path = Some(PathBuf::from(p)),
-            Arg::Positional(p) => return Err(usage(format!("unexpected argument '{p}'"))),
-        }
-    }
-    match path {
-        Some(path) => Ok(Some(Options { path, series })),
-        None => Err(usage("no checkpoint given".into())),
-    }
+/// `lakemetrics inspect [OPTIONS] <PATH>`
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct Options {
+    /// A checkpoint file or a store directory
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// List every series with its labels, value and history span
+    #[arg(short, long)]
+    pub series: bool,
 }
 
 /// `lakemetrics inspect ...`
-pub fn main(args: Args) -> Result<ExitCode, UsageError> {
-    let Some(opts) = parse(args)? else {
-        print!("{HELP}");
-        return Ok(ExitCode::SUCCESS);
-    };
+pub fn main(opts: &Options) -> ExitCode {
     let (file, checkpoint) = if opts.path.is_dir() {
         match newest_good(&opts.path) {
             Ok(Some(found)) => found,
@@ -80,11 +49,11 @@ pub fn main(args: Args) -> Result<ExitCode, UsageError> {
                     "error: no checkpoint in {} reads back whole",
                     opts.path.display()
                 );
-                return Ok(ExitCode::FAILURE);
+                return ExitCode::FAILURE;
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                return Ok(ExitCode::FAILURE);
+                return ExitCode::FAILURE;
             }
         }
     } else {
@@ -92,12 +61,12 @@ pub fn main(args: Args) -> Result<ExitCode, UsageError> {
             Ok(c) => (opts.path.clone(), c),
             Err(e) => {
                 eprintln!("error: {e}");
-                return Ok(ExitCode::FAILURE);
+                return ExitCode::FAILURE;
             }
         }
     };
     print!("{}", describe(&file, &checkpoint, opts.series));
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 /// Lists the directory's checkpoints as the store sees them, newest first,
@@ -131,12 +100,11 @@ fn describe(path: &Path, c: &Checkpoint, series: bool) -> String {
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let _ = writeln!(
         out,
-        "{}: checkpoint format {}, seq {}, taken {} ({} ns), {}",
+        "{}: checkpoint format {}, seq {}, taken {}, {}",
         path.display(),
         lakemetrics::store::VERSION,
         c.seq,
         utc(c.taken_at_nanos),
-        c.taken_at_nanos,
         if c.interim {
             "interim (restoring it starts counters afresh)"
         } else {
@@ -163,15 +131,12 @@ fn family(out: &mut String, f: &SavedFamily, series: bool) {
     let g = f.geometry;
     let _ = write!(
         out,
-        "\n{} {}: {} series, {} points; history {:?} epochs over {:?} ({} slots of {:?})",
+        "\n{} {}: {} series, {} points; {}",
         f.kind,
         f.name,
         f.series.len(),
         f.points(),
-        r.resolution(),
-        r.window(),
-        g.len(),
-        std::time::Duration::from_nanos(g.width_nanos()),
+        history_shape(r.resolution(), r.window(), g),
     );
     if let Some(u) = &f.unit {
         let _ = write!(out, ", unit {u}");
@@ -190,7 +155,7 @@ fn family(out: &mut String, f: &SavedFamily, series: bool) {
         );
     }
     if let Some(ttl) = f.idle_ttl {
-        let _ = write!(out, ", idle after {ttl:?}");
+        let _ = write!(out, ", idle after {}", plain(ttl));
     }
     let _ = writeln!(out, ", max {} series", f.max_series);
     if !f.help.is_empty() {
@@ -198,12 +163,12 @@ fn family(out: &mut String, f: &SavedFamily, series: bool) {
     }
     if series {
         for s in &f.series {
-            series_line(out, s);
+            series_line(out, s, g);
         }
     }
 }
 
-fn series_line(out: &mut String, s: &SavedSeries) {
+fn series_line(out: &mut String, s: &SavedSeries, g: Geometry) {
     let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
     let value = match &s.state.data {
         StateData::Counter { total, .. } => format!("total {total}"),
@@ -214,7 +179,18 @@ fn series_line(out: &mut String, s: &SavedSeries) {
         StateData::Summary { count, sum, .. } => format!("count {count} sum {sum}"),
     };
     let span = match (s.state.epochs.first(), s.state.epochs.last()) {
-        (Some(a), Some(b)) => format!("epochs {a}..={b}"),
+        (Some(&a), Some(&b)) if !g.is_lifetime() => {
+            let (from, to) = (
+                g.epoch_start(a),
+                g.epoch_start(b).saturating_add(g.width_nanos()),
+            );
+            format!(
+                "history {} to {} ({})",
+                utc(from),
+                utc(to),
+                plain(Duration::from_nanos(to - from))
+            )
+        }
         _ => "no history".to_string(),
     };
     let _ = writeln!(
@@ -226,27 +202,44 @@ fn series_line(out: &mut String, s: &SavedSeries) {
     );
 }
 
-/// `ns` since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+/// A family's history in words: "keeps 10 minutes of history in 600 epochs of
+/// 1 second"; when the ring is coarser than asked for, the resolution asked for
+/// too.
+fn history_shape(resolution: Duration, window: Duration, g: Geometry) -> String {
+    if g.is_lifetime() {
+        return "no history (totals only)".to_string();
+    }
+    let width = Duration::from_nanos(g.width_nanos());
+    let mut s = format!(
+        "keeps {} of history in {} epochs of {}",
+        plain(window),
+        g.len(),
+        plain(width)
+    );
+    if width != resolution {
+        let _ = write!(s, " ({} asked for)", plain(resolution));
+    }
+    s
+}
+
+/// A span in plain words: "10 minutes", "1 hour 30 minutes", "250 milliseconds".
+fn plain(d: Duration) -> String {
+    use jiff::fmt::friendly::{Designator, Spacing, SpanPrinter};
+    match jiff::SignedDuration::try_from(d) {
+        Ok(d) => SpanPrinter::new()
+            .designator(Designator::Verbose)
+            .spacing(Spacing::BetweenUnitsAndDesignators)
+            .duration_to_string(&d),
+        Err(_) => format!("{d:?}"),
+    }
+}
+
+/// `ns` since the Unix epoch in RFC 3339, UTC, to the millisecond.
 fn utc(ns: u64) -> String {
-    let secs = ns / 1_000_000_000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        ns / 1_000_000 % 1000
-    )
+    match jiff::Timestamp::from_nanosecond(i128::from(ns)) {
+        Ok(t) => format!("{t:.3}"),
+        Err(_) => format!("{ns} ns since the Unix epoch"),
+    }
 }
 
 #[cfg(test)]
@@ -261,17 +254,23 @@ mod tests {
     }
 
     #[test]
-    fn options() {
-        assert!(parse(Args::from(&["--help"])).unwrap().is_none());
-        let o = parse(Args::from(&["-s", "x.lmc"])).unwrap().unwrap();
-        assert!(o.series && o.path == Path::new("x.lmc"));
-        for bad in [
-            &[][..],
-            &["a", "b"],
-            &["--bogus", "a"],
-            &["--series=1", "a"],
-        ] {
-            assert!(parse(Args::from(bad)).is_err(), "{bad:?}");
-        }
+    fn spans_in_plain_words() {
+        let s = Duration::from_secs;
+        assert_eq!(plain(s(1)), "1 second");
+        assert_eq!(plain(s(600)), "10 minutes");
+        assert_eq!(plain(s(5400)), "1 hour 30 minutes");
+        assert_eq!(plain(Duration::from_millis(250)), "250 milliseconds");
+        assert_eq!(
+            history_shape(s(1), s(600), Geometry::new(50_000_000_000, 12)),
+            "keeps 10 minutes of history in 12 epochs of 50 seconds (1 second asked for)"
+        );
+        assert_eq!(
+            history_shape(s(10), s(600), Geometry::new(10_000_000_000, 60)),
+            "keeps 10 minutes of history in 60 epochs of 10 seconds"
+        );
+        assert_eq!(
+            history_shape(s(1), s(1), Geometry::lifetime()),
+            "no history (totals only)"
+        );
     }
 }

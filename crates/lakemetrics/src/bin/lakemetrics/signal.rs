@@ -1,7 +1,7 @@
 //! Ctrl-C (SIGINT) and SIGTERM set a flag the demo's loop polls, so it can stop
-//! its threads and write its exports. The handler only stores to an atomic, which
-//! is async-signal-safe. It is installed with `SA_RESETHAND`: a second Ctrl-C
-//! gets the default action and ends the process at once.
+//! its threads and write its exports; a second one ends the process at once
+//! (exit 130), in case the shutdown hangs. `signal-hook` installs the handlers:
+//! they only store to atomics, which is async-signal-safe.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,36 +13,14 @@ pub fn stop_requested() -> bool {
     STOP.load(Ordering::Relaxed)
 }
 
-#[cfg(unix)]
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
-
-/// Installs the handler for SIGINT and SIGTERM.
-#[cfg(unix)]
-#[allow(unsafe_code)]
+/// Installs the handlers for SIGINT and SIGTERM.
 pub fn install() -> std::io::Result<()> {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: `sigaction` is a plain C struct for which all-zero is a valid
-        // value; we set its handler to an `extern "C" fn(c_int)` that only stores
-        // to an atomic (async-signal-safe), empty its mask with `sigemptyset`, and
-        // pass valid pointers (the old action is not wanted: null).
-        let rc = unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(sig, &action, std::ptr::null_mut())
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    for sig in [SIGINT, SIGTERM] {
+        // The shutdown goes first: on the first signal STOP is still false, so
+        // only the flag is set; on the second, the process ends.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, &STOP)?;
+        signal_hook::flag::register(sig, &STOP)?;
     }
-    Ok(())
-}
-
-/// Elsewhere Ctrl-C ends the process without exports; use `--duration`.
-#[cfg(not(unix))]
-pub fn install() -> std::io::Result<()> {
     Ok(())
 }

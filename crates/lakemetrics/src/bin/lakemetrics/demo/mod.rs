@@ -19,14 +19,11 @@ use lakemetrics::labels::is_valid_metric_name;
 use lakemetrics::store::{Checkpointer, Store};
 use lakemetrics::{Buckets, Filter, HandlerMetrics, Registry, Retention};
 
-use crate::cli::{parse_duration, parse_number, Arg, Args, UsageError};
+use crate::cli::{dir, duration_in, number_in, usage_error};
 use crate::signal;
 use rng::Rng;
 use sim::{READERS, WRITER, WRITER_KINDS};
 use view::LiveView;
-
-const USAGE: &str = "Usage: lakemetrics demo [OPTIONS]";
-const HELP_HINT: &str = "lakemetrics demo --help";
 
 /// Default `--out-dir`.
 pub const DEFAULT_OUT_DIR: &str = "lakemetrics-demo-out";
@@ -35,13 +32,11 @@ pub const PROMETHEUS_FILE: &str = "metrics.prom";
 /// The JSON export's file name.
 pub const JSON_FILE: &str = "metrics.json";
 
-/// How often `--data-dir` checkpoints by default (and once more on exit).
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
-
 /// Counters and gauges keep one-second epochs for this long.
 const HISTORY: Duration = Duration::from_secs(600);
 
-pub const HELP: &str = "\
+/// `demo --help`: what the demo does, above the options.
+pub const ABOUT: &str = "\
 Runs a simulated data-lake ingestion service and shows its metrics live.
 
 CSV, JSON and Parquet readers, each on its own thread, take files from their
@@ -53,14 +48,17 @@ Every handler records through lakemetrics' HandlerMetrics.
 
 Once a second the demo shows, per handler: batches and records per second,
 MiB/s, error ratio, p50 and p99 batch latency, and queue depth (now and its
-peak), all over the last --window. On Ctrl-C (or SIGTERM), or after --duration,
-it stops and writes the whole run to <out-dir>/metrics.prom (Prometheus text
-format 0.0.4) and <out-dir>/metrics.json (the JSON schema of docs/formats.md).
+peak), all over the last --window; a narrow terminal gets fewer columns. On
+Ctrl-C (or SIGTERM), or after --duration, it stops and writes the whole run to
+<out-dir>/metrics.prom (Prometheus text format 0.0.4) and
+<out-dir>/metrics.json (the JSON schema of docs/formats.md). A second Ctrl-C
+ends it at once, without exports.
 
 While it runs, it serves a live dashboard at http://127.0.0.1:9898/ (per
 handler throughput, error ratio and latency quantiles, and every family), the
 scrape endpoint /metrics for Prometheus, and the JSON API /api/v1/series
-(docs/http.md); --listen picks another address, --no-http turns it off.
+(docs/http.md); --listen picks another address, --no-http turns it off, and
+--token (or LAKEMETRICS_TOKEN) makes every request need it.
 
 With --data-dir, the demo restores the newest checkpoint in DIR at start (so
 its counters continue from the last run), checkpoints every 10 seconds
@@ -69,235 +67,132 @@ cleanly (it was killed), counters, histograms and summaries start afresh
 instead, so that Prometheus sees a reset to zero rather than a fall to an older
 value, which it would count as the whole total again; gauges are restored.
 Use the same --prefix and --window across runs of one DIR; 'lakemetrics
-inspect DIR' shows what it holds.
+inspect DIR' shows what it holds.";
 
-Usage: lakemetrics demo [OPTIONS]
-
-Options:
-  -d, --duration <DURATION>  Stop after this long: 10s, 500ms, 2m, 1h; a bare
-                             number is seconds [default: run until Ctrl-C]
-  -o, --out-dir <DIR>        Where to write the exports, created if missing
-                             [default: ./lakemetrics-demo-out]
-      --data-dir <DIR>       Restore from and checkpoint to this directory,
-                             created if missing [default: none]
-      --checkpoint-every <DURATION>
-                             Checkpoint interval with --data-dir, 100ms to 1h
-                             [default: 10s]
-      --writers <N>          Writer threads, 1 to 64 [default: 2]
-      --queue <N>            Capacity of the queue between readers and writers,
-                             1 to 100000 [default: 64]
-      --error-rate <P>       Chance that a batch fails, 0 to 1; each handler
-                             scales it a little [default: 0.02]
-      --window <DURATION>    Window of the live figures, 1s to 10m [default: 10s]
-      --seed <N>             Seed of the simulation [default: from the clock]
-      --prefix <PREFIX>      Metric name prefix [default: ingest_]
-  -q, --quiet                No live view: print only the summary and the files
-      --listen <ADDR>        Serve the dashboard, /metrics and the JSON API on
-                             this address [default: 127.0.0.1:9898]
-      --no-http              Serve nothing over HTTP
-  -h, --help                 Print this help
-
+/// Below the options of `demo --help`.
+pub const AFTER_HELP: &str = "\
 Exit status: 0 when the exports were written, 1 when they could not be, 2 for
 a bad option.
 
 Example:
   cargo run --release --bin lakemetrics -- demo --duration 30s
-";
+  LAKEMETRICS_TOKEN=$(openssl rand -hex 16) lakemetrics demo";
 
-/// The demo's settings.
-#[derive(Debug, Clone, PartialEq)]
+/// The demo's settings: `lakemetrics demo [OPTIONS]`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct Options {
+    /// Stop after this long: 10s, 500ms, 2m, 1h; a bare number is seconds
+    /// [default: run until Ctrl-C]
+    #[arg(short, long, value_name = "DURATION",
+          value_parser = duration_in(Duration::from_nanos(1), Duration::MAX, "above zero"))]
     pub duration: Option<Duration>,
+    /// Where to write the exports, created if missing
+    #[arg(short, long, value_name = "DIR", default_value = DEFAULT_OUT_DIR, value_parser = dir)]
     pub out_dir: PathBuf,
+    /// Restore from and checkpoint to this directory, created if missing
+    /// [default: none]
+    #[arg(long, value_name = "DIR", value_parser = dir)]
     pub data_dir: Option<PathBuf>,
+    /// Checkpoint interval with --data-dir, 100ms to 1h
+    #[arg(long, value_name = "DURATION", default_value = "10s",
+          value_parser = duration_in(Duration::from_millis(100), Duration::from_secs(3600), "100ms to 1h"))]
     pub checkpoint_every: Duration,
+    /// Writer threads, 1 to 64
+    #[arg(long, value_name = "N", default_value = "2", value_parser = number_in(1usize, 64))]
     pub writers: usize,
+    /// Capacity of the queue between readers and writers, 1 to 100000
+    #[arg(long, value_name = "N", default_value = "64", value_parser = number_in(1usize, 100_000))]
     pub queue: usize,
+    /// Chance that a batch fails, 0 to 1; each handler scales it a little
+    #[arg(long, value_name = "P", default_value = "0.02", value_parser = number_in(0.0f64, 1.0))]
     pub error_rate: f64,
+    /// Window of the live figures, 1s to 10m
+    #[arg(long, value_name = "DURATION", default_value = "10s",
+          value_parser = duration_in(Duration::from_secs(1), HISTORY, "1s to 10m"))]
     pub window: Duration,
-    pub seed: u64,
+    /// Seed of the simulation [default: from the clock]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Metric name prefix
+    #[arg(long, value_name = "PREFIX", default_value = lakemetrics::handler::DEFAULT_PREFIX,
+          value_parser = prefix)]
     pub prefix: String,
+    /// No live view: print only the summary and the files
+    #[arg(short, long)]
     pub quiet: bool,
-    pub help: bool,
-    /// Where to serve HTTP (`None`: `--no-http`), and whether `--listen` chose it
-    /// (a busy default port is only a warning).
+    /// Serve the dashboard, /metrics and the JSON API on this address
+    /// [default: 127.0.0.1:9898]
+    #[arg(long, value_name = "ADDR", value_parser = address)]
     pub listen: Option<SocketAddr>,
-    pub listen_given: bool,
+    /// Serve nothing over HTTP
+    #[arg(long, conflicts_with_all = ["listen", "token"])]
+    pub no_http: bool,
+    /// Require this bearer token on every HTTP request: 16 or more characters,
+    /// 8 of them distinct (`openssl rand -hex 16`). Better from the environment,
+    /// which `ps` does not show
+    #[arg(long, value_name = "TOKEN", env = TOKEN_ENV, hide_env_values = true)]
+    pub token: Option<String>,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            duration: None,
-            out_dir: PathBuf::from(DEFAULT_OUT_DIR),
-            data_dir: None,
-            checkpoint_every: CHECKPOINT_EVERY,
-            writers: 2,
-            queue: 64,
-            error_rate: 0.02,
-            window: Duration::from_secs(10),
-            seed: SystemTime::now()
+/// The environment variable `--token` is read from.
+pub const TOKEN_ENV: &str = "LAKEMETRICS_TOKEN";
+
+impl Options {
+    /// Where to serve HTTP, if anywhere.
+    pub fn listen(&self) -> Option<SocketAddr> {
+        if self.no_http {
+            None
+        } else {
+            Some(self.listen.unwrap_or(DEFAULT_LISTEN))
+        }
+    }
+
+    /// The simulation's seed: `--seed`, or from the clock.
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or_else(|| {
+            SystemTime::now()
                 .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64),
-            prefix: lakemetrics::handler::DEFAULT_PREFIX.to_string(),
-            quiet: false,
-            help: false,
-            listen: Some(DEFAULT_LISTEN),
-            listen_given: false,
+                .map_or(0, |d| d.as_nanos() as u64)
+        })
+    }
+
+    /// Checks what clap cannot without echoing a value: the token's strength.
+    pub fn validate(&self) -> Result<(), clap::Error> {
+        match &self.token {
+            Some(t) if !self.no_http => {
+                lakemetrics::http::Config::builder()
+                    .token(t.as_str())
+                    .build()
+                    .map_err(|e| usage_error("demo", format!("--token (or {TOKEN_ENV}): {e}")))?;
+                Ok(())
+            }
+            _ => Ok(()),
         }
     }
 }
 
-fn in_range<T: PartialOrd + std::fmt::Display>(
-    name: &str,
-    v: T,
-    lo: T,
-    hi: T,
-) -> Result<T, String> {
-    if v >= lo && v <= hi {
-        Ok(v)
+fn prefix(v: &str) -> Result<String, String> {
+    if is_valid_metric_name(MetricNames::new(v).batches()) {
+        Ok(v.to_string())
     } else {
         Err(format!(
-            "option '{name}': {v} is out of range ({lo} to {hi})"
+            "'{v}' does not make valid metric names ([a-zA-Z_:][a-zA-Z0-9_:]*)"
         ))
     }
 }
 
-/// Parses the demo's options (everything after `demo`).
-pub fn parse(mut args: Args) -> Result<Options, UsageError> {
-    let usage = |m: String| UsageError::new(m, USAGE, HELP_HINT);
-    if let Some(bad) = args.bad_utf8() {
-        return Err(usage(format!("argument {bad:?} is not valid UTF-8")));
-    }
-    let mut o = Options::default();
-    while let Some(arg) = args.next_arg() {
-        let (name, inline) = match arg {
-            Arg::Opt { name, value } => (name, value),
-            Arg::Positional(p) => return Err(usage(format!("unexpected argument '{p}'"))),
-        };
-        let flag = |inline: &Option<String>| match inline {
-            Some(_) => Err(usage(format!("option '{name}' takes no value"))),
-            None => Ok(()),
-        };
-        match name.as_str() {
-            "-h" | "--help" => {
-                flag(&inline)?;
-                o.help = true;
-            }
-            "-q" | "--quiet" => {
-                flag(&inline)?;
-                o.quiet = true;
-            }
-            "--no-http" => {
-                flag(&inline)?;
-                o.listen = None;
-            }
-            "--listen" => {
-                let v = args.value(&name, inline).map_err(usage)?;
-                let addr = v.parse().map_err(|_| {
-                    usage(format!(
-                        "option '{name}': '{v}' is not an address (try 127.0.0.1:9898)"
-                    ))
-                })?;
-                o.listen = Some(addr);
-                o.listen_given = true;
-            }
-            "-d" | "--duration" | "-o" | "--out-dir" | "--data-dir" | "--checkpoint-every"
-            | "--writers" | "--queue" | "--error-rate" | "--window" | "--seed" | "--prefix" => {
-                let v = args.value(&name, inline).map_err(usage)?;
-                let r: Result<(), String> = (|| {
-                    match name.as_str() {
-                        "-d" | "--duration" => {
-                            let d =
-                                parse_duration(&v).map_err(|e| format!("option '{name}': {e}"))?;
-                            if d.is_zero() {
-                                return Err(format!(
-                                    "option '{name}': the duration must be above zero"
-                                ));
-                            }
-                            o.duration = Some(d);
-                        }
-                        "-o" | "--out-dir" => {
-                            if v.is_empty() {
-                                return Err(format!(
-                                    "option '{name}': the directory must not be empty"
-                                ));
-                            }
-                            o.out_dir = PathBuf::from(&v);
-                        }
-                        "--data-dir" => {
-                            if v.is_empty() {
-                                return Err(format!(
-                                    "option '{name}': the directory must not be empty"
-                                ));
-                            }
-                            o.data_dir = Some(PathBuf::from(&v));
-                        }
-                        "--checkpoint-every" => {
-                            let d =
-                                parse_duration(&v).map_err(|e| format!("option '{name}': {e}"))?;
-                            if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
-                                return Err(format!(
-                                    "option '{name}': {v} is out of range (100ms to 1h)"
-                                ));
-                            }
-                            o.checkpoint_every = d;
-                        }
-                        "--writers" => {
-                            o.writers = in_range(&name, parse_number(&name, &v)?, 1, 64)?
-                        }
-                        "--queue" => {
-                            o.queue = in_range(&name, parse_number(&name, &v)?, 1, 100_000)?
-                        }
-                        "--error-rate" => {
-                            let p: f64 = parse_number(&name, &v)?;
-                            if !(0.0..=1.0).contains(&p) {
-                                return Err(format!(
-                                    "option '{name}': {v} is not a probability (0 to 1)"
-                                ));
-                            }
-                            o.error_rate = p;
-                        }
-                        "--window" => {
-                            let w =
-                                parse_duration(&v).map_err(|e| format!("option '{name}': {e}"))?;
-                            if w < Duration::from_secs(1) || w > HISTORY {
-                                return Err(format!(
-                                    "option '{name}': {v} is out of range (1s to 10m)"
-                                ));
-                            }
-                            o.window = w;
-                        }
-                        "--seed" => o.seed = parse_number(&name, &v)?,
-                        "--prefix" => {
-                            if !is_valid_metric_name(MetricNames::new(&v).batches()) {
-                                return Err(format!(
-                                    "option '{name}': '{v}' does not make valid metric names \
-                                     ([a-zA-Z_:][a-zA-Z0-9_:]*)"
-                                ));
-                            }
-                            o.prefix = v;
-                        }
-                        _ => unreachable!("matched above"),
-                    }
-                    Ok(())
-                })();
-                r.map_err(usage)?;
-            }
-            _ => return Err(usage(format!("unknown option '{name}'"))),
-        }
-    }
-    Ok(o)
+fn address(v: &str) -> Result<SocketAddr, String> {
+    v.parse()
+        .map_err(|_| format!("'{v}' is not an address (try 127.0.0.1:9898)"))
 }
 
 /// `lakemetrics demo ...`
-pub fn main(args: Args) -> Result<ExitCode, UsageError> {
-    let opts = parse(args)?;
-    if opts.help {
-        print!("{HELP}");
-        return Ok(ExitCode::SUCCESS);
+pub fn main(opts: &Options) -> ExitCode {
+    if let Err(e) = opts.validate() {
+        let _ = e.print();
+        return ExitCode::from(2);
     }
-    Ok(match run(&opts) {
+    match run(opts) {
         Ok(files) => {
             println!("Prometheus text: {}", files.0.display());
             println!("JSON:            {}", files.1.display());
@@ -307,7 +202,7 @@ pub fn main(args: Args) -> Result<ExitCode, UsageError> {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
-    })
+    }
 }
 
 /// Finer latency buckets than the default 1-2-5 series, so the live p99 is
@@ -357,23 +252,37 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
     // What the registry held before this run recorded anything (restored).
     let batches = |all: &[HandlerMetrics]| all.iter().map(|h| h.totals().batches).sum::<u64>();
     let batches_at_start = batches(&all);
+    let totals_at_start: Vec<_> = all.iter().map(HandlerMetrics::totals).collect();
     // Started before the simulation, so that the URL prints above the live view.
-    let http = match opts.listen {
-        Some(addr) => match HttpExporter::builder(&reg).listen(addr).start() {
-            Ok(h) => {
-                println!(
-                    "Dashboard:       {} (Prometheus: {}metrics)",
-                    h.url(),
-                    h.url()
-                );
-                Some(h)
+    let http = match opts.listen() {
+        Some(addr) => {
+            let mut builder = HttpExporter::builder(&reg).listen(addr);
+            if let Some(t) = &opts.token {
+                builder = builder.token(t.as_str());
             }
-            Err(e) if !opts.listen_given => {
-                eprintln!("warning: no dashboard: {e} (choose another with --listen)");
-                None
+            match builder.start() {
+                Ok(h) => {
+                    println!(
+                        "Dashboard:       {} (Prometheus: {}metrics){}",
+                        h.url(),
+                        h.url(),
+                        if opts.token.is_some() {
+                            "; token required (Authorization: Bearer, or as the password)"
+                        } else {
+                            ""
+                        }
+                    );
+                    Some(h)
+                }
+                // A busy default port is only a warning; a bad token or a
+                // chosen address that cannot be had is an error.
+                Err(e @ lakemetrics::http::Error::Bind { .. }) if opts.listen.is_none() => {
+                    eprintln!("warning: no dashboard: {e} (choose another with --listen)");
+                    None
+                }
+                Err(e) => return Err(io::Error::other(e.to_string())),
             }
-            Err(e) => return Err(io::Error::other(e.to_string())),
-        },
+        }
         None => None,
     };
     let checkpointer = match store {
@@ -393,7 +302,7 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
 
     let (tx, rx) = crossbeam_channel::bounded(opts.queue);
     let stop = AtomicBool::new(false);
-    let mut rng = Rng::new(opts.seed);
+    let mut rng = Rng::new(opts.seed());
     let started = Instant::now();
     let mut view = LiveView::new(opts.window);
     std::thread::scope(|s| -> io::Result<()> {
@@ -442,7 +351,7 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
     })?;
     drop((tx, rx, http));
     let elapsed = started.elapsed();
-    print!("{}", view::summary(elapsed, &all));
+    print!("{}", view::summary(elapsed, &all, &totals_at_start));
     println!(
         "Batches recorded in this run: {}",
         batches(&all).saturating_sub(batches_at_start)
@@ -514,12 +423,23 @@ fn export(reg: &Registry, dir: &Path) -> io::Result<(PathBuf, PathBuf)> {
 mod tests {
     use super::*;
 
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        let argv = ["lakemetrics", "demo"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Demo(o) => Ok(o),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
     fn parse_ok(args: &[&str]) -> Options {
-        parse(Args::from(args)).unwrap()
+        parse(args).unwrap()
     }
 
     fn parse_err(args: &[&str]) -> String {
-        parse(Args::from(args)).unwrap_err().message().to_string()
+        parse(args).unwrap_err().to_string()
     }
 
     #[test]
@@ -528,6 +448,14 @@ mod tests {
         assert_eq!(d.duration, None);
         assert_eq!(d.out_dir, PathBuf::from("lakemetrics-demo-out"));
         assert_eq!((d.writers, d.queue, d.error_rate), (2, 64, 0.02));
+        assert_eq!(
+            (d.window, d.checkpoint_every),
+            (Duration::from_secs(10), Duration::from_secs(10))
+        );
+        assert_eq!(
+            (d.prefix.as_str(), d.quiet, d.seed),
+            ("ingest_", false, None)
+        );
         let o = parse_ok(&[
             "-d",
             "3s",
@@ -543,33 +471,49 @@ mod tests {
             "42",
             "--prefix",
             "lake_",
+            "--data-dir",
+            "/tmp/d",
+            "--checkpoint-every",
+            "1m30s",
             "-q",
         ]);
         assert_eq!(o.duration, Some(Duration::from_secs(3)));
         assert_eq!(o.out_dir, PathBuf::from("/tmp/x"));
-        assert_eq!((o.writers, o.queue, o.error_rate, o.seed), (4, 8, 0.5, 42));
+        assert_eq!(
+            (o.writers, o.queue, o.error_rate, o.seed()),
+            (4, 8, 0.5, 42)
+        );
         assert_eq!(
             (o.window, o.prefix.as_str(), o.quiet),
             (Duration::from_secs(5), "lake_", true)
         );
-        assert!(parse_ok(&["--help"]).help);
+        assert_eq!(o.data_dir, Some(PathBuf::from("/tmp/d")));
+        assert_eq!(o.checkpoint_every, Duration::from_secs(90));
+        assert_eq!(
+            parse_ok(&["-d", "2"]).duration,
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(parse_ok(&["-o", "y"]).out_dir, PathBuf::from("y"));
     }
 
     #[test]
     fn bad_options_say_what_is_wrong() {
         for (args, expect) in [
-            (&["--bogus"][..], "unknown option '--bogus'"),
+            (&["--bogus"][..], "unexpected argument '--bogus'"),
             (&["extra"], "unexpected argument 'extra'"),
-            (&["--duration"], "option '--duration' needs a value"),
+            (
+                &["--duration"],
+                "a value is required for '--duration <DURATION>'",
+            ),
             (&["--duration", "soon"], "'soon' is not a duration"),
             (&["--duration", "0s"], "above zero"),
             (&["--writers", "0"], "out of range (1 to 64)"),
             (&["--writers", "many"], "'many' is not a valid number"),
             (&["--queue", "-1"], "not a valid number"),
-            (&["--error-rate", "1.5"], "not a probability"),
+            (&["--error-rate", "1.5"], "out of range (0 to 1)"),
             (&["--window", "100ms"], "out of range (1s to 10m)"),
             (&["--prefix", "9-"], "does not make valid metric names"),
-            (&["--quiet=yes"], "takes no value"),
+            (&["--quiet=yes"], "unexpected value 'yes' for '--quiet'"),
             (&["--out-dir="], "must not be empty"),
             (
                 &["--checkpoint-every", "10ms"],
@@ -578,21 +522,40 @@ mod tests {
         ] {
             let msg = parse_err(args);
             assert!(msg.contains(expect), "{args:?}: {msg}");
+            assert!(msg.contains("try '--help'"), "{args:?}: {msg}");
         }
     }
 
     #[test]
     fn http_options() {
         let d = parse_ok(&[]);
-        assert_eq!((d.listen, d.listen_given), (Some(DEFAULT_LISTEN), false));
+        assert_eq!((d.listen(), d.listen), (Some(DEFAULT_LISTEN), None));
         let o = parse_ok(&["--listen", "127.0.0.1:0"]);
-        assert_eq!(
-            (o.listen, o.listen_given),
-            (Some(([127, 0, 0, 1], 0).into()), true)
-        );
-        assert_eq!(parse_ok(&["--no-http"]).listen, None);
+        assert_eq!(o.listen(), Some(([127, 0, 0, 1], 0).into()));
+        assert_eq!(parse_ok(&["--no-http"]).listen(), None);
         assert!(parse_err(&["--listen", "localhost"]).contains("is not an address"));
-        assert!(parse_err(&["--no-http=1"]).contains("takes no value"));
+        assert!(parse_err(&["--no-http=1"]).contains("unexpected value"));
+        assert!(parse_err(&["--no-http", "--listen", "127.0.0.1:1"]).contains("cannot be used"));
+    }
+
+    #[test]
+    fn tokens_too_weak_are_usage_errors_that_do_not_echo_them() {
+        let strong = "0123456789abcdef";
+        let o = parse_ok(&["--token", strong]);
+        assert_eq!(o.token.as_deref(), Some(strong));
+        assert!(o.validate().is_ok());
+        let o = parse_ok(&["--token", "aaaaaaaaaaaaaaaaaaaa"]);
+        let e = o.validate().unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("--token (or LAKEMETRICS_TOKEN): the token is too weak"),
+            "{msg}"
+        );
+        assert!(msg.contains("Usage: lakemetrics demo"), "{msg}");
+        assert!(!msg.contains("aaaa"), "{msg}");
+        let o = parse_ok(&["--token", "has space in it, sixteen+"]);
+        assert!(o.validate().is_err());
     }
 
     #[test]

@@ -1,32 +1,25 @@
-//! A small, seedable random source for the simulation (SplitMix64), with the
-//! few distributions it needs. Not for anything but synthetic load.
+//! The simulation's random source: `fastrand`'s seedable generator (wyrand),
+//! with the few distributions the simulation needs on top. Not for anything but
+//! synthetic load.
 
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(fastrand::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(fastrand::Rng::with_seed(seed))
     }
 
-    /// An independent stream for worker `i`.
+    /// An independent stream for worker `i`, the same for the same seed.
     pub fn fork(&mut self, i: u64) -> Rng {
-        Rng(self.next_u64() ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Rng::new(self.0.u64(..) ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03))
     }
 
     /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.f64()
     }
 
     /// True with probability `p`.
@@ -34,9 +27,13 @@ impl Rng {
         self.unit() < p
     }
 
-    /// Uniform in `[lo, hi)`.
+    /// Uniform in `[lo, hi)` (`lo` if the range is empty).
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + (self.unit() * hi.saturating_sub(lo) as f64) as u64
+        if hi <= lo {
+            lo
+        } else {
+            self.0.u64(lo..hi)
+        }
     }
 
     /// Standard normal (Box-Muller).
@@ -98,5 +95,17 @@ mod tests {
             .filter(|_| r.pick(&[("a", 3.0), ("b", 1.0)]) == "a")
             .count();
         assert!((14_500..15_500).contains(&picks), "{picks}");
+        assert!((0..n).all(|_| (20..80).contains(&r.range(20, 80))));
+        assert_eq!(r.range(5, 5), 5);
+    }
+
+    #[test]
+    fn a_seed_gives_the_same_streams() {
+        let (mut a, mut b) = (Rng::new(42), Rng::new(42));
+        let (mut fa, mut fb) = (a.fork(1), b.fork(1));
+        for _ in 0..100 {
+            assert_eq!(fa.unit().to_bits(), fb.unit().to_bits());
+        }
+        assert_ne!(Rng::new(42).fork(1).unit(), Rng::new(42).fork(2).unit());
     }
 }
