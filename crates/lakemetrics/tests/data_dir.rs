@@ -60,22 +60,7 @@ fn demo_continues_from_its_checkpoint_and_inspect_shows_it() {
     let first = demo(&out1);
     assert!(first.contains("No checkpoint in"), "{first}");
     let second = demo(&out2);
-    assert!(
-        second.contains("Restored ") && second.contains("(seq 1)"),
-        "{second}"
-    );
-    // The summary tells this run's figures from the totals across runs.
-    assert!(
-        !first.contains("All runs") && first.contains("Ran for "),
-        "{first}"
-    );
-    let (this_run, all_runs) = (
-        second.find("This run: ").expect(&second),
-        second
-            .find("All runs (restored from the checkpoint, plus this run):")
-            .expect(&second),
-    );
-    assert!(this_run < all_runs, "{second}");
+    restored_and_summarised(&first, &second);
     let (b1, b2) = (
         batches(&out1.join("metrics.prom")),
         batches(&out2.join("metrics.prom")),
@@ -209,22 +194,7 @@ fn demo_starts_and_checkpoints_past_hostile_files_in_its_data_dir() {
     .unwrap();
 
     let (second, warnings) = demo("out2");
-    assert!(
-        second.contains("Restored ") && second.contains("(seq 1)"),
-        "{second}"
-    );
-    // The summary tells this run's figures from the totals across runs.
-    assert!(
-        !first.contains("All runs") && first.contains("Ran for "),
-        "{first}"
-    );
-    let (this_run, all_runs) = (
-        second.find("This run: ").expect(&second),
-        second
-            .find("All runs (restored from the checkpoint, plus this run):")
-            .expect(&second),
-    );
-    assert!(this_run < all_runs, "{second}");
+    restored_and_summarised(&first, &second);
     for what in [
         "not a regular file (FIFO)",
         "not a regular file (symbolic link)",
@@ -315,4 +285,25 @@ fn inspect_lists_what_the_store_reads_and_says_why_a_directory_cannot_be_read() 
         "{err}"
     );
     assert!(!err.contains("reads back whole"), "{err}");
+}
+
+/// The second of two demo runs on one directory restored the first's
+/// checkpoint, and its summary tells this run's figures from the totals across
+/// runs (the first, restoring nothing, has no such split).
+fn restored_and_summarised(first: &str, second: &str) {
+    assert!(
+        second.contains("Restored ") && second.contains("(seq 1)"),
+        "{second}"
+    );
+    assert!(
+        !first.contains("All runs") && first.contains("Ran for "),
+        "{first}"
+    );
+    let (this_run, all_runs) = (
+        second.find("This run: ").expect(second),
+        second
+            .find("All runs (restored from the checkpoint, plus this run):")
+            .expect(second),
+    );
+    assert!(this_run < all_runs, "{second}");
 }
