@@ -42,13 +42,16 @@ const FLUSH_BYTES: usize = 32 * 1024;
 const STAGE_BYTES: usize = FLUSH_BYTES + 8 * 1024;
 
 /// Buffers reused across series and families (allocated the first time they
-/// are needed, then kept): the staging buffer, and the columns of a history
+/// are needed, then kept): the staging buffer, the columns of a history
 /// after its first (a gauge's `min` and `max`, a histogram's or summary's
-/// `count` and `sum`), which are written in the same walk over the ring.
+/// `count` and `sum`), which are written in the same walk over the ring, and
+/// a counter's increases, read from the core in one pass before any of its
+/// series is written.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     stage: Vec<u8>,
     cols: [Vec<u8>; 2],
+    increases: Vec<u64>,
 }
 
 /// Writes the opening of the export object, up to the `families` array's `[`.
@@ -85,7 +88,11 @@ pub(crate) fn write_family<W: Write + ?Sized>(
     first: bool,
     scratch: &mut Scratch,
 ) -> io::Result<()> {
-    let Scratch { stage, cols } = scratch;
+    let Scratch {
+        stage,
+        cols,
+        increases,
+    } = scratch;
     stage.clear();
     // One allocation for the common case, rather than a doubling series.
     stage.reserve(STAGE_BYTES);
@@ -144,10 +151,14 @@ pub(crate) fn write_family<W: Write + ?Sized>(
         stage.extend_from_slice(b"},\"created_ms\":");
         created_ms.put(stage, series.created());
         let now = series.now();
+        let epochs = series.history_epochs();
         match series.data() {
             SeriesData::Counter(c) => {
+                // History first: the total written is the one its increases
+                // were read against, so they never add up to more than it.
+                let total = c.increases(now, epochs.clone(), increases);
                 stage.extend_from_slice(b",\"total\":");
-                put_u64(stage, c.total());
+                put_u64(stage, total);
             }
             SeriesData::Gauge(g) => {
                 stage.extend_from_slice(b",\"value\":");
@@ -180,7 +191,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                 put_f64(stage, s.sum());
             }
         }
-        write_history(stage, cols, fam, &series, &mut start_ms);
+        write_history(stage, cols, increases, fam, &series, epochs, &mut start_ms);
         stage.push(b'}');
         if stage.len() >= FLUSH_BYTES {
             out.write_all(stage)?;
@@ -194,16 +205,18 @@ pub(crate) fn write_family<W: Write + ?Sized>(
 }
 
 /// Writes `,"history":{"start_ms":..,<columns>}` for one series: one value per
-/// epoch of [`SeriesView::history_epochs`], from one walk over its ring.
+/// epoch of [`SeriesView::history_epochs`], from one walk over its ring (for a
+/// counter, the walk already made into `increases`).
 fn write_history(
     stage: &mut Vec<u8>,
     cols: &mut [Vec<u8>; 2],
+    increases: &[u64],
     fam: &FamilyView<'_>,
     series: &SeriesView<'_>,
+    epochs: Range<u64>,
     start_ms: &mut Millis,
 ) {
     let g = fam.geometry();
-    let epochs = series.history_epochs();
     let mut d = Dense::new(&g, &epochs);
     stage.extend_from_slice(b",\"history\":{\"start_ms\":");
     if d.is_empty() {
@@ -219,15 +232,9 @@ fn write_history(
         range.start = Some(range.start.map_or(d.lo, |s| s.max(d.lo)));
     }
     match series.data() {
-        SeriesData::Counter(c) => {
+        SeriesData::Counter(_) => {
             stage.extend_from_slice(b",\"increase\":[");
-            c.for_each_point(now, range, |p| {
-                if let Some(gap) = d.point(p.start) {
-                    put_repeated(stage, b"0,", gap);
-                    put_u64_comma(stage, p.increase);
-                }
-            });
-            put_repeated(stage, b"0,", d.rest());
+            put_u64_column(stage, increases);
             close_column(stage);
         }
         SeriesData::Gauge(gauge) => {
@@ -453,6 +460,74 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
         out.push(b'0' + v as u8);
     } else {
         put_u64_long(out, v);
+    }
+}
+
+/// `"d,"` and `"dd,"` for each of 0..100, padded to 4 bytes, with the text's
+/// length in the last byte.
+const SMALL: [[u8; 4]; 100] = {
+    let mut t = [[0u8; 4]; 100];
+    let mut v = 0;
+    while v < 100 {
+        t[v] = if v < 10 {
+            [b'0' + v as u8, b',', 0, 2]
+        } else {
+            [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8, b',', 3]
+        };
+        v += 1;
+    }
+    t
+};
+
+/// Appends each of `values` in decimal and a comma: a column of integers.
+///
+/// Counters' per-epoch increases are mostly small, so the column is staged in
+/// a stack buffer and appended once per 64 values: four values under 10 are
+/// one 8-byte word (`"d,d,d,d,"`), a value under 100 one 4-byte copy from
+/// [`SMALL`] (the byte after its text is overwritten by the next value or
+/// left out), and larger values take the general path.
+fn put_u64_column(out: &mut Vec<u8>, values: &[u64]) {
+    // 64 values of at most 3 bytes, and room for a last 8-byte store; indices
+    // are masked to 0..256 so that their bounds are evidently within it.
+    let mut buf = [0u8; 264];
+    for chunk in values.chunks(64) {
+        let mut len = 0;
+        let mut quads = chunk.chunks_exact(4);
+        for q in &mut quads {
+            let (a, b, c, d) = (q[0], q[1], q[2], q[3]);
+            if a.max(b).max(c).max(d) < 10 {
+                let digits = a | b << 16 | c << 32 | d << 48 | 0x2c30_2c30_2c30_2c30;
+                let at = len & 0xff;
+                buf[at..at + 8].copy_from_slice(&digits.to_le_bytes());
+                len = at + 8;
+            } else {
+                for &v in q {
+                    put_staged(out, &mut buf, &mut len, v);
+                }
+            }
+        }
+        for &v in quads.remainder() {
+            put_staged(out, &mut buf, &mut len, v);
+        }
+        out.extend_from_slice(&buf[..len & 0xff]);
+    }
+}
+
+/// One value of [`put_u64_column`]: into the stage if under 100, else the
+/// stage is appended to `out`, then the value.
+#[inline(always)]
+fn put_staged(out: &mut Vec<u8>, buf: &mut [u8; 264], len: &mut usize, v: u64) {
+    match SMALL.get(v as usize) {
+        Some(text) => {
+            let at = *len & 0xff;
+            buf[at..at + 4].copy_from_slice(text);
+            *len = at + text[3] as usize;
+        }
+        None => {
+            out.extend_from_slice(&buf[..*len & 0xff]);
+            *len = 0;
+            put_u64_comma(out, v);
+        }
     }
 }
 
