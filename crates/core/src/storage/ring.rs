@@ -323,11 +323,12 @@ impl Rows {
         mut out: &mut [u64],
     ) {
         #[inline(always)]
-        fn take(w: &AtomicU64, t: u16, missing: u64) -> u64 {
+        fn take(w: &AtomicU64, tagged: u64, missing: u64) -> u64 {
             // Relaxed: ordered after the Acquire of `head` (see module docs).
-            let w = w.load(Ordering::Relaxed);
-            if tag(w) == t {
-                payload(w)
+            // With the expected tag cleared, a word of that lap is its payload.
+            let x = w.load(Ordering::Relaxed) ^ tagged;
+            if x <= PAYLOAD_MASK {
+                x
             } else {
                 missing
             }
@@ -336,7 +337,7 @@ impl Rows {
         let (mut lap, mut slot) = g.lap_slot(first);
         while !out.is_empty() {
             let (run, rest) = out.split_at_mut((len - slot).min(out.len()));
-            let t = lap as u16;
+            let t = pack(lap, 0);
             // Word `i` of the ring: word 0 inline, word `i > 0` at `rest[i - 1]`.
             let mut i = slot * width + j;
             let run = match run.split_first_mut() {
