@@ -177,36 +177,8 @@ impl CounterCore {
         // total had before (see `ring`), up to racing writers' bases, which the
         // running minimum clamps.
         let total = self.total();
-        // From the newest base back: widen, clamp to the next base (or the
-        // total), and keep the difference. An epoch whose row was not readable
-        // (a racing writer is refilling its slot) gets 0; its increase goes to
-        // the epoch before, as `for_each_point` gives it.
-        let mut next = total;
-        if total < 1 << (PAYLOAD_BITS - 1) {
-            // Every base up to the total is its own payload, and a payload
-            // above the total (a racing writer's, or `MISSING`) widens to
-            // above it too, so the minimum alone gives what `widen` would.
-            for b in run.iter_mut().rev() {
-                let base = (*b).min(next);
-                *b = next - base;
-                next = base;
-            }
-            out.truncate(n);
-            return total;
-        }
-        for b in run.iter_mut().rev() {
-            // `widen` as a sign extension: the base is `total - d` for the
-            // 48-bit difference `d` taken as signed (a base above the total,
-            // a racing writer's, has `d < 0` and is clamped below).
-            let d = ((total.wrapping_sub(*b) << 16) as i64 >> 16) as u64;
-            let widened = if *b == MISSING {
-                u64::MAX
-            } else {
-                total.wrapping_sub(d)
-            };
-            let base = widened.min(next);
-            *b = next - base;
-            next = base;
+        if total >= 1 << (PAYLOAD_BITS - 1) || !monotone_differences(run, total) {
+            clamped_differences(run, total);
         }
         out.truncate(n);
         total
@@ -319,6 +291,69 @@ impl CounterCore {
         }
         self.total.store(*total, Ordering::Relaxed);
         true
+    }
+}
+
+/// The common case of [`CounterCore::increases`]: if the bases in `run` are
+/// already in order and at most `total` (so the running minimum of
+/// [`clamped_differences`] would change none), replaces each by its increase
+/// (the next base, or the total, minus it) and returns true; otherwise leaves
+/// `run` as it was and returns false. For a total under 2^47, where every base
+/// up to it is its own 48-bit payload.
+///
+/// One forward pass whose steps do not depend on each other (the running
+/// minimum is a chain of dependent compares, one per epoch); a missing base
+/// (`MISSING`, above every total) is out of order, so it takes the other path.
+#[inline]
+fn monotone_differences(run: &mut [u64], total: u64) -> bool {
+    let Some(&first) = run.first() else {
+        return true;
+    };
+    let mut prev = first;
+    let mut disordered = false;
+    for i in 1..run.len() {
+        let b = run[i];
+        disordered |= b < prev;
+        run[i - 1] = b.wrapping_sub(prev);
+        prev = b;
+    }
+    if !disordered && prev <= total {
+        if let Some(last) = run.last_mut() {
+            *last = total - prev;
+        }
+        return true;
+    }
+    // Undo: the bases again, from the first and the differences.
+    let mut b = first;
+    for v in run.iter_mut() {
+        let d = *v;
+        *v = b;
+        b = b.wrapping_add(d);
+    }
+    false
+}
+
+/// Replaces the bases in `run` (48-bit payloads, or `MISSING`) by their
+/// increases, from the newest back: each base is widened against `total`
+/// (read after the bases), clamped to the next base (or the total), and the
+/// difference kept. An epoch whose base was not readable (a racing writer is
+/// refilling its slot) gets 0; its increase goes to the epoch before, as
+/// `for_each_point` gives it.
+fn clamped_differences(run: &mut [u64], total: u64) {
+    let mut next = total;
+    for b in run.iter_mut().rev() {
+        // `widen` as a sign extension: the base is `total - d` for the 48-bit
+        // difference `d` taken as signed (a base above the total, a racing
+        // writer's, has `d < 0`), then clamped.
+        let d = ((total.wrapping_sub(*b) << 16) as i64 >> 16) as u64;
+        let widened = if *b == MISSING {
+            u64::MAX
+        } else {
+            total.wrapping_sub(d)
+        };
+        let base = widened.min(next);
+        *b = next - base;
+        next = base;
     }
 }
 
