@@ -31,7 +31,7 @@ use std::ops::Range;
 
 use lakemetrics_core::{FamilyView, Geometry, MetricKind, SeriesData, SeriesView, TimeRange};
 
-use crate::escape::write_json_string;
+use crate::escape::{put_json_string, write_json_string};
 use crate::number::non_finite;
 
 /// The staging buffer is handed to the writer once it holds this many bytes.
@@ -144,9 +144,9 @@ pub(crate) fn write_family<W: Write + ?Sized>(
             if j > 0 {
                 stage.push(b',');
             }
-            write_json_string(stage, k)?;
+            put_json_string(stage, k);
             stage.push(b':');
-            write_json_string(stage, v)?;
+            put_json_string(stage, v);
         }
         stage.extend_from_slice(b"},\"created_ms\":");
         created_ms.put(stage, series.created());
