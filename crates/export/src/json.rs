@@ -548,6 +548,24 @@ fn put_u64_comma(out: &mut Vec<u8>, v: u64) {
 /// calls `memcpy`, which was the largest cost of writing a history point.
 #[inline(never)]
 fn put_u64_long(out: &mut Vec<u8>, mut v: u64) {
+    if v < 100_000_000 {
+        // Up to eight digits: all eight, leading zeros included, as one word
+        // from four pairs, shifted down past the zeros.
+        let (hi, lo) = ((v / 10_000) as usize, (v % 10_000) as usize);
+        let mut d = [0u8; 8];
+        for (k, pair) in [hi / 100, hi % 100, lo / 100, lo % 100]
+            .into_iter()
+            .enumerate()
+        {
+            d[2 * k..2 * k + 2].copy_from_slice(&PAIRS[pair * 2..pair * 2 + 2]);
+        }
+        let len = v.ilog10() as usize + 1;
+        let digits = u64::from_le_bytes(d) >> (8 * (8 - len));
+        let at = out.len();
+        out.extend_from_slice(&digits.to_le_bytes());
+        out.truncate(at + len);
+        return;
+    }
     let len = v.ilog10() as usize + 1;
     let mut buf = [0u8; 20];
     let mut i = len;
