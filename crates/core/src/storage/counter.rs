@@ -342,16 +342,11 @@ fn monotone_differences(run: &mut [u64], total: u64) -> bool {
 fn clamped_differences(run: &mut [u64], total: u64) {
     let mut next = total;
     for b in run.iter_mut().rev() {
-        // `widen` as a sign extension: the base is `total - d` for the 48-bit
-        // difference `d` taken as signed (a base above the total, a racing
-        // writer's, has `d < 0`), then clamped.
-        let d = ((total.wrapping_sub(*b) << 16) as i64 >> 16) as u64;
-        let widened = if *b == MISSING {
-            u64::MAX
+        let base = if *b == MISSING {
+            next
         } else {
-            total.wrapping_sub(d)
+            widen(total, *b).min(next)
         };
-        let base = widened.min(next);
         *b = next - base;
         next = base;
     }
