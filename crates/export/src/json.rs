@@ -47,11 +47,25 @@ const STAGE_BYTES: usize = FLUSH_BYTES + 8 * 1024;
 /// `count` and `sum`), which are written in the same walk over the ring, and
 /// a counter's increases, read from the core in one pass before any of its
 /// series is written.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Scratch {
     stage: Vec<u8>,
     cols: [Vec<u8>; 2],
     increases: Vec<u64>,
+    /// Where [`put_u64_column`] stages digits (kept here so that it is not
+    /// zeroed for every series).
+    digits: [u8; DIGITS_BYTES],
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            stage: Vec::new(),
+            cols: Default::default(),
+            increases: Vec::new(),
+            digits: [0; DIGITS_BYTES],
+        }
+    }
 }
 
 /// Writes the opening of the export object, up to the `families` array's `[`.
@@ -92,6 +106,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
         stage,
         cols,
         increases,
+        digits,
     } = scratch;
     stage.clear();
     // One allocation for the common case, rather than a doubling series.
@@ -135,6 +150,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
     // Series created together, and the columns of every series older than the
     // ring, repeat the same 13-digit times.
     let (mut created_ms, mut start_ms) = (Millis::default(), Millis::default());
+    let mut keys: [KeyText; 4] = Default::default();
     for (i, series) in fam.series().enumerate() {
         if i > 0 {
             stage.push(b',');
@@ -144,8 +160,13 @@ pub(crate) fn write_family<W: Write + ?Sized>(
             if j > 0 {
                 stage.push(b',');
             }
-            put_json_string(stage, k);
-            stage.push(b':');
+            match keys.get_mut(j) {
+                Some(key) => key.put(stage, k),
+                None => {
+                    put_json_string(stage, k);
+                    stage.push(b':');
+                }
+            }
             put_json_string(stage, v);
         }
         stage.extend_from_slice(b"},\"created_ms\":");
@@ -191,7 +212,16 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                 put_f64(stage, s.sum());
             }
         }
-        write_history(stage, cols, increases, fam, &series, epochs, &mut start_ms);
+        write_history(
+            stage,
+            cols,
+            increases,
+            digits,
+            fam,
+            &series,
+            epochs,
+            &mut start_ms,
+        );
         stage.push(b'}');
         if stage.len() >= FLUSH_BYTES {
             out.write_all(stage)?;
@@ -211,6 +241,7 @@ fn write_history(
     stage: &mut Vec<u8>,
     cols: &mut [Vec<u8>; 2],
     increases: &[u64],
+    digits: &mut [u8; DIGITS_BYTES],
     fam: &FamilyView<'_>,
     series: &SeriesView<'_>,
     epochs: Range<u64>,
@@ -234,7 +265,7 @@ fn write_history(
     match series.data() {
         SeriesData::Counter(_) => {
             stage.extend_from_slice(b",\"increase\":[");
-            put_u64_column(stage, increases);
+            put_u64_column(stage, digits, increases);
             close_column(stage);
         }
         SeriesData::Gauge(gauge) => {
@@ -463,6 +494,11 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
     }
 }
 
+/// The digit stage of [`put_u64_column`]: 64 values of at most 3 bytes, and
+/// room for a last 8-byte store; its indices are masked to 0..256 so that
+/// their bounds are evidently within it.
+const DIGITS_BYTES: usize = 264;
+
 /// `"d,"` and `"dd,"` for each of 0..100, padded to 4 bytes, with the text's
 /// length in the last byte.
 const SMALL: [[u8; 4]; 100] = {
@@ -486,10 +522,7 @@ const SMALL: [[u8; 4]; 100] = {
 /// one 8-byte word (`"d,d,d,d,"`), a value under 100 one 4-byte copy from
 /// [`SMALL`] (the byte after its text is overwritten by the next value or
 /// left out), and larger values take the general path.
-fn put_u64_column(out: &mut Vec<u8>, values: &[u64]) {
-    // 64 values of at most 3 bytes, and room for a last 8-byte store; indices
-    // are masked to 0..256 so that their bounds are evidently within it.
-    let mut buf = [0u8; 264];
+fn put_u64_column(out: &mut Vec<u8>, buf: &mut [u8; DIGITS_BYTES], values: &[u64]) {
     for chunk in values.chunks(64) {
         let mut len = 0;
         let mut quads = chunk.chunks_exact(4);
@@ -502,12 +535,12 @@ fn put_u64_column(out: &mut Vec<u8>, values: &[u64]) {
                 len = at + 8;
             } else {
                 for &v in q {
-                    put_staged(out, &mut buf, &mut len, v);
+                    put_staged(out, buf, &mut len, v);
                 }
             }
         }
         for &v in quads.remainder() {
-            put_staged(out, &mut buf, &mut len, v);
+            put_staged(out, buf, &mut len, v);
         }
         out.extend_from_slice(&buf[..len & 0xff]);
     }
@@ -516,7 +549,7 @@ fn put_u64_column(out: &mut Vec<u8>, values: &[u64]) {
 /// One value of [`put_u64_column`]: into the stage if under 100, else the
 /// stage is appended to `out`, then the value.
 #[inline(always)]
-fn put_staged(out: &mut Vec<u8>, buf: &mut [u8; 264], len: &mut usize, v: u64) {
+fn put_staged(out: &mut Vec<u8>, buf: &mut [u8; DIGITS_BYTES], len: &mut usize, v: u64) {
     match SMALL.get(v as usize) {
         Some(text) => {
             let at = *len & 0xff;
@@ -607,6 +640,40 @@ fn put_millis(out: &mut Vec<u8>, nanos: u64) {
             end -= 1;
         }
         out.extend_from_slice(&digits[..end]);
+    }
+}
+
+/// The JSON text (`"handler":`) of the label name a family's series last had
+/// at one position of their labels, to copy when the next series has the
+/// same name there. Names are interned, so the same name is the same string
+/// (pointer and length), and it stays alive while the family is written.
+#[derive(Default)]
+struct KeyText {
+    name: (usize, usize),
+    text: [u8; 32],
+    len: usize,
+}
+
+impl KeyText {
+    /// Writes `name` as a JSON object key, and its colon.
+    #[inline]
+    fn put(&mut self, out: &mut Vec<u8>, name: &str) {
+        let at = out.len();
+        let id = (name.as_ptr() as usize, name.len());
+        if self.len > 0 && self.name == id {
+            // Whole (fixed-size) copy, then cut: see `put_u64_long`.
+            out.extend_from_slice(&self.text);
+            out.truncate(at + self.len);
+            return;
+        }
+        put_json_string(out, name);
+        out.push(b':');
+        let len = out.len() - at;
+        self.len = 0;
+        if let Some(text) = self.text.get_mut(..len) {
+            text.copy_from_slice(&out[at..]);
+            (self.name, self.len) = (id, len);
+        }
     }
 }
 

@@ -146,10 +146,10 @@ impl CounterCore {
     /// division per epoch, no scratch space but `out`), so a caller that keeps
     /// `out` allocates nothing once it has grown.
     pub fn increases(&self, now: u64, epochs: Range<u64>, out: &mut Vec<u64>) -> u64 {
-        out.clear();
         let g = &self.shared.geometry;
         let n = epochs.end.saturating_sub(epochs.start) as usize;
         if n == 0 || g.is_lifetime() {
+            out.clear();
             return self.total();
         }
         let now_e = g.epoch(now);
@@ -160,6 +160,7 @@ impl CounterCore {
             .max(g.oldest_retained(now_e))
             .max(g.oldest_retained(head));
         if first > last {
+            out.clear();
             out.resize(n, 0);
             return self.total();
         }
@@ -170,7 +171,12 @@ impl CounterCore {
             (first - epochs.start) as usize,
             (last - epochs.start) as usize,
         );
+        // `out` keeps what the previous call left (a caller reusing it for
+        // series of one family keeps one length): the run is overwritten
+        // whole, the epochs around it are zeroed, so nothing is filled twice.
         out.resize(n.max(hi + 1), 0);
+        out[..lo].fill(0);
+        out[hi + 1..].fill(0);
         let run = &mut out[lo..=hi];
         self.rows.read_column(g, first, 0, MISSING, run);
         // Total after the bases: every base a reader can see is a value the
@@ -397,10 +403,13 @@ mod tests {
                 *v = p.increase;
             }
         });
-        let mut got = vec![7; 3];
-        let total = c.increases(now, epochs.clone(), &mut got);
-        assert_eq!(got, want, "epochs {epochs:?} at {now}");
-        assert_eq!(total, c.total());
+        // Whatever `out` held before (shorter or longer) is replaced.
+        for stale in [3, want.len(), want.len() + 5] {
+            let mut got = vec![7; stale];
+            let total = c.increases(now, epochs.clone(), &mut got);
+            assert_eq!(got, want, "epochs {epochs:?} at {now}");
+            assert_eq!(total, c.total());
+        }
     }
 
     #[test]
