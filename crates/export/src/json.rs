@@ -42,26 +42,33 @@ const FLUSH_BYTES: usize = 32 * 1024;
 const STAGE_BYTES: usize = FLUSH_BYTES + 8 * 1024;
 
 /// Buffers reused across series and families (allocated the first time they
-/// are needed, then kept): the staging buffer, the columns of a history
-/// after its first (a gauge's `min` and `max`, a histogram's or summary's
-/// `count` and `sum`), which are written in the same walk over the ring, and
-/// a counter's increases, read from the core in one pass before any of its
-/// series is written.
-#[derive(Debug)]
+/// are needed, then kept): the staging buffer, and what history columns are
+/// written through.
+#[derive(Debug, Default)]
 pub(crate) struct Scratch {
     stage: Vec<u8>,
-    cols: [Vec<u8>; 2],
+    cols: Columns,
+}
+
+/// What a series' history columns are written through.
+#[derive(Debug)]
+struct Columns {
+    /// The columns of a history after its first (a gauge's `min` and `max`, a
+    /// histogram's or summary's `count` and `sum`), written in the same walk
+    /// over the ring as the first.
+    other: [Vec<u8>; 2],
+    /// A counter's increases, read from the core in one pass before its
+    /// series is written.
     increases: Vec<u64>,
     /// Where [`put_u64_column`] stages digits (kept here so that it is not
     /// zeroed for every series).
     digits: [u8; DIGITS_BYTES],
 }
 
-impl Default for Scratch {
-    fn default() -> Scratch {
-        Scratch {
-            stage: Vec::new(),
-            cols: Default::default(),
+impl Default for Columns {
+    fn default() -> Columns {
+        Columns {
+            other: Default::default(),
             increases: Vec::new(),
             digits: [0; DIGITS_BYTES],
         }
@@ -102,12 +109,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
     first: bool,
     scratch: &mut Scratch,
 ) -> io::Result<()> {
-    let Scratch {
-        stage,
-        cols,
-        increases,
-        digits,
-    } = scratch;
+    let Scratch { stage, cols } = scratch;
     stage.clear();
     // One allocation for the common case, rather than a doubling series.
     stage.reserve(STAGE_BYTES);
@@ -177,7 +179,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
             SeriesData::Counter(c) => {
                 // History first: the total written is the one its increases
                 // were read against, so they never add up to more than it.
-                let total = c.increases(now, epochs.clone(), increases);
+                let total = c.increases(now, epochs.clone(), &mut cols.increases);
                 stage.extend_from_slice(b",\"total\":");
                 put_u64(stage, total);
             }
@@ -212,16 +214,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                 put_f64(stage, s.sum());
             }
         }
-        write_history(
-            stage,
-            cols,
-            increases,
-            digits,
-            fam,
-            &series,
-            epochs,
-            &mut start_ms,
-        );
+        write_history(stage, cols, fam, &series, epochs, &mut start_ms);
         stage.push(b'}');
         if stage.len() >= FLUSH_BYTES {
             out.write_all(stage)?;
@@ -236,12 +229,10 @@ pub(crate) fn write_family<W: Write + ?Sized>(
 
 /// Writes `,"history":{"start_ms":..,<columns>}` for one series: one value per
 /// epoch of [`SeriesView::history_epochs`], from one walk over its ring (for a
-/// counter, the walk already made into `increases`).
+/// counter, the walk already made into `cols.increases`).
 fn write_history(
     stage: &mut Vec<u8>,
-    cols: &mut [Vec<u8>; 2],
-    increases: &[u64],
-    digits: &mut [u8; DIGITS_BYTES],
+    cols: &mut Columns,
     fam: &FamilyView<'_>,
     series: &SeriesView<'_>,
     epochs: Range<u64>,
@@ -265,11 +256,11 @@ fn write_history(
     match series.data() {
         SeriesData::Counter(_) => {
             stage.extend_from_slice(b",\"increase\":[");
-            put_u64_column(stage, digits, increases);
+            put_u64_column(stage, &mut cols.digits, &cols.increases);
             close_column(stage);
         }
         SeriesData::Gauge(gauge) => {
-            let [min, max] = cols;
+            let [min, max] = &mut cols.other;
             min.clear();
             max.clear();
             stage.extend_from_slice(b",\"last\":[");
@@ -295,7 +286,7 @@ fn write_history(
             append_column(stage, b",\"max\":[", max);
         }
         SeriesData::Histogram(h) => {
-            let [count, sum] = cols;
+            let [count, sum] = &mut cols.other;
             count.clear();
             sum.clear();
             let buckets = fam.bucket_bounds().len() + 1;
@@ -326,7 +317,7 @@ fn write_history(
             append_column(stage, b",\"sum\":[", sum);
         }
         SeriesData::Summary(s) => {
-            let [count, sum] = cols;
+            let [count, sum] = &mut cols.other;
             count.clear();
             sum.clear();
             let objectives = fam.objectives();
