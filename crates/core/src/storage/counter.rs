@@ -145,6 +145,23 @@ impl CounterCore {
     /// The ring is read in one pass into `out` (no per-epoch callback, no
     /// division per epoch, no scratch space but `out`), so a caller that keeps
     /// `out` allocates nothing once it has grown.
+    ///
+    /// ```
+    /// use lakemetrics_core::{Filter, Registry, SeriesData};
+    /// let reg = Registry::new();
+    /// reg.counter("rows", &[("handler", "csv")]).unwrap().inc_by(3);
+    /// let mut increases = Vec::new();
+    /// reg.visit(&Filter::all(), |fam| {
+    ///     for s in fam.series() {
+    ///         if let SeriesData::Counter(c) = s.data() {
+    ///             // One value per epoch the export lists for this series.
+    ///             let total = c.increases(s.now(), s.history_epochs(), &mut increases);
+    ///             assert_eq!(total, 3);
+    ///             assert_eq!(increases.iter().sum::<u64>(), 3);
+    ///         }
+    ///     }
+    /// });
+    /// ```
     pub fn increases(&self, now: u64, epochs: Range<u64>, out: &mut Vec<u64>) -> u64 {
         let g = &self.shared.geometry;
         let n = epochs.end.saturating_sub(epochs.start) as usize;
