@@ -25,6 +25,18 @@ pub fn counter_view(c: &CounterCore, now: u64) -> (u64, Vec<(u64, u64)>, u64) {
     c.loom_view(now)
 }
 
+/// The counter's increases over `epochs` at `now` (one per epoch), and the
+/// total they were read against.
+pub fn counter_increases(
+    c: &CounterCore,
+    now: u64,
+    epochs: std::ops::Range<u64>,
+) -> (Vec<u64>, u64) {
+    let mut out = Vec::new();
+    let total = c.increases(now, epochs, &mut out);
+    (out, total)
+}
+
 /// A gauge created at `now`.
 pub fn gauge(g: Geometry, now: u64) -> GaugeCore {
     GaugeCore::new(crate::family::Shared::detached(g), now)

@@ -161,6 +161,49 @@ pub(crate) fn write_json_string<W: Write + ?Sized>(out: &mut W, s: &str) -> io::
     out.write_all(b"\"")
 }
 
+/// Appends `s` as a JSON string, as [`write_json_string`] writes it, with a
+/// fast path for the short strings labels mostly are: a string of 1 to 8
+/// bytes is gathered into one word (two overlapping loads), checked for bytes
+/// to escape in one go, and appended as one 8-byte copy cut to length.
+#[inline]
+pub(crate) fn put_json_string(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let n = b.len();
+    // The string's bytes in order in the low `n` bytes, zeros above.
+    let word = match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        (Some(lo), Some(hi)) if n <= 8 => {
+            u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << (8 * (n - 4))
+        }
+        _ => match (b.first_chunk::<2>(), b.last_chunk::<2>()) {
+            (Some(lo), Some(hi)) if n <= 4 => {
+                u64::from(u16::from_le_bytes(*lo))
+                    | u64::from(u16::from_le_bytes(*hi)) << (8 * (n - 2))
+            }
+            _ if n == 1 => u64::from(b[0]),
+            // Empty or longer than 8 bytes: the general path.
+            _ => {
+                // Writing into a Vec cannot fail.
+                let _ = write_json_string(out, s);
+                return;
+            }
+        },
+    };
+    // Spaces above the string (zeros would read as control characters).
+    let w = word
+        | 0x2020_2020_2020_2020u64
+            .checked_shl(8 * n as u32)
+            .unwrap_or(0);
+    if bytes_equal(w, b'"') | bytes_equal(w, b'\\') | bytes_control(w) != 0 {
+        let _ = write_json_string(out, s);
+        return;
+    }
+    let at = out.len();
+    out.push(b'"');
+    out.extend_from_slice(&word.to_le_bytes());
+    out.truncate(at + 1 + n);
+    out.push(b'"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +255,32 @@ mod tests {
         assert_eq!(find_special::<true>(&v), Some(3));
         assert_eq!(find_json_special(&v), Some(1));
         assert_eq!(find_json_special(&v[2..]), Some(1));
+    }
+
+    #[test]
+    fn short_json_strings() {
+        // Every length around the fast path's, with a byte to escape (or not)
+        // at every position.
+        for len in 0..12 {
+            for pos in 0..len.max(1) {
+                for special in [b'x', b'"', b'\\', b'\n', 0x00, 0x1f, 0x20, 0x7f] {
+                    let mut v = vec![b'a'; len];
+                    if let Some(b) = v.get_mut(pos) {
+                        *b = special;
+                    }
+                    let s = std::str::from_utf8(&v).unwrap();
+                    let mut out = b"pre".to_vec();
+                    put_json_string(&mut out, s);
+                    assert_eq!(
+                        out,
+                        format!("pre{}", serde_json::to_string(s).unwrap()).as_bytes()
+                    );
+                }
+            }
+        }
+        let mut out = Vec::new();
+        put_json_string(&mut out, "λ\u{1F600}");
+        assert_eq!(out, "\"λ\u{1F600}\"".as_bytes());
     }
 
     #[test]

@@ -31,7 +31,7 @@ use std::ops::Range;
 
 use lakemetrics_core::{FamilyView, Geometry, MetricKind, SeriesData, SeriesView, TimeRange};
 
-use crate::escape::write_json_string;
+use crate::escape::{put_json_string, write_json_string};
 use crate::number::non_finite;
 
 /// The staging buffer is handed to the writer once it holds this many bytes.
@@ -42,13 +42,37 @@ const FLUSH_BYTES: usize = 32 * 1024;
 const STAGE_BYTES: usize = FLUSH_BYTES + 8 * 1024;
 
 /// Buffers reused across series and families (allocated the first time they
-/// are needed, then kept): the staging buffer, and the columns of a history
-/// after its first (a gauge's `min` and `max`, a histogram's or summary's
-/// `count` and `sum`), which are written in the same walk over the ring.
+/// are needed, then kept): the staging buffer, and what history columns are
+/// written through.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     stage: Vec<u8>,
-    cols: [Vec<u8>; 2],
+    cols: Columns,
+}
+
+/// What a series' history columns are written through.
+#[derive(Debug)]
+struct Columns {
+    /// The columns of a history after its first (a gauge's `min` and `max`, a
+    /// histogram's or summary's `count` and `sum`), written in the same walk
+    /// over the ring as the first.
+    other: [Vec<u8>; 2],
+    /// A counter's increases, read from the core in one pass before its
+    /// series is written.
+    increases: Vec<u64>,
+    /// Where [`put_u64_column`] stages digits (kept here so that it is not
+    /// zeroed for every series).
+    digits: [u8; DIGITS_BYTES],
+}
+
+impl Default for Columns {
+    fn default() -> Columns {
+        Columns {
+            other: Default::default(),
+            increases: Vec::new(),
+            digits: [0; DIGITS_BYTES],
+        }
+    }
 }
 
 /// Writes the opening of the export object, up to the `families` array's `[`.
@@ -128,6 +152,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
     // Series created together, and the columns of every series older than the
     // ring, repeat the same 13-digit times.
     let (mut created_ms, mut start_ms) = (Millis::default(), Millis::default());
+    let mut keys: [KeyText; 4] = Default::default();
     for (i, series) in fam.series().enumerate() {
         if i > 0 {
             stage.push(b',');
@@ -137,17 +162,26 @@ pub(crate) fn write_family<W: Write + ?Sized>(
             if j > 0 {
                 stage.push(b',');
             }
-            write_json_string(stage, k)?;
-            stage.push(b':');
-            write_json_string(stage, v)?;
+            match keys.get_mut(j) {
+                Some(key) => key.put(stage, k),
+                None => {
+                    put_json_string(stage, k);
+                    stage.push(b':');
+                }
+            }
+            put_json_string(stage, v);
         }
         stage.extend_from_slice(b"},\"created_ms\":");
         created_ms.put(stage, series.created());
         let now = series.now();
+        let epochs = series.history_epochs();
         match series.data() {
             SeriesData::Counter(c) => {
+                // History first: the total written is the one its increases
+                // were read against, so they never add up to more than it.
+                let total = c.increases(now, epochs.clone(), &mut cols.increases);
                 stage.extend_from_slice(b",\"total\":");
-                put_u64(stage, c.total());
+                put_u64(stage, total);
             }
             SeriesData::Gauge(g) => {
                 stage.extend_from_slice(b",\"value\":");
@@ -180,7 +214,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                 put_f64(stage, s.sum());
             }
         }
-        write_history(stage, cols, fam, &series, &mut start_ms);
+        write_history(stage, cols, fam, &series, epochs, &mut start_ms);
         stage.push(b'}');
         if stage.len() >= FLUSH_BYTES {
             out.write_all(stage)?;
@@ -194,16 +228,17 @@ pub(crate) fn write_family<W: Write + ?Sized>(
 }
 
 /// Writes `,"history":{"start_ms":..,<columns>}` for one series: one value per
-/// epoch of [`SeriesView::history_epochs`], from one walk over its ring.
+/// epoch of [`SeriesView::history_epochs`], from one walk over its ring (for a
+/// counter, the walk already made into `cols.increases`).
 fn write_history(
     stage: &mut Vec<u8>,
-    cols: &mut [Vec<u8>; 2],
+    cols: &mut Columns,
     fam: &FamilyView<'_>,
     series: &SeriesView<'_>,
+    epochs: Range<u64>,
     start_ms: &mut Millis,
 ) {
     let g = fam.geometry();
-    let epochs = series.history_epochs();
     let mut d = Dense::new(&g, &epochs);
     stage.extend_from_slice(b",\"history\":{\"start_ms\":");
     if d.is_empty() {
@@ -219,19 +254,13 @@ fn write_history(
         range.start = Some(range.start.map_or(d.lo, |s| s.max(d.lo)));
     }
     match series.data() {
-        SeriesData::Counter(c) => {
+        SeriesData::Counter(_) => {
             stage.extend_from_slice(b",\"increase\":[");
-            c.for_each_point(now, range, |p| {
-                if let Some(gap) = d.point(p.start) {
-                    put_repeated(stage, b"0,", gap);
-                    put_u64_comma(stage, p.increase);
-                }
-            });
-            put_repeated(stage, b"0,", d.rest());
+            put_u64_column(stage, &mut cols.digits, &cols.increases);
             close_column(stage);
         }
         SeriesData::Gauge(gauge) => {
-            let [min, max] = cols;
+            let [min, max] = &mut cols.other;
             min.clear();
             max.clear();
             stage.extend_from_slice(b",\"last\":[");
@@ -257,7 +286,7 @@ fn write_history(
             append_column(stage, b",\"max\":[", max);
         }
         SeriesData::Histogram(h) => {
-            let [count, sum] = cols;
+            let [count, sum] = &mut cols.other;
             count.clear();
             sum.clear();
             let buckets = fam.bucket_bounds().len() + 1;
@@ -288,7 +317,7 @@ fn write_history(
             append_column(stage, b",\"sum\":[", sum);
         }
         SeriesData::Summary(s) => {
-            let [count, sum] = cols;
+            let [count, sum] = &mut cols.other;
             count.clear();
             sum.clear();
             let objectives = fam.objectives();
@@ -456,6 +485,76 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
     }
 }
 
+/// The digit stage of [`put_u64_column`]: 64 values of at most 3 bytes, and
+/// room for a last 8-byte store; its indices are masked to 0..256 so that
+/// their bounds are evidently within it.
+const DIGITS_BYTES: usize = 264;
+
+/// `"d,"` and `"dd,"` for each of 0..100, padded to 4 bytes, with the text's
+/// length in the last byte.
+const SMALL: [[u8; 4]; 100] = {
+    let mut t = [[0u8; 4]; 100];
+    let mut v = 0;
+    while v < 100 {
+        t[v] = if v < 10 {
+            [b'0' + v as u8, b',', 0, 2]
+        } else {
+            [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8, b',', 3]
+        };
+        v += 1;
+    }
+    t
+};
+
+/// Appends each of `values` in decimal and a comma: a column of integers.
+///
+/// Counters' per-epoch increases are mostly small, so the column is staged in
+/// a stack buffer and appended once per 64 values: four values under 10 are
+/// one 8-byte word (`"d,d,d,d,"`), a value under 100 one 4-byte copy from
+/// [`SMALL`] (the byte after its text is overwritten by the next value or
+/// left out), and larger values take the general path.
+fn put_u64_column(out: &mut Vec<u8>, buf: &mut [u8; DIGITS_BYTES], values: &[u64]) {
+    for chunk in values.chunks(64) {
+        let mut len = 0;
+        let mut quads = chunk.chunks_exact(4);
+        for q in &mut quads {
+            let (a, b, c, d) = (q[0], q[1], q[2], q[3]);
+            if a.max(b).max(c).max(d) < 10 {
+                let digits = a | b << 16 | c << 32 | d << 48 | 0x2c30_2c30_2c30_2c30;
+                let at = len & 0xff;
+                buf[at..at + 8].copy_from_slice(&digits.to_le_bytes());
+                len = at + 8;
+            } else {
+                for &v in q {
+                    put_staged(out, buf, &mut len, v);
+                }
+            }
+        }
+        for &v in quads.remainder() {
+            put_staged(out, buf, &mut len, v);
+        }
+        out.extend_from_slice(&buf[..len & 0xff]);
+    }
+}
+
+/// One value of [`put_u64_column`]: into the stage if under 100, else the
+/// stage is appended to `out`, then the value.
+#[inline(always)]
+fn put_staged(out: &mut Vec<u8>, buf: &mut [u8; DIGITS_BYTES], len: &mut usize, v: u64) {
+    match SMALL.get(v as usize) {
+        Some(text) => {
+            let at = *len & 0xff;
+            buf[at..at + 4].copy_from_slice(text);
+            *len = at + text[3] as usize;
+        }
+        None => {
+            out.extend_from_slice(&buf[..*len & 0xff]);
+            *len = 0;
+            put_u64_comma(out, v);
+        }
+    }
+}
+
 /// Appends `v` in decimal and a comma: a column value.
 #[inline(always)]
 fn put_u64_comma(out: &mut Vec<u8>, v: u64) {
@@ -473,6 +572,24 @@ fn put_u64_comma(out: &mut Vec<u8>, v: u64) {
 /// calls `memcpy`, which was the largest cost of writing a history point.
 #[inline(never)]
 fn put_u64_long(out: &mut Vec<u8>, mut v: u64) {
+    if v < 100_000_000 {
+        // Up to eight digits: all eight, leading zeros included, as one word
+        // from four pairs, shifted down past the zeros.
+        let (hi, lo) = ((v / 10_000) as usize, (v % 10_000) as usize);
+        let mut d = [0u8; 8];
+        for (k, pair) in [hi / 100, hi % 100, lo / 100, lo % 100]
+            .into_iter()
+            .enumerate()
+        {
+            d[2 * k..2 * k + 2].copy_from_slice(&PAIRS[pair * 2..pair * 2 + 2]);
+        }
+        let len = v.ilog10() as usize + 1;
+        let digits = u64::from_le_bytes(d) >> (8 * (8 - len));
+        let at = out.len();
+        out.extend_from_slice(&digits.to_le_bytes());
+        out.truncate(at + len);
+        return;
+    }
     let len = v.ilog10() as usize + 1;
     let mut buf = [0u8; 20];
     let mut i = len;
@@ -514,6 +631,40 @@ fn put_millis(out: &mut Vec<u8>, nanos: u64) {
             end -= 1;
         }
         out.extend_from_slice(&digits[..end]);
+    }
+}
+
+/// The JSON text (`"handler":`) of the label name a family's series last had
+/// at one position of their labels, to copy when the next series has the
+/// same name there. Names are interned, so the same name is the same string
+/// (pointer and length), and it stays alive while the family is written.
+#[derive(Default)]
+struct KeyText {
+    name: (usize, usize),
+    text: [u8; 32],
+    len: usize,
+}
+
+impl KeyText {
+    /// Writes `name` as a JSON object key, and its colon.
+    #[inline]
+    fn put(&mut self, out: &mut Vec<u8>, name: &str) {
+        let at = out.len();
+        let id = (name.as_ptr() as usize, name.len());
+        if self.len > 0 && self.name == id {
+            // Whole (fixed-size) copy, then cut: see `put_u64_long`.
+            out.extend_from_slice(&self.text);
+            out.truncate(at + self.len);
+            return;
+        }
+        put_json_string(out, name);
+        out.push(b':');
+        let len = out.len() - at;
+        self.len = 0;
+        if let Some(text) = self.text.get_mut(..len) {
+            text.copy_from_slice(&out[at..]);
+            (self.name, self.len) = (id, len);
+        }
     }
 }
 

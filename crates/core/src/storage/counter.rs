@@ -1,14 +1,18 @@
 //! Counters: an exact total beside one 8-byte base per epoch.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::ring::{suffix_min, widen, Filled, Rows};
+use super::ring::{suffix_min, widen, Filled, Rows, PAYLOAD_BITS};
 use super::state::{restored_epochs, Restored, SeriesState, StateData};
 use super::window::{window_epochs, window_span, with_scratch, TimeRange};
 use crate::family::Shared;
 use crate::retention::Geometry;
 use crate::sync::{AtomicU64, Ordering};
+
+/// A base that was not read: payloads are 48 bits, so no word holds it.
+const MISSING: u64 = u64::MAX;
 
 /// A counter's state: an exact total and, per epoch of its ring, the total when
 /// the epoch started (see [`super::ring`]).
@@ -153,6 +157,82 @@ impl CounterCore {
         })
     }
 
+    /// Fills `out` with the counter's increase in each epoch of `epochs`, oldest
+    /// first, one value per epoch (0 for an epoch in which it did not grow, or
+    /// that is not retained at `now`), and returns the total those increases
+    /// were read against.
+    ///
+    /// The history and the total are one consistent reading: the total is read
+    /// once, after the bases, and every base is clamped to it (made monotone
+    /// from the right, as for every read), so the increases add up to the
+    /// returned total minus the first retained base, never more than the total.
+    /// Write that total beside the increases, not a later [`CounterCore::total`].
+    ///
+    /// The ring is read in one pass into `out` (no per-epoch callback, no
+    /// division per epoch, no scratch space but `out`), so a caller that keeps
+    /// `out` allocates nothing once it has grown.
+    ///
+    /// ```
+    /// use lakemetrics_core::{Filter, Registry, SeriesData};
+    /// let reg = Registry::new();
+    /// reg.counter("rows", &[("handler", "csv")]).unwrap().inc_by(3);
+    /// let mut increases = Vec::new();
+    /// reg.visit(&Filter::all(), |fam| {
+    ///     for s in fam.series() {
+    ///         if let SeriesData::Counter(c) = s.data() {
+    ///             // One value per epoch the export lists for this series.
+    ///             let total = c.increases(s.now(), s.history_epochs(), &mut increases);
+    ///             assert_eq!(total, 3);
+    ///             assert_eq!(increases.iter().sum::<u64>(), 3);
+    ///         }
+    ///     }
+    /// });
+    /// ```
+    pub fn increases(&self, now: u64, epochs: Range<u64>, out: &mut Vec<u64>) -> u64 {
+        let g = &self.shared.geometry;
+        let n = epochs.end.saturating_sub(epochs.start) as usize;
+        if n == 0 || g.is_lifetime() {
+            out.clear();
+            return self.total();
+        }
+        let now_e = g.epoch(now);
+        let head = self.rows.head();
+        let last = head.min(now_e);
+        let first = epochs
+            .start
+            .max(g.oldest_retained(now_e))
+            .max(g.oldest_retained(head));
+        if first > last {
+            out.clear();
+            out.resize(n, 0);
+            return self.total();
+        }
+        // `out[i]` is epoch `epochs.start + i`. The bases are read up to the
+        // head even past `epochs` (a range that ends early): a base is made
+        // monotone against every base after it, as `with_bases` does.
+        let (lo, hi) = (
+            (first - epochs.start) as usize,
+            (last - epochs.start) as usize,
+        );
+        // `out` keeps what the previous call left (a caller reusing it for
+        // series of one family keeps one length): the run is overwritten
+        // whole, the epochs around it are zeroed, so nothing is filled twice.
+        out.resize(n.max(hi + 1), 0);
+        out[..lo].fill(0);
+        out[hi + 1..].fill(0);
+        let run = &mut out[lo..=hi];
+        self.rows.read_column(g, first, 0, MISSING, run);
+        // Total after the bases: every base a reader can see is a value the
+        // total had before (see `ring`), up to racing writers' bases, which the
+        // running minimum clamps.
+        let total = self.total();
+        if total >= 1 << (PAYLOAD_BITS - 1) || !monotone_differences(run, total) {
+            clamped_differences(run, total);
+        }
+        out.truncate(n);
+        total
+    }
+
     /// Calls `f` for each epoch in `range` in which the counter grew, oldest first.
     pub fn for_each_point(&self, now: u64, range: TimeRange, mut f: impl FnMut(CounterPoint)) {
         let g = self.shared.geometry;
@@ -264,6 +344,64 @@ impl CounterCore {
     }
 }
 
+/// The common case of [`CounterCore::increases`]: if the bases in `run` are
+/// already in order and at most `total` (so the running minimum of
+/// [`clamped_differences`] would change none), replaces each by its increase
+/// (the next base, or the total, minus it) and returns true; otherwise leaves
+/// `run` as it was and returns false. For a total under 2^47, where every base
+/// up to it is its own 48-bit payload.
+///
+/// One forward pass whose steps do not depend on each other (the running
+/// minimum is a chain of dependent compares, one per epoch); a missing base
+/// (`MISSING`, above every total) is out of order, so it takes the other path.
+#[inline]
+fn monotone_differences(run: &mut [u64], total: u64) -> bool {
+    let Some(&first) = run.first() else {
+        return true;
+    };
+    let mut prev = first;
+    let mut disordered = false;
+    for i in 1..run.len() {
+        let b = run[i];
+        disordered |= b < prev;
+        run[i - 1] = b.wrapping_sub(prev);
+        prev = b;
+    }
+    if !disordered && prev <= total {
+        if let Some(last) = run.last_mut() {
+            *last = total - prev;
+        }
+        return true;
+    }
+    // Undo: the bases again, from the first and the differences.
+    let mut b = first;
+    for v in run.iter_mut() {
+        let d = *v;
+        *v = b;
+        b = b.wrapping_add(d);
+    }
+    false
+}
+
+/// Replaces the bases in `run` (48-bit payloads, or `MISSING`) by their
+/// increases, from the newest back: each base is widened against `total`
+/// (read after the bases), clamped to the next base (or the total), and the
+/// difference kept. An epoch whose base was not readable (a racing writer is
+/// refilling its slot) gets 0; its increase goes to the epoch before, as
+/// `for_each_point` gives it.
+fn clamped_differences(run: &mut [u64], total: u64) {
+    let mut next = total;
+    for b in run.iter_mut().rev() {
+        let base = if *b == MISSING {
+            next
+        } else {
+            widen(total, *b).min(next)
+        };
+        *b = next - base;
+        next = base;
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -293,6 +431,100 @@ mod tests {
         c.for_each_point(4 * W, TimeRange::ALL, |p| pts.push((p.start, p.increase)));
         assert_eq!(pts, [(2 * W, 4)]);
         assert_eq!(c.total(), 7);
+    }
+
+    /// `increases` over `epochs`, against `for_each_point` spread over the
+    /// same epochs (0 where it gives no point).
+    fn check_increases(c: &CounterCore, now: u64, epochs: Range<u64>) {
+        let g = c.geometry();
+        let range = TimeRange {
+            start: Some(g.epoch_start(epochs.start)),
+            end: Some(g.epoch_start(epochs.end).saturating_sub(1)),
+        };
+        let mut want = vec![0; (epochs.end - epochs.start) as usize];
+        c.for_each_point(now, range, |p| {
+            if let Some(v) = want.get_mut((g.epoch(p.start) - epochs.start) as usize) {
+                *v = p.increase;
+            }
+        });
+        // Whatever `out` held before (shorter or longer) is replaced.
+        for stale in [3, want.len(), want.len() + 5] {
+            let mut got = vec![7; stale];
+            let total = c.increases(now, epochs.clone(), &mut got);
+            assert_eq!(got, want, "epochs {epochs:?} at {now}");
+            assert_eq!(total, c.total());
+        }
+    }
+
+    #[test]
+    fn increases_match_the_points() {
+        for (len, base) in [
+            (1, 0),
+            (4, 0),
+            (6, 0),
+            (5, (1 << 47) - 3),
+            (7, (3 << 48) + 11),
+        ] {
+            let c = CounterCore::new(Shared::detached(Geometry::new(W, len)), 2 * W);
+            // Totals around 2^47 and past 2^48 take `increases`' other path
+            // and `widen`'s wrap-around.
+            inc(&c, base, 2 * W);
+            let mut now = 2 * W;
+            for (k, step) in [0, 1, 1, 3, 1, 2 * len as u64 + 1, 1, 1, 1]
+                .into_iter()
+                .enumerate()
+            {
+                now += step * W;
+                inc(&c, k as u64 * 5 + 1, now);
+                let now_e = now / W;
+                for lo in [
+                    0,
+                    1,
+                    2,
+                    now_e.saturating_sub(len as u64),
+                    now_e.saturating_sub(2),
+                ] {
+                    for hi in [lo, lo + 1, now_e, now_e + 1, now_e + 3] {
+                        if hi >= lo {
+                            check_increases(&c, now, lo..hi);
+                            check_increases(&c, now + W / 2, lo..hi);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn increases_of_rows_racing_writers_left() {
+        let g = Geometry::new(W, 5);
+        let c = CounterCore::new(Shared::detached(g), 0);
+        for e in 0..8 {
+            inc(&c, 10, e * W);
+        }
+        let now = 7 * W + 1;
+        check_increases(&c, now, 3..8);
+        // A writer filling epoch 8 has claimed its slot (epoch 3's) but not yet
+        // moved the head; another took epoch 5's base after the total it adds
+        // to was read (above the total); epoch 6's is out of order.
+        c.rows.put(&g, 8, [80]);
+        c.rows.put(&g, 5, [95]);
+        c.rows.put(&g, 6, [45]);
+        for (lo, hi) in [(3, 8), (4, 8), (5, 7), (6, 9)] {
+            check_increases(&c, now, lo..hi);
+        }
+        let mut out = Vec::new();
+        let total = c.increases(now, 3..8, &mut out);
+        assert_eq!((out, total), (vec![0, 5, 0, 25, 10], 80));
+    }
+
+    #[test]
+    fn increases_of_a_counter_without_history() {
+        let c = CounterCore::new(Shared::detached(Geometry::lifetime()), 0);
+        inc(&c, 5, 10);
+        let mut out = vec![1, 2];
+        assert_eq!(c.increases(20, 0..0, &mut out), 5);
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -405,6 +405,66 @@ impl<const W: usize> Rows<W> {
         }
     }
 
+    /// Copies word `j` of the row of each epoch `x` in `first..first +
+    /// out.len()` into `out[x - first]`: its payload if the slot holds that
+    /// epoch, `missing` if not (a racing writer is refilling the slot for a
+    /// later lap). Call after [`Rows::head`] returned at least the last of
+    /// those epochs.
+    ///
+    /// The columnar form of [`Rows::read_run`], for readers that want a run of
+    /// one word per epoch as a slice: one division for the run, then the
+    /// words in slot order (at most two stretches, split where the run wraps
+    /// around the ring), a load and a tag compare each, no callback.
+    pub(crate) fn read_column(
+        &self,
+        g: &Geometry,
+        first: u64,
+        j: usize,
+        missing: u64,
+        mut out: &mut [u64],
+    ) {
+        #[inline(always)]
+        fn take(w: &AtomicU64, tagged: u64, missing: u64) -> u64 {
+            // Relaxed: ordered after the Acquire of `head` (see module docs).
+            // With the expected tag cleared, a word of that lap is its payload.
+            let x = w.load(Ordering::Relaxed) ^ tagged;
+            if x <= PAYLOAD_MASK {
+                x
+            } else {
+                missing
+            }
+        }
+        let (width, len) = (self.width(g), g.len());
+        let (mut lap, mut slot) = g.lap_slot(first);
+        while !out.is_empty() {
+            let (run, rest) = out.split_at_mut((len - slot).min(out.len()));
+            let t = pack(lap, 0);
+            // Word `i` of the ring: word 0 inline, word `i > 0` at `rest[i - 1]`.
+            let mut i = slot * width + j;
+            let run = match run.split_first_mut() {
+                Some((o, tail)) if i == 0 => {
+                    *o = take(&self.first, t, missing);
+                    i = width;
+                    tail
+                }
+                _ => run,
+            };
+            let words = self.rest.get(i - 1..).unwrap_or(&[]);
+            if width == 1 {
+                for (o, w) in run.iter_mut().zip(words) {
+                    *o = take(w, t, missing);
+                }
+            } else {
+                for (o, w) in run.iter_mut().zip(words.iter().step_by(width)) {
+                    *o = take(w, t, missing);
+                }
+            }
+            out = rest;
+            slot = 0;
+            lap += 1;
+        }
+    }
+
     /// The head, if `now` falls in its epoch: the writers' fast path (one
     /// multiply and a compare, no division).
     #[inline]
@@ -649,6 +709,34 @@ mod tests {
         assert_eq!(r.read(&g, 8, 0), Some(11));
         assert_eq!(r.read(&g, 6, 0), Some(11));
         assert_eq!(r.read(&g, 5, 0), None);
+    }
+
+    #[test]
+    fn read_column_matches_read_run() {
+        for (len, width) in [(1, 1), (4, 1), (5, 2), (3, 2)] {
+            let g = Geometry::new(10, len);
+            let r = Rows::new(&g, width, 2, |j| j as u64);
+            for e in [3, 5, 9] {
+                r.fill(&g, e, |j| e * 10 + j as u64, |_, _, _| {});
+            }
+            let head = r.head();
+            for first in 0..=head {
+                for last in first..=head {
+                    for j in 0..width {
+                        let mut want = vec![u64::MAX; (last - first + 1) as usize];
+                        r.read_run(&g, first, last, |x, row| {
+                            want[(x - first) as usize] = row[j]
+                        });
+                        let mut got = vec![0; want.len()];
+                        r.read_column(&g, first, j, u64::MAX, &mut got);
+                        assert_eq!(
+                            got, want,
+                            "len {len} width {width} {first}..={last} word {j}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
