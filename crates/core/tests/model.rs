@@ -72,7 +72,6 @@ fn run(retention: Retention, ops: Vec<Op>) {
     let hist = reg.histogram("h", &[]).unwrap();
     let summ = reg.summary("s", &[]).unwrap();
     let bounds = [0.5, 1.0, 2.5, 10.0];
-    let created = T0;
 
     // Every kind keeps one epoch per resolution.
     let cg = retention.geometry(MAX_SLOTS);

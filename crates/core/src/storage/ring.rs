@@ -276,14 +276,21 @@ impl<const W: usize> Rows<W> {
         unsafe { self.block.as_ref() }
     }
 
+    /// The rows' words, `len * W` of them (row `i / W`, column `i % W`).
+    #[inline]
+    fn rows(&self, g: &Geometry) -> &[AtomicU64] {
+        // SAFETY: the block holds the head and then `len * W` words (a shared
+        // zero block: a lifetime shape's one row of at most 2), and lives as
+        // long as `self`.
+        unsafe { std::slice::from_raw_parts(self.block.as_ptr().add(1), g.len() * W) }
+    }
+
     /// Word `i` of the rows (row `i / W`, column `i % W`), if `i < len * W`
     /// (always, for the slots a shape gives: checked rather than trusted, and
     /// without a panic on the recording path).
     #[inline]
     fn word(&self, g: &Geometry, i: usize) -> Option<&AtomicU64> {
-        // SAFETY: the block holds `1 + len * W` words (checked first), and
-        // lives as long as `self`.
-        (i < g.len() * W).then(|| unsafe { &*self.block.as_ptr().add(1 + i) })
+        self.rows(g).get(i)
     }
 
     /// The head, for a writer's fast path: only decides whether to fill.
@@ -434,30 +441,15 @@ impl<const W: usize> Rows<W> {
                 missing
             }
         }
-        let (width, len) = (self.width(g), g.len());
+        let len = g.len();
+        let rows = self.rows(g);
         let (mut lap, mut slot) = g.lap_slot(first);
         while !out.is_empty() {
             let (run, rest) = out.split_at_mut((len - slot).min(out.len()));
             let t = pack(lap, 0);
-            // Word `i` of the ring: word 0 inline, word `i > 0` at `rest[i - 1]`.
-            let mut i = slot * width + j;
-            let run = match run.split_first_mut() {
-                Some((o, tail)) if i == 0 => {
-                    *o = take(&self.first, t, missing);
-                    i = width;
-                    tail
-                }
-                _ => run,
-            };
-            let words = self.rest.get(i - 1..).unwrap_or(&[]);
-            if width == 1 {
-                for (o, w) in run.iter_mut().zip(words) {
-                    *o = take(w, t, missing);
-                }
-            } else {
-                for (o, w) in run.iter_mut().zip(words.iter().step_by(width)) {
-                    *o = take(w, t, missing);
-                }
+            let words = rows.get(slot * W + j..).unwrap_or(&[]);
+            for (o, w) in run.iter_mut().zip(words.iter().step_by(W)) {
+                *o = take(w, t, missing);
             }
             out = rest;
             slot = 0;
@@ -711,32 +703,35 @@ mod tests {
         assert_eq!(r.read(&g, 5, 0), None);
     }
 
-    #[test]
-    fn read_column_matches_read_run() {
-        for (len, width) in [(1, 1), (4, 1), (5, 2), (3, 2)] {
-            let g = Geometry::new(10, len);
-            let r = Rows::new(&g, width, 2, |j| j as u64);
-            for e in [3, 5, 9] {
-                r.fill(&g, e, |j| e * 10 + j as u64, |_, _, _| {});
-            }
-            let head = r.head();
-            for first in 0..=head {
-                for last in first..=head {
-                    for j in 0..width {
-                        let mut want = vec![u64::MAX; (last - first + 1) as usize];
-                        r.read_run(&g, first, last, |x, row| {
-                            want[(x - first) as usize] = row[j]
-                        });
-                        let mut got = vec![0; want.len()];
-                        r.read_column(&g, first, j, u64::MAX, &mut got);
-                        assert_eq!(
-                            got, want,
-                            "len {len} width {width} {first}..={last} word {j}"
-                        );
-                    }
+    /// `read_column` gives, word by word, what `read_run` gives.
+    fn column_matches_run<const W: usize>(len: usize) {
+        let g = Geometry::new(10, len);
+        let r = Ring::<W>::new(&g, 2, |j| j as u64);
+        for e in [3, 5, 9] {
+            r.fill(&g, e, |j| e * 10 + j as u64, |_, _, _| {});
+        }
+        let head = r.head();
+        for first in 0..=head {
+            for last in first..=head {
+                for j in 0..W {
+                    let mut want = vec![u64::MAX; (last - first + 1) as usize];
+                    r.read_run(&g, first, last, |x, row| {
+                        want[(x - first) as usize] = row[j]
+                    });
+                    let mut got = vec![0; want.len()];
+                    r.read_column(&g, first, j, u64::MAX, &mut got);
+                    assert_eq!(got, want, "len {len} width {W} {first}..={last} word {j}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn read_column_matches_read_run() {
+        column_matches_run::<1>(1);
+        column_matches_run::<1>(4);
+        column_matches_run::<2>(5);
+        column_matches_run::<2>(3);
     }
 
     #[test]
