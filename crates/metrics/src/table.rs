@@ -19,13 +19,16 @@ use parking_lot::{Mutex, RwLock};
 
 const SHARDS: usize = 16;
 
+/// One shard: keys to handles, hashed by the keys' precomputed hashes.
+type Shard<T> = RwLock<HashMap<Key, Arc<T>, BuildHasherDefault<KeyHasher>>>;
+
 /// Keys to handles, sharded by the key's hash; plus series to handles, so two
 /// keys naming one series (names that sanitise alike; `metrics` itself takes
 /// labels in any order as one key) share one handle and its `absolute` state.
 pub(crate) struct Table<T> {
     /// Each shard on its own cache lines: readers of different shards do not
     /// contend on one lock word.
-    shards: [CachePadded<RwLock<HashMap<Key, Arc<T>, BuildHasherDefault<KeyHasher>>>>; SHARDS],
+    shards: [CachePadded<Shard<T>>; SHARDS],
     by_series: Mutex<HashMap<usize, Arc<T>>>,
 }
 
@@ -39,7 +42,7 @@ impl<T> Default for Table<T> {
 }
 
 impl<T> Table<T> {
-    fn shard(&self, key: &Key) -> &RwLock<HashMap<Key, Arc<T>, BuildHasherDefault<KeyHasher>>> {
+    fn shard(&self, key: &Key) -> &Shard<T> {
         let mut h = KeyHasher::default();
         key.hash(&mut h);
         // The top bits: the map uses the low ones for its buckets.
