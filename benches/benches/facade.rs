@@ -42,7 +42,9 @@ fn counter_handle(c: &mut Criterion<ThreadCpuTime>) {
 
     // The floor: lakemetrics' own handle, without the facade's virtual call.
     let native = reg.counter("native_total", &[]).unwrap();
-    g.bench_function("lakemetrics_native", |b| b.iter(|| black_box(&native).inc()));
+    g.bench_function("lakemetrics_native", |b| {
+        b.iter(|| black_box(&native).inc())
+    });
 
     g.finish();
 }
