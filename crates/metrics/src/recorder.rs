@@ -155,8 +155,11 @@ fn check_quantiles(matcher: Option<&Matcher>, quantiles: &[f64]) -> Result<Vec<f
 ///   before the first use: a family's description cannot change once it
 ///   exists, so a later, different one is refused and counted).
 /// - `register_*` returns a handle backed by one lakemetrics series: held, it
-///   costs one lakemetrics recording per call; through the macro, a lookup of
-///   the call site's key in a sharded table first (a read lock, no allocation).
+///   costs one lakemetrics recording per call (and the facade's virtual call);
+///   through the macro, which registers on every call, a lookup of the call
+///   site's key first: in a per-thread cache (no lock, no allocation; the
+///   `Arc` clone and drop of the returned `metrics::Counter` are the facade's),
+///   else in a sharded table under a read lock.
 /// - Names are sanitised ([`names`](crate::names)); whatever the registry
 ///   still refuses (a kind clash, a reserved or repeated label, a value over
 ///   the length limit, a name clash) gets a no-op handle, is counted in
@@ -293,7 +296,7 @@ impl LakemetricsRecorder {
     /// The slow path of every `register_*`: sanitise, create the family and
     /// the series, and file its handle under `key`. `None`: refused (counted).
     #[cold]
-    fn create<T>(
+    fn create<T: Send + Sync>(
         &self,
         table: &Table<T>,
         key: &Key,

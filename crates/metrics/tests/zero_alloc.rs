@@ -110,3 +110,21 @@ fn macros_with_literal_keys_allocate_nothing_after_the_first_call() {
         1_001
     );
 }
+
+#[test]
+fn another_thread_allocates_its_cache_once_then_nothing() {
+    let (_reg, rec) = recorder();
+    let run = || counter!("t_total", "handler" => "csv").increment(1);
+    metrics::with_local_recorder(&rec, run);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            metrics::with_local_recorder(&rec, || {
+                // The thread's first lookup allocates its cache entries (one
+                // box of 64 slots per thread and kind).
+                let first = allocations(run);
+                assert!(first <= 2, "{first}");
+                assert_eq!(allocations(|| (0..1_000).for_each(|_| run())), 0);
+            })
+        });
+    });
+}
