@@ -151,9 +151,11 @@ fn check_quantiles(matcher: Option<&Matcher>, quantiles: &[f64]) -> Result<Vec<f
 /// `gauge!` and `histogram!` record into series of a [`Registry`], with its
 /// history, windowed queries and exports.
 ///
-/// - `describe_*` registers the family with its HELP text and unit (describe
-///   before the first use: a family's description cannot change once it
-///   exists, so a later, different one is refused and counted).
+/// - `describe_*` registers the family with its HELP text and unit
+///   (`Unit::Count` is left out: it names no unit). Describe before the first
+///   use: a family's description cannot change once it exists, so a later,
+///   different one is refused and counted (`reason="family_conflict"`); the
+///   same one again is fine.
 /// - `register_*` returns a handle backed by one lakemetrics series: held, it
 ///   costs one lakemetrics recording per call (and the facade's virtual call);
 ///   through the macro, which registers on every call, a lookup of the call

@@ -98,3 +98,30 @@ fn one_series_per_label_set_whatever_the_order() {
     );
     assert_eq!(reg.series_count(), 1);
 }
+
+#[test]
+fn macros_from_many_threads_count_every_call() {
+    const THREADS: u64 = 4;
+    const CALLS: u64 = 20_000;
+    let reg = Registry::new();
+    let rec = LakemetricsRecorder::new(&reg);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let rec = &rec;
+            s.spawn(move || {
+                metrics::with_local_recorder(rec, || {
+                    for i in 0..CALLS {
+                        // A literal key (cached per thread) and an owned one.
+                        counter!("calls_total", "kind" => "static").increment(1);
+                        let parity = if (i + t) % 2 == 0 { "even" } else { "odd" };
+                        counter!("calls_total", "kind" => parity.to_string()).increment(1);
+                    }
+                })
+            });
+        }
+    });
+    let get = |kind| reg.counter("calls_total", &[("kind", kind)]).unwrap().get();
+    assert_eq!(get("static"), THREADS * CALLS);
+    assert_eq!(get("even") + get("odd"), THREADS * CALLS);
+    assert_eq!(get("even"), THREADS * CALLS / 2);
+}
