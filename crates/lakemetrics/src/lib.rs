@@ -12,7 +12,11 @@
 //! - with the `store` feature (on by default), crash-safe checkpoints,
 //!   `lakemetrics_store`, as `store`;
 //! - with the `http` feature (on by default), the scrape endpoint, JSON API and
-//!   dashboard, `lakemetrics_http`, as `http`.
+//!   dashboard, `lakemetrics_http`, as `http`;
+//! - with the `metrics` feature (on by default), the recorder behind the
+//!   `metrics` facade, `lakemetrics_metrics`, as `metrics`: one line,
+//!   `lakemetrics::metrics::install(&registry)`, and every `counter!`,
+//!   `gauge!` and `histogram!` in the process records into `registry`.
 //!
 //! The `lakemetrics` binary runs a simulated ingestion service that records
 //! through all of it: `cargo run --release --bin lakemetrics -- demo`.
@@ -55,5 +59,7 @@ pub use lakemetrics_handler as handler;
 pub use lakemetrics_handler::HandlerMetrics;
 #[cfg(feature = "http")]
 pub use lakemetrics_http as http;
+#[cfg(feature = "metrics")]
+pub use lakemetrics_metrics as metrics;
 #[cfg(feature = "store")]
 pub use lakemetrics_store as store;
