@@ -98,3 +98,72 @@ fn counter_increases_never_exceed_the_total_under_two_writers() {
     assert_eq!(checked, 3 * EXPORTS);
     assert!(grew > 0, "the history never held more than one epoch");
 }
+
+#[test]
+fn histogram_and_summary_history_never_exceeds_the_count_under_two_writers() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = Arc::new(
+        Registry::builder()
+            .clock(clock.clone())
+            .retention(Retention::new(EPOCH, Duration::from_secs(1)).unwrap())
+            .build(),
+    );
+    reg.histogram("latency", &[]).unwrap();
+    reg.summary("size", &[]).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (reg, stop) = (reg.clone(), stop.clone());
+            thread::spawn(move || {
+                let h = reg.histogram("latency", &[]).unwrap();
+                let s = reg.summary("size", &[]).unwrap();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let v = (n % 7 + w) as f64 * 0.1;
+                    h.observe(v);
+                    s.observe(v + 1.0);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    while reg.histogram("latency", &[]).unwrap().snapshot().count() < 1_000 {
+        thread::yield_now();
+    }
+    let mut out = Vec::new();
+    let mut checked = 0;
+    for i in 0..EXPORTS {
+        if i % 5 == 4 {
+            clock.advance(EPOCH);
+        }
+        out.clear();
+        write_json(&reg, &Filter::all(), &mut out).unwrap();
+        let doc: Value = serde_json::from_slice(&out).unwrap();
+        for fam in doc["families"].as_array().unwrap() {
+            if !matches!(fam["name"].as_str(), Some("latency" | "size")) {
+                continue;
+            }
+            for s in fam["series"].as_array().unwrap() {
+                let count = s["count"].as_u64().unwrap();
+                let sum: u64 = s["history"]["count"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_u64().unwrap())
+                    .sum();
+                assert!(
+                    sum <= count,
+                    "export {i}, {}: history counts add up to {sum}, more than the count {count}",
+                    fam["name"]
+                );
+                checked += 1;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        assert!(w.join().unwrap() > 0);
+    }
+    assert_eq!(checked, 2 * EXPORTS);
+}
