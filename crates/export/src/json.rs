@@ -60,9 +60,6 @@ struct Columns {
     /// A counter's increases, read from the core in one pass before its
     /// series is written.
     increases: Vec<u64>,
-    /// A histogram's or summary's history, written before its cumulative
-    /// values are read (see `write_json_series`).
-    deferred: Vec<u8>,
     /// Where [`put_u64_column`] stages digits (kept here so that it is not
     /// zeroed for every series).
     digits: [u8; DIGITS_BYTES],
@@ -73,7 +70,6 @@ impl Default for Columns {
         Columns {
             other: Default::default(),
             increases: Vec::new(),
-            deferred: Vec::new(),
             digits: [0; DIGITS_BYTES],
         }
     }
@@ -179,25 +175,17 @@ pub(crate) fn write_family<W: Write + ?Sized>(
         created_ms.put(stage, series.created());
         let now = series.now();
         let epochs = series.history_epochs();
-        // A histogram's or summary's history is read first, into its own
-        // buffer, and its cumulative values after it: they only grow, so the
-        // history never adds up to more than the count written beside it
-        // (racing writers can only make the cumulative values larger).
-        let mut deferred = std::mem::take(&mut cols.deferred);
-        deferred.clear();
-        let defer = matches!(
+        // A histogram's or summary's history is read (and written) first and
+        // its cumulative values after it: they only grow, so the history never
+        // adds up to more than the count written beside it (racing writers can
+        // only make the cumulative values larger). A counter's history is read
+        // into a column first instead, and written after its total.
+        let history_first = matches!(
             series.data(),
             SeriesData::Histogram(_) | SeriesData::Summary(_)
         );
-        if defer {
-            write_history(
-                &mut deferred,
-                cols,
-                fam,
-                &series,
-                epochs.clone(),
-                &mut start_ms,
-            );
+        if history_first {
+            write_history(stage, cols, fam, &series, epochs.clone(), &mut start_ms);
         }
         match series.data() {
             SeriesData::Counter(c) => {
@@ -238,12 +226,9 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                 put_f64(stage, s.sum());
             }
         }
-        if defer {
-            stage.extend_from_slice(&deferred);
-        } else {
+        if !history_first {
             write_history(stage, cols, fam, &series, epochs, &mut start_ms);
         }
-        cols.deferred = deferred;
         stage.push(b'}');
         if stage.len() >= FLUSH_BYTES {
             out.write_all(stage)?;
