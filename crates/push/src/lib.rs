@@ -31,9 +31,15 @@
 
 #![warn(missing_docs)]
 
-// The batching half of `encode` is the writer's (next step).
-#[allow(dead_code)]
+mod client;
 mod encode;
+mod error;
 pub mod proto;
+mod writer;
 
 pub use encode::{compress, encode_registry};
+pub use error::Error;
+pub use writer::{
+    PushReport, RemoteWriter, RemoteWriterBuilder, Status, DEFAULT_INTERVAL, DEFAULT_MAX_BACKOFF,
+    DEFAULT_MAX_SAMPLES, DEFAULT_MIN_BACKOFF, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_TIMEOUT,
+};
