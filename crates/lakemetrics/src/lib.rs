@@ -55,5 +55,7 @@ pub use lakemetrics_handler as handler;
 pub use lakemetrics_handler::HandlerMetrics;
 #[cfg(feature = "http")]
 pub use lakemetrics_http as http;
+#[cfg(feature = "push")]
+pub use lakemetrics_push as push;
 #[cfg(feature = "store")]
 pub use lakemetrics_store as store;
