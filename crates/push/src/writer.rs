@@ -452,25 +452,35 @@ impl Pusher {
     async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         let mut next = tokio::time::Instant::now() + self.cfg.interval;
         loop {
-            tokio::select! {
-                cmd = rx.recv() => match cmd {
-                    Some(Command::Flush(within, answer)) => {
-                        let r = self.round(Instant::now() + within).await;
-                        let _ = answer.send(r);
-                    }
-                    Some(Command::Stop(within, answer)) => {
-                        let r = self.round(Instant::now() + within).await;
-                        let _ = answer.send(r);
-                        return;
-                    }
-                    None => return,
-                },
+            let cmd = tokio::select! {
+                cmd = rx.recv() => cmd,
                 _ = tokio::time::sleep_until(next) => {
-                    // A round may retry until the next one is due.
+                    // A round may retry until the next one is due; a command
+                    // (a flush, or a shutdown with its own deadline) cuts it
+                    // short. What it had not seen acknowledged stays due.
                     let deadline = Instant::now() + self.cfg.interval;
-                    self.round(deadline).await;
+                    let cut = tokio::select! {
+                        _ = self.round(deadline) => None,
+                        cmd = rx.recv() => Some(cmd),
+                    };
                     next = tokio::time::Instant::now() + self.cfg.interval;
+                    match cut {
+                        None => continue,
+                        Some(cmd) => cmd,
+                    }
                 }
+            };
+            match cmd {
+                Some(Command::Flush(within, answer)) => {
+                    let r = self.round(Instant::now() + within).await;
+                    let _ = answer.send(r);
+                }
+                Some(Command::Stop(within, answer)) => {
+                    let r = self.round(Instant::now() + within).await;
+                    let _ = answer.send(r);
+                    return;
+                }
+                None => return,
             }
         }
     }

@@ -124,3 +124,33 @@ fn a_round_gives_up_at_its_deadline_and_the_next_sends_everything() {
     drop(w);
     assert!(start.elapsed() < Duration::from_secs(2));
 }
+
+#[test]
+fn shutdown_cuts_a_retrying_round_short() {
+    // Always 503: the first interval round (at 2 s) would retry until 4 s.
+    let rx = Receiver::start(&[(503, None); 1000]);
+    let (reg, clock) = registry();
+    reg.gauge("g", &[]).unwrap().set(1.0);
+    clock.advance(Duration::from_secs(1));
+    let w = RemoteWriter::builder(&reg, rx.url())
+        .interval(Duration::from_secs(2))
+        .backoff(Duration::from_millis(10), Duration::from_millis(20))
+        .shutdown_timeout(Duration::from_millis(200))
+        .filter(Filter::all().name("g"))
+        .start()
+        .unwrap();
+    // Wait for the first interval round to be retrying.
+    let start = Instant::now();
+    while rx.requests().len() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let start = Instant::now();
+    let r = w.shutdown();
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!((r.sent, r.pending), (0, 1));
+}
