@@ -206,8 +206,32 @@ fn values(
         SeriesData::Counter(c) => {
             let g = c.geometry();
             let ts = |e: u64| (g.epoch_start(e + 1) / 1_000_000) as i64;
-            // The saved state: bases and the total read together, so a value
-            // at an epoch's end is exact and never above a later one.
+            // First the cheap way: the increases of the due epochs and after
+            // (the open one included), with the total read before and after;
+            // when the two reads agree, the walk ended at that total, and the
+            // value at an epoch's end is it less every later increase.
+            let mut incs: Vec<(u64, u64)> = Vec::new();
+            let range = TimeRange {
+                start: Some(g.epoch_start(first)),
+                end: None,
+            };
+            let before = c.total();
+            c.for_each_point(now, range, |p| incs.push((g.epoch(p.start), p.increase)));
+            let total = c.total();
+            if before == total {
+                let mut later: u64 = incs.iter().map(|p| p.1).sum();
+                let mut k = 0;
+                for e in first..=last {
+                    while k < incs.len() && incs[k].0 <= e {
+                        later -= incs[k].1;
+                        k += 1;
+                    }
+                    out.push((e, ts(e), vec![total.saturating_sub(later) as f64]));
+                }
+                return out;
+            }
+            // A counter that moved meanwhile: the saved state, bases and the
+            // total read together (every retained epoch, so dearer).
             let state = series.state();
             let StateData::Counter { total, bases } = state.data else {
                 return out;
@@ -480,6 +504,36 @@ mod tests {
             samples(ts),
             [(MS0 + 1000, 2.0), (MS0 + 2000, 2.0), (MS0 + 3000, 7.0)]
         );
+    }
+
+    #[test]
+    fn a_counter_recording_meanwhile_never_goes_back() {
+        // A writer thread keeps incrementing while epochs are collected: each
+        // epoch's value is at most the next one's.
+        let (reg, clock) = registry();
+        let c = reg.counter("rows", &[]).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    c.inc();
+                }
+            });
+            let mut cursors = Cursors::new();
+            let mut prev = 0.0;
+            for _ in 0..20 {
+                clock.advance(Duration::from_millis(500));
+                let due = collect(&reg, &Filter::all(), &[], &mut cursors);
+                for d in &due.series {
+                    for (e, _, v) in &d.epochs {
+                        assert!(v[0] >= prev, "{v:?} after {prev}");
+                        prev = v[0];
+                        cursors.insert(d.key, *e);
+                    }
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
     }
 
     #[test]
