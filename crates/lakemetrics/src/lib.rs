@@ -12,7 +12,9 @@
 //! - with the `store` feature (on by default), crash-safe checkpoints,
 //!   `lakemetrics_store`, as `store`;
 //! - with the `http` feature (on by default), the scrape endpoint, JSON API and
-//!   dashboard, `lakemetrics_http`, as `http`.
+//!   dashboard, `lakemetrics_http`, as `http`;
+//! - with the `push` feature (on by default), Prometheus remote write,
+//!   `lakemetrics_push`, as `push`.
 //!
 //! The `lakemetrics` binary runs a simulated ingestion service that records
 //! through all of it: `cargo run --release --bin lakemetrics -- demo`.
