@@ -247,3 +247,64 @@ fn an_outage_shorter_than_the_retention_loses_nothing() {
     );
     writer.shutdown();
 }
+
+/// The same on the real clock with the writer's own interval: Prometheus is
+/// killed for three intervals while a thread records, and restarted; every
+/// one-second epoch of the run is in Prometheus at the end, consecutive and
+/// growing.
+#[test]
+fn interval_pushes_resend_an_outage_on_the_real_clock() {
+    let mut prom = Prometheus::start();
+    let reg = Registry::builder()
+        .retention(Retention::new(Duration::from_secs(1), Duration::from_secs(60)).unwrap())
+        .build();
+    let rows = reg.counter("rows", &[("handler", "live")]).unwrap();
+    let writer = RemoteWriter::builder(&reg, prom.write_url())
+        .interval(Duration::from_secs(1))
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .timeout(Duration::from_secs(2))
+        .filter(Filter::all().name("rows"))
+        .start()
+        .unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                rows.inc();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        std::thread::sleep(Duration::from_millis(2500));
+        prom.stop();
+        std::thread::sleep(Duration::from_secs(3));
+        prom.restart();
+        std::thread::sleep(Duration::from_millis(2500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    // Past the last recording's epoch, so it is closed and sent.
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = writer.flush(Duration::from_secs(10));
+    assert_eq!((r.dropped, r.lost, r.pending), (0, 0, 0), "{r:?}");
+    let status = writer.status();
+    assert!(
+        status.totals.retried > 0,
+        "the outage was not seen: {status:?}"
+    );
+    writer.shutdown();
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let got = prom.raw("rows_total", now_ms);
+    assert_eq!(got.len(), 1, "{got:?}\n{}", prom.log());
+    let samples = &got[0].1;
+    // About 9 s of recording: 8 or more closed epochs, none missing.
+    assert!(samples.len() >= 8, "{samples:?}");
+    assert!(
+        samples
+            .windows(2)
+            .all(|w| w[1].0 - w[0].0 == 1000 && w[1].1 >= w[0].1),
+        "{samples:?}"
+    );
+    assert_eq!(samples.last().unwrap().1 as u64, rows.get(), "{samples:?}");
+}
