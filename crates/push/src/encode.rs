@@ -93,12 +93,11 @@ pub(crate) fn collect(
             let key = series_key(name, &series);
             let created = g.epoch(series.created());
             let cursor = cursors.get(&key).copied();
-            let streams = streams(fam.kind(), name, fam, &series, external);
             let mut first = created.max(cursor.map_or(oldest, |c| c + 1));
             if first < oldest {
                 // Only a series with a cursor can lose epochs: one first
                 // seen now sends what the ring holds.
-                out.lost += (oldest - first) * streams.len() as u64;
+                out.lost += (oldest - first) * stream_count(fam) as u64;
                 first = oldest;
             }
             // The cursor moves past what was lost; it stays where it was
@@ -109,6 +108,8 @@ pub(crate) fn collect(
             }
             let epochs = values(&series, fam.objectives(), first, last_closed);
             if !epochs.is_empty() {
+                let streams = streams(fam.kind(), name, fam, &series, external);
+                debug_assert_eq!(streams.len(), stream_count(fam));
                 out.series.push(Due {
                     key,
                     streams,
@@ -119,6 +120,15 @@ pub(crate) fn collect(
     });
     *cursors = seen;
     out
+}
+
+/// How many streams each series of a family has.
+fn stream_count(fam: &lakemetrics_core::FamilyView<'_>) -> usize {
+    match fam.kind() {
+        MetricKind::Counter | MetricKind::Gauge => 1,
+        MetricKind::Histogram => fam.bucket_bounds().len() + 3,
+        MetricKind::Summary => fam.objectives().len() + 2,
+    }
 }
 
 /// The label sets of a series' output streams, each sorted by name
