@@ -111,6 +111,46 @@ fn a_push_has_the_specs_headers_and_each_epoch_is_sent_once() {
         ),
         3
     );
+    // The other self-metrics: nothing pending, a success time, two
+    // requests (the round with nothing due sent none) timed and counted.
+    let mut seen = Vec::new();
+    reg.visit(&Filter::all().prefix("lakemetrics_remote_write_"), |f| {
+        for s in f.series() {
+            let v = match s.data() {
+                SeriesData::Gauge(g) => g.get(),
+                SeriesData::Histogram(h) => h.snapshot().count() as f64,
+                SeriesData::Counter(c) => c.total() as f64,
+                SeriesData::Summary(_) => continue,
+            };
+            let label: Vec<String> = s.labels().map(|(k, v)| format!("{k}={v}")).collect();
+            seen.push((f.name().to_string(), label.join(","), v));
+        }
+    });
+    let get = |name: &str, label: &str| {
+        seen.iter()
+            .find(|(n, l, _)| n == name && l == label)
+            .map(|x| x.2)
+            .unwrap_or_else(|| panic!("{name} {label}: {seen:?}"))
+    };
+    assert_eq!(get("lakemetrics_remote_write_pending_samples", ""), 0.0);
+    assert!(
+        get(
+            "lakemetrics_remote_write_last_success_timestamp_seconds",
+            ""
+        ) > 1.6e9
+    );
+    assert_eq!(
+        get("lakemetrics_remote_write_request_duration_seconds", ""),
+        2.0
+    );
+    assert_eq!(
+        get("lakemetrics_remote_write_requests_total", "result=2xx"),
+        2.0
+    );
+    assert_eq!(
+        get("lakemetrics_remote_write_samples_total", "outcome=lost"),
+        0.0
+    );
     let status = writer.status();
     assert_eq!(status.totals.sent, 3);
     assert!(status.last_error.is_none());
