@@ -682,6 +682,26 @@ mod tests {
     }
 
     #[test]
+    fn a_histogram_loses_all_its_streams_of_an_epoch() {
+        let (reg, clock) = registry();
+        reg.register(Describe::histogram("lat").buckets(Buckets::new(vec![0.1, 1.0]).unwrap()))
+            .unwrap();
+        reg.histogram("lat", &[]).unwrap().observe(0.5);
+        let mut cursors = Cursors::new();
+        clock.advance(Duration::from_secs(1));
+        let due = collect(&reg, &Filter::all(), &[], &mut cursors);
+        assert_eq!(due.samples(), 5);
+        cursors.insert(due.series[0].key, due.series[0].epochs[0].0);
+        // Now in epoch 24, the ring keeps 15..=24 (24 open): epochs 1..=14
+        // closed and left unsent, 14 lost epochs of 5 streams (3 buckets,
+        // sum, count); 15..=23 are due.
+        clock.advance(Duration::from_secs(23));
+        let due = collect(&reg, &Filter::all(), &[], &mut cursors);
+        assert_eq!(due.lost, 14 * 5);
+        assert_eq!(due.samples(), 9 * 5);
+    }
+
+    #[test]
     fn batches_hold_whole_epochs_in_order() {
         let due = |streams: usize, epochs: usize| Due {
             key: 0,
