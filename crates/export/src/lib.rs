@@ -63,6 +63,20 @@ pub use exporter::Exporter;
 pub use format::{Format, JSON_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE};
 pub use text::DEFAULT_HELP;
 
+/// `v` as both text formats write it in `le` and `quantile` label values (Go's
+/// shortest `%g`, with `.0` added when it has neither a point nor an exponent:
+/// `0.005`, `1.0`, `1e+06`, `+Inf`), so that writers of other formats (remote
+/// write) name a bucket or quantile exactly as a scrape does.
+///
+/// ```
+/// assert_eq!(lakemetrics_export::label_float(1.0), "1.0");
+/// assert_eq!(lakemetrics_export::label_float(f64::INFINITY), "+Inf");
+/// ```
+pub fn label_float(v: f64) -> String {
+    // The bytes are ASCII.
+    String::from_utf8_lossy(number::Canonical::new(v).as_bytes()).into_owned()
+}
+
 use std::io::{self, Write};
 
 use lakemetrics_core::{Filter, Registry};

@@ -17,6 +17,8 @@
 //!   `metrics` facade, `lakemetrics_metrics`, as `metrics`: one line,
 //!   `lakemetrics::metrics::install(&registry)`, and every `counter!`,
 //!   `gauge!` and `histogram!` in the process records into `registry`.
+//! - with the `push` feature (on by default), Prometheus remote write,
+//!   `lakemetrics_push`, as `push`.
 //!
 //! The `lakemetrics` binary runs a simulated ingestion service that records
 //! through all of it: `cargo run --release --bin lakemetrics -- demo`.
@@ -61,5 +63,7 @@ pub use lakemetrics_handler::HandlerMetrics;
 pub use lakemetrics_http as http;
 #[cfg(feature = "metrics")]
 pub use lakemetrics_metrics as metrics;
+#[cfg(feature = "push")]
+pub use lakemetrics_push as push;
 #[cfg(feature = "store")]
 pub use lakemetrics_store as store;

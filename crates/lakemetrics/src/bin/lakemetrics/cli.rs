@@ -31,6 +31,9 @@ pub struct Cli {
 /// compact table.
 const SUBCOMMAND_HELP: &str = "{before-help}{usage-heading} {usage}\n\n{all-args}{after-help}";
 
+// Parsed once per run: the demo's options being larger than the others'
+// costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a simulated lake-ingestion service, show its metrics live and

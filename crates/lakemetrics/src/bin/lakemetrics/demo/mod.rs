@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use lakemetrics::handler::MetricNames;
 use lakemetrics::http::{HttpExporter, DEFAULT_LISTEN};
 use lakemetrics::labels::is_valid_metric_name;
+use lakemetrics::push::RemoteWriter;
 use lakemetrics::store::{Checkpointer, Store};
 use lakemetrics::{Buckets, Filter, HandlerMetrics, Registry, Retention};
 
@@ -59,6 +60,12 @@ handler throughput, error ratio and latency quantiles, and every family), the
 scrape endpoint /metrics for Prometheus, and the JSON API /api/v1/series
 (docs/http.md); --listen picks another address, --no-http turns it off, and
 --token (or LAKEMETRICS_TOKEN) makes every request need it.
+
+With --remote-write URL, it also pushes every one-second epoch of every series
+to a Prometheus remote-write receiver every --remote-write-interval (15s),
+with --remote-write-token (or LAKEMETRICS_REMOTE_WRITE_TOKEN) as a bearer
+token; epochs the receiver missed while down are sent when it is back, and the
+final flush happens on exit.
 
 With --data-dir, the demo restores the newest checkpoint in DIR at start (so
 its counters continue from the last run), checkpoints every 10 seconds
@@ -132,10 +139,25 @@ pub struct Options {
     /// which `ps` does not show
     #[arg(long, value_name = "TOKEN", env = TOKEN_ENV, hide_env_values = true)]
     pub token: Option<String>,
+    /// Push every epoch to this Prometheus remote-write receiver
+    /// (http://HOST:PORT/api/v1/write; Prometheus needs
+    /// --web.enable-remote-write-receiver) [default: none]
+    #[arg(long, value_name = "URL")]
+    pub remote_write: Option<String>,
+    /// Bearer token for --remote-write. Better from the environment, which
+    /// `ps` does not show
+    #[arg(long, value_name = "TOKEN", env = REMOTE_WRITE_TOKEN_ENV, hide_env_values = true)]
+    pub remote_write_token: Option<String>,
+    /// Time between pushes with --remote-write, 1s to 1h
+    #[arg(long, value_name = "DURATION", default_value = "15s",
+          value_parser = duration_in(Duration::from_secs(1), Duration::from_secs(3600), "1s to 1h"))]
+    pub remote_write_interval: Duration,
 }
 
 /// The environment variable `--token` is read from.
 pub const TOKEN_ENV: &str = "LAKEMETRICS_TOKEN";
+/// The environment variable `--remote-write-token` is read from.
+pub const REMOTE_WRITE_TOKEN_ENV: &str = "LAKEMETRICS_REMOTE_WRITE_TOKEN";
 
 impl Options {
     /// Where to serve HTTP, if anywhere.
@@ -285,6 +307,24 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
         }
         None => None,
     };
+    let pusher = match &opts.remote_write {
+        Some(url) => {
+            let mut builder =
+                RemoteWriter::builder(&reg, url.as_str()).interval(opts.remote_write_interval);
+            if let Some(t) = &opts.remote_write_token {
+                builder = builder.bearer_token(t.as_str());
+            }
+            let w = builder
+                .start()
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            println!(
+                "Remote write:    {url}, every {:?}",
+                opts.remote_write_interval
+            );
+            Some(w)
+        }
+        None => None,
+    };
     let checkpointer = match store {
         Some(store) => Some(
             Checkpointer::builder()
@@ -356,6 +396,14 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
         "Batches recorded in this run: {}",
         batches(&all).saturating_sub(batches_at_start)
     );
+    if let Some(w) = pusher {
+        w.shutdown();
+        let s = remote_write_totals(&reg);
+        println!(
+            "Remote write:    {} samples sent, {} retried, {} dropped, {} lost",
+            s[0], s[1], s[2], s[3]
+        );
+    }
     if let Some(last) = checkpointer.and_then(Checkpointer::shutdown) {
         let info = last.map_err(|e| io::Error::other(e.to_string()))?;
         println!(
@@ -365,6 +413,31 @@ pub fn run(opts: &Options) -> io::Result<(PathBuf, PathBuf)> {
         );
     }
     export(&reg, &opts.out_dir)
+}
+
+/// The remote writer's sample counts by outcome (sent, retried, dropped,
+/// lost), from its self-metric.
+fn remote_write_totals(reg: &Registry) -> [u64; 4] {
+    let mut out = [0; 4];
+    reg.visit(
+        &Filter::all().name("lakemetrics_remote_write_samples_total"),
+        |f| {
+            for s in f.series() {
+                let i = s.labels().find(|(k, _)| *k == "outcome").map(|(_, v)| v);
+                let i = match i {
+                    Some("sent") => 0,
+                    Some("retried") => 1,
+                    Some("dropped") => 2,
+                    Some("lost") => 3,
+                    _ => continue,
+                };
+                if let lakemetrics::SeriesData::Counter(c) = s.data() {
+                    out[i] = c.total();
+                }
+            }
+        },
+    );
+    out
 }
 
 /// Opens the store in `dir` and restores its newest good checkpoint into `reg`.

@@ -1,0 +1,310 @@
+//! A real Prometheus (Debian package `prometheus`, started with
+//! `--web.enable-remote-write-receiver`) receives our pushes: its query API
+//! must return every sample with the exact value and timestamp we recorded;
+//! after an outage shorter than the retention every epoch recorded meanwhile
+//! arrives, and after a longer one exactly what left the ring is counted lost.
+//!
+//! Fails, never skips, when `prometheus` is missing.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::prometheus::Prometheus;
+use lakemetrics_core::{Buckets, Describe, Filter, ManualClock, Registry, Retention, SeriesData};
+use lakemetrics_push::{encode_registry, proto::Label, RemoteWriter};
+use serde_json::json;
+
+/// A manual clock a minute in the past, on a second boundary, so every
+/// sample is recent for Prometheus and every epoch is ours to close.
+fn registry(window: Duration) -> (Registry, Arc<ManualClock>, i64) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let t0 = (now.as_secs() - 60) * 1_000_000_000;
+    let clock = Arc::new(ManualClock::new(t0));
+    let reg = Registry::builder()
+        .clock(clock.clone())
+        .retention(Retention::new(Duration::from_secs(1), window).unwrap())
+        .build();
+    (reg, clock, (t0 / 1_000_000) as i64)
+}
+
+fn same(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.0 == y.0 && (x.1 == y.1 || (x.1.is_nan() && y.1.is_nan())))
+}
+
+#[test]
+fn prometheus_stores_every_sample_we_push() {
+    let prom = Prometheus::start();
+    let (reg, clock, ms0) = registry(Duration::from_secs(60));
+    reg.register(Describe::histogram("lat").buckets(Buckets::new(vec![0.1, 1.0]).unwrap()))
+        .unwrap();
+    reg.register(Describe::summary("size").objectives(vec![0.5, 0.9]))
+        .unwrap();
+    let rows = reg.counter("rows", &[("handler", "csv")]).unwrap();
+    let temp = reg.gauge("temp", &[("room", "a \"b\" ü")]).unwrap();
+    let lat = reg.histogram("lat", &[]).unwrap();
+    let size = reg.summary("size", &[]).unwrap();
+    let writer = RemoteWriter::builder(&reg, prom.write_url())
+        .interval(Duration::from_secs(3600))
+        .external_label("instance", "test")
+        .start()
+        .unwrap();
+
+    rows.inc_by(3);
+    temp.set(20.5);
+    lat.observe(0.0625);
+    lat.observe(0.5);
+    size.observe(4.0);
+    clock.advance(Duration::from_secs(1));
+    rows.inc_by(2);
+    temp.set(-3.25);
+    lat.observe(2.0);
+    size.observe(8.0);
+    size.observe(8.0);
+    clock.advance(Duration::from_secs(1));
+    // An epoch with no recording.
+    clock.advance(Duration::from_secs(1));
+    // What we send, for the summary's quantiles (sketch answers).
+    let sent = encode_registry(&reg, &Filter::all().name("size"), &[]);
+
+    let report = writer.flush(Duration::from_secs(20));
+    assert_eq!((report.dropped, report.pending), (0, 0), "{report:?}");
+    assert!(report.sent >= 33, "{report:?}");
+    let at = ms0 + 3000;
+    let ts = |v: [f64; 3]| vec![(ms0 + 1000, v[0]), (ms0 + 2000, v[1]), (ms0 + 3000, v[2])];
+    let quantiles = |q: &str| -> Vec<(i64, f64)> {
+        let t = sent
+            .timeseries
+            .iter()
+            .find(|t| t.labels.contains(&Label::new("quantile", q)))
+            .unwrap();
+        t.samples.iter().map(|s| (s.timestamp, s.value)).collect()
+    };
+    let want = [
+        (
+            "rows_total",
+            json!({"__name__": "rows_total", "handler": "csv", "instance": "test"}),
+            ts([3.0, 5.0, 5.0]),
+        ),
+        (
+            "temp",
+            json!({"__name__": "temp", "room": "a \"b\" ü", "instance": "test"}),
+            ts([20.5, -3.25, -3.25]),
+        ),
+        (
+            "lat_bucket{le=\"0.1\"}",
+            json!({"__name__": "lat_bucket", "le": "0.1", "instance": "test"}),
+            ts([1.0, 1.0, 1.0]),
+        ),
+        (
+            "lat_bucket{le=\"1.0\"}",
+            json!({"__name__": "lat_bucket", "le": "1.0", "instance": "test"}),
+            ts([2.0, 2.0, 2.0]),
+        ),
+        (
+            "lat_bucket{le=\"+Inf\"}",
+            json!({"__name__": "lat_bucket", "le": "+Inf", "instance": "test"}),
+            ts([2.0, 3.0, 3.0]),
+        ),
+        (
+            "lat_sum",
+            json!({"__name__": "lat_sum", "instance": "test"}),
+            ts([0.5625, 2.5625, 2.5625]),
+        ),
+        (
+            "lat_count",
+            json!({"__name__": "lat_count", "instance": "test"}),
+            ts([2.0, 3.0, 3.0]),
+        ),
+        (
+            "size{quantile=\"0.5\"}",
+            json!({"__name__": "size", "quantile": "0.5", "instance": "test"}),
+            quantiles("0.5"),
+        ),
+        (
+            "size{quantile=\"0.9\"}",
+            json!({"__name__": "size", "quantile": "0.9", "instance": "test"}),
+            quantiles("0.9"),
+        ),
+        (
+            "size_sum",
+            json!({"__name__": "size_sum", "instance": "test"}),
+            ts([4.0, 20.0, 20.0]),
+        ),
+        (
+            "size_count",
+            json!({"__name__": "size_count", "instance": "test"}),
+            ts([1.0, 3.0, 3.0]),
+        ),
+    ];
+    for (selector, labels, samples) in want {
+        let got = prom.raw(selector, at);
+        assert_eq!(got.len(), 1, "{selector}: {got:?}\nlog:\n{}", prom.log());
+        assert_eq!(got[0].0, labels, "{selector}");
+        assert!(
+            same(&got[0].1, &samples),
+            "{selector}: prometheus has {:?}, we recorded {samples:?}",
+            got[0].1
+        );
+    }
+    // The summary's quantiles are the sketch's answers: within 1% of the
+    // observations, and NaN for the epoch without any.
+    let q = quantiles("0.5");
+    assert!(
+        (q[0].1 - 4.0).abs() < 0.04 && (q[1].1 - 8.0).abs() < 0.08 && q[2].1.is_nan(),
+        "{q:?}"
+    );
+    writer.shutdown();
+}
+
+fn total(reg: &Registry, outcome: &str) -> u64 {
+    let mut v = 0;
+    reg.visit(
+        &Filter::all()
+            .name("lakemetrics_remote_write_samples_total")
+            .label_eq("outcome", outcome),
+        |f| {
+            for s in f.series() {
+                if let SeriesData::Counter(c) = s.data() {
+                    v = c.total();
+                }
+            }
+        },
+    );
+    v
+}
+
+#[test]
+fn an_outage_shorter_than_the_retention_loses_nothing() {
+    let mut prom = Prometheus::start();
+    // Ten epochs of retention.
+    let (reg, clock, ms0) = registry(Duration::from_secs(10));
+    let rows = reg.counter("rows", &[]).unwrap();
+    let writer = RemoteWriter::builder(&reg, prom.write_url())
+        .interval(Duration::from_secs(3600))
+        .backoff(Duration::from_millis(10), Duration::from_millis(50))
+        .filter(Filter::all().name("rows"))
+        .start()
+        .unwrap();
+    let mut want = Vec::new();
+    let mut n = 0u64;
+    let mut epoch = 0i64;
+    let mut record = |k: u64, want: &mut Vec<(i64, f64)>| {
+        for _ in 0..k {
+            epoch += 1;
+            n += epoch as u64;
+            rows.inc_by(epoch as u64);
+            clock.advance(Duration::from_secs(1));
+            want.push((ms0 + 1000 * epoch, n as f64));
+        }
+    };
+    record(2, &mut want);
+    assert_eq!(writer.flush(Duration::from_secs(20)).sent, 2);
+
+    // Down for three pushes, recording all along.
+    prom.stop();
+    for _ in 0..3 {
+        record(1, &mut want);
+        let r = writer.flush(Duration::from_millis(200));
+        assert_eq!(r.sent, 0, "{r:?}");
+        assert!(r.retried > 0, "{r:?}");
+    }
+    prom.restart();
+    let r = writer.flush(Duration::from_secs(20));
+    assert_eq!((r.sent, r.lost, r.dropped), (3, 0, 0), "{r:?}");
+    let at = ms0 + 1000 * want.len() as i64;
+    let got = prom.raw("rows_total", at);
+    assert!(
+        same(&got[0].1, &want),
+        "prometheus has {:?}, we recorded {want:?}",
+        got[0].1
+    );
+    assert!(!prom.log().contains("out of order"), "{}", prom.log());
+
+    // Down for 15 epochs, longer than the 10 retained: when it is back, the
+    // ring holds the 9 closed epochs after the oldest 6; those 6 are lost.
+    prom.stop();
+    let before = want.len();
+    record(15, &mut want);
+    prom.restart();
+    let r = writer.flush(Duration::from_secs(20));
+    assert_eq!((r.sent, r.lost, r.dropped), (9, 6, 0), "{r:?}");
+    assert_eq!(total(&reg, "lost"), 6);
+    let kept: Vec<_> = want[..before]
+        .iter()
+        .chain(&want[before + 6..])
+        .copied()
+        .collect();
+    let got = prom.raw("rows_total", ms0 + 1000 * (before as i64 + 15));
+    assert!(
+        same(&got[0].1, &kept),
+        "prometheus has {:?}, we kept {kept:?}",
+        got[0].1
+    );
+    writer.shutdown();
+}
+
+/// The same on the real clock with the writer's own interval: Prometheus is
+/// killed for three intervals while a thread records, and restarted; every
+/// one-second epoch of the run is in Prometheus at the end, consecutive and
+/// growing.
+#[test]
+fn interval_pushes_resend_an_outage_on_the_real_clock() {
+    let mut prom = Prometheus::start();
+    let reg = Registry::builder()
+        .retention(Retention::new(Duration::from_secs(1), Duration::from_secs(60)).unwrap())
+        .build();
+    let rows = reg.counter("rows", &[("handler", "live")]).unwrap();
+    let writer = RemoteWriter::builder(&reg, prom.write_url())
+        .interval(Duration::from_secs(1))
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .timeout(Duration::from_secs(2))
+        .filter(Filter::all().name("rows"))
+        .start()
+        .unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                rows.inc();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        std::thread::sleep(Duration::from_millis(2500));
+        prom.stop();
+        std::thread::sleep(Duration::from_secs(3));
+        prom.restart();
+        std::thread::sleep(Duration::from_millis(2500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    // Past the last recording's epoch, so it is closed and sent.
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = writer.flush(Duration::from_secs(10));
+    assert_eq!((r.dropped, r.lost, r.pending), (0, 0, 0), "{r:?}");
+    let status = writer.status();
+    assert!(
+        status.totals.retried > 0,
+        "the outage was not seen: {status:?}"
+    );
+    writer.shutdown();
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let got = prom.raw("rows_total", now_ms);
+    assert_eq!(got.len(), 1, "{got:?}\n{}", prom.log());
+    let samples = &got[0].1;
+    // About 9 s of recording: 8 or more closed epochs, none missing.
+    assert!(samples.len() >= 8, "{samples:?}");
+    assert!(
+        samples
+            .windows(2)
+            .all(|w| w[1].0 - w[0].0 == 1000 && w[1].1 >= w[0].1),
+        "{samples:?}"
+    );
+    assert_eq!(samples.last().unwrap().1 as u64, rows.get(), "{samples:?}");
+}
