@@ -248,30 +248,32 @@ fn an_outage_shorter_than_the_retention_loses_nothing() {
     writer.shutdown();
 }
 
-/// The same on the real clock with the writer's own interval: Prometheus is
-/// killed for three intervals while a thread records, and restarted; every
-/// one-second epoch of the run is in Prometheus at the end, consecutive and
-/// growing.
+/// The same on the real clock with the writer's own interval, recording as the
+/// demo's handlers do (`HandlerMetrics`: batches, records, bytes, durations):
+/// Prometheus is killed for three intervals while a handler keeps recording,
+/// and restarted; every one-second epoch of the run is in Prometheus at the
+/// end, consecutive and growing, for each of the handler's counters.
 #[test]
 fn interval_pushes_resend_an_outage_on_the_real_clock() {
     let mut prom = Prometheus::start();
     let reg = Registry::builder()
         .retention(Retention::new(Duration::from_secs(1), Duration::from_secs(60)).unwrap())
         .build();
-    let rows = reg.counter("rows", &[("handler", "live")]).unwrap();
+    let handler = lakemetrics_handler::HandlerMetrics::new(&reg, "csv").unwrap();
     let writer = RemoteWriter::builder(&reg, prom.write_url())
         .interval(Duration::from_secs(1))
         .backoff(Duration::from_millis(20), Duration::from_millis(200))
         .timeout(Duration::from_secs(2))
-        .filter(Filter::all().name("rows"))
         .start()
         .unwrap();
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         s.spawn(|| {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                rows.inc();
+                let t = handler.start();
+                handler.record_batch(4096, 100);
                 std::thread::sleep(Duration::from_millis(5));
+                t.success();
             }
         });
         std::thread::sleep(Duration::from_millis(2500));
@@ -295,16 +297,33 @@ fn interval_pushes_resend_an_outage_on_the_real_clock() {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let got = prom.raw("rows_total", now_ms);
-    assert_eq!(got.len(), 1, "{got:?}\n{}", prom.log());
-    let samples = &got[0].1;
-    // About 9 s of recording: 8 or more closed epochs, none missing.
-    assert!(samples.len() >= 8, "{samples:?}");
-    assert!(
-        samples
-            .windows(2)
-            .all(|w| w[1].0 - w[0].0 == 1000 && w[1].1 >= w[0].1),
-        "{samples:?}"
-    );
-    assert_eq!(samples.last().unwrap().1 as u64, rows.get(), "{samples:?}");
+    let totals = handler.totals();
+    let names = handler.names();
+    assert_eq!(totals.failures, 0);
+    for (family, labels, total) in [
+        (names.records(), "", totals.records),
+        (names.bytes(), "", totals.bytes),
+        (names.batches(), "{outcome=\"success\"}", totals.batches),
+    ] {
+        let exposed = match family.strip_suffix("_total") {
+            Some(_) => family.to_owned(),
+            None => format!("{family}_total"),
+        };
+        let got = prom.raw(&format!("{exposed}{labels}"), now_ms);
+        assert_eq!(got.len(), 1, "{exposed}: {got:?}\n{}", prom.log());
+        let samples = &got[0].1;
+        // About 9 s of recording: 8 or more closed epochs, none missing.
+        assert!(samples.len() >= 8, "{exposed}: {samples:?}");
+        assert!(
+            samples
+                .windows(2)
+                .all(|w| w[1].0 - w[0].0 == 1000 && w[1].1 >= w[0].1),
+            "{exposed}: {samples:?}"
+        );
+        assert_eq!(
+            samples.last().unwrap().1 as u64,
+            total,
+            "{exposed}: {samples:?}"
+        );
+    }
 }
