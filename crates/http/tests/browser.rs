@@ -1,9 +1,13 @@
 //! The dashboard in a real browser: headless Chromium (Debian packages
 //! `chromium` and `chromium-driver`), driven over WebDriver by chromedriver,
-//! loads the dashboard of a running exporter fed with live handler data, and
-//! must draw data points in every chart of every handler, list every family,
-//! and show hostile label values and HELP texts as text, not markup. A
-//! screenshot is saved as `<target dir>/dashboard.png` for people to look at.
+//! loads the dashboard of a running exporter fed with live data (the handler
+//! families, a gauge, a summary, label values that look like markup), at
+//! 1400x1000 and at 390x844, and must: draw data in every chart (the handler
+//! preset and the family explorer), list every family, keep every text inside
+//! its chart and the viewport with no horizontal scroll, change the charts
+//! when a family or a time range is picked, and show hostile label values and
+//! HELP texts as text, not markup. Screenshots are saved as
+//! `<target dir>/dashboard-1400x1000.png` and `dashboard-390x844.png`.
 //!
 //! The test fails, not skips, when Chromium or chromedriver is missing.
 
@@ -127,6 +131,55 @@ fn start_driver(profile: &TempDir) -> Driver {
     driver
 }
 
+impl Driver {
+    /// The viewport as a device of this size would have it (CSS px).
+    fn viewport(&self, width: u32, height: u32, mobile: bool) {
+        let path = format!("/session/{}/goog/cdp/execute", self.session());
+        let cmd = json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile,
+        }});
+        self.call("POST", &path, Some(&cmd)).unwrap();
+    }
+
+    fn screenshot(&self, name: &str) {
+        let shot = self
+            .call(
+                "GET",
+                &format!("/session/{}/screenshot", self.session()),
+                None,
+            )
+            .unwrap();
+        let png = decode_base64(shot.as_str().unwrap());
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let path = target_dir().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &png).unwrap();
+        println!("screenshot: {}", path.display());
+    }
+
+    /// Polls PROBE until `ok` holds, failing with the last state at DEADLINE.
+    fn wait(&self, started: Instant, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+        let mut state = self.execute(PROBE);
+        while !ok(&state) {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "{what}: not in time: {state:#}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+            state = self.execute(PROBE);
+        }
+        state
+    }
+
+    fn click(&self, selector: &str) {
+        let script = format!(
+            "const e = document.querySelector({}); e.scrollIntoView(); e.click(); return true;",
+            json!(selector)
+        );
+        assert_eq!(self.execute(&script), json!(true), "{selector}");
+    }
+}
+
 /// Standard base64 (the screenshot).
 fn decode_base64(s: &str) -> Vec<u8> {
     let val = |c: u8| -> u32 {
@@ -156,21 +209,32 @@ fn decode_base64(s: &str) -> Vec<u8> {
 /// What the page shows, as the test reads it from the DOM.
 const PROBE: &str = r#"
 const num = (e, a) => Number(e.getAttribute(a) || 0);
+const chart = b => ({
+  points: num(b, 'data-points'),
+  lines: num(b, 'data-lines'),
+  canvas: b.querySelectorAll('canvas').length,
+  range: num(b, 'data-range-ms'),
+  xmin: num(b, 'data-x-min-ms'),
+  ylabel: num(b, 'data-ylabel-px'),
+  yaxis: num(b, 'data-yaxis-px'),
+  legend: Array.from(b.querySelectorAll('.legend .name')).map(e => e.textContent),
+  title: b.querySelector('.chart-title').textContent,
+  span: {
+    text: b.querySelector('.chart-span').textContent,
+    start: Number(b.querySelector('.chart-span').getAttribute('data-start-ms')),
+    end: Number(b.querySelector('.chart-span').getAttribute('data-end-ms')),
+  },
+});
+const ex = document.querySelector('#explorer .chart-box');
 return {
   updates: Number(document.body.getAttribute('data-updates') || 0),
   status: document.getElementById('status').textContent,
   handlers: Array.from(document.querySelectorAll('.handler')).map(h => ({
     name: h.getAttribute('data-handler'),
     title: h.querySelector('h3 code').textContent,
-    charts: Array.from(h.querySelectorAll('svg.chart')).map(s => num(s, 'data-points')),
-    lines: Array.from(h.querySelectorAll('svg.chart polyline'))
-      .map(p => (p.getAttribute('points') || '').trim().split(/\s+/).filter(x => x).length),
-    spans: Array.from(h.querySelectorAll('.chart-span')).map(e => ({
-      text: e.textContent,
-      start: Number(e.getAttribute('data-start-ms')),
-      end: Number(e.getAttribute('data-end-ms')),
-    })),
+    charts: Array.from(h.querySelectorAll('.chart-box')).map(chart),
   })),
+  explorer: ex ? Object.assign(chart(ex), { family: ex.getAttribute('data-family') }) : null,
   families: Array.from(document.querySelectorAll('#families tbody tr'))
     .map(tr => [tr.children[0].textContent, tr.children[1].textContent, tr.children[5].textContent]),
   pwned: window.__pwned === undefined ? null : window.__pwned,
@@ -179,6 +243,92 @@ return {
   scripts: document.querySelectorAll('script').length,
 };
 "#;
+
+/// Where text leaves its chart or the viewport, and the page's widths.
+const LAYOUT: &str = r#"
+const vw = document.documentElement.clientWidth;
+const out = [];
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+  if (!n.textContent.trim()) continue;
+  const p = n.parentElement;
+  if (!p || p.closest('select, noscript, [hidden]')) continue;
+  const range = document.createRange();
+  range.selectNodeContents(n);
+  const box = p.closest('.chart-box');
+  const outer = box ? box.getBoundingClientRect() : null;
+  for (const r of range.getClientRects()) {
+    if (r.width === 0 && r.height === 0) continue;
+    const where = n.textContent.slice(0, 40);
+    if (r.left < -0.5 || r.right > vw + 0.5) out.push(['viewport', where, r.left, r.right, vw]);
+    if (outer && (r.left < outer.left - 0.5 || r.right > outer.right + 0.5 ||
+                  r.top < outer.top - 0.5 || r.bottom > outer.bottom + 0.5)) {
+      out.push(['chart', where, r.left, r.right, outer.left, outer.right]);
+    }
+  }
+}
+// Canvases (the plots) inside their chart.
+for (const c of document.querySelectorAll('.chart-box canvas')) {
+  const r = c.getBoundingClientRect();
+  const o = c.closest('.chart-box').getBoundingClientRect();
+  if (r.left < o.left - 0.5 || r.right > o.right + 0.5) out.push(['canvas', r.left, r.right, o.left, o.right]);
+}
+return {
+  offenders: out,
+  scroll_width: document.documentElement.scrollWidth,
+  client_width: vw,
+  inner_width: window.innerWidth,
+  charts: document.querySelectorAll('.chart-box').length,
+};
+"#;
+
+const EVIL_LABEL: &str = "<script>window.__pwned=4</script> \"quoted\"\nsecond line";
+
+/// Every chart drawn with at least two points, after `min_updates` refreshes.
+fn all_drawn(v: &Value, min_updates: u64) -> bool {
+    let drawn = |c: &Value| c["points"].as_u64() >= Some(2) && c["canvas"].as_u64() >= Some(1);
+    v["updates"].as_u64().unwrap_or(0) >= min_updates
+        && v["explorer"].is_object()
+        && drawn(&v["explorer"])
+        && v["handlers"].as_array().is_some_and(|hs| {
+            hs.len() == 4
+                && hs.iter().all(|h| {
+                    h["charts"]
+                        .as_array()
+                        .is_some_and(|c| c.len() == 4 && c.iter().all(drawn))
+                })
+        })
+}
+
+/// No text outside its chart or the viewport, no horizontal scroll, and y
+/// axes as wide as their tick labels.
+fn check_layout(driver: &Driver, state: &Value, size: &str) {
+    let layout = driver.execute(LAYOUT);
+    assert_eq!(layout["offenders"], json!([]), "{size}: {layout:#}");
+    assert!(
+        layout["scroll_width"].as_u64() <= layout["client_width"].as_u64(),
+        "{size}: horizontal scroll: {layout:#}"
+    );
+    let mut charts: Vec<&Value> = state["handlers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|h| h["charts"].as_array().unwrap())
+        .collect();
+    charts.push(&state["explorer"]);
+    assert_eq!(
+        layout["charts"].as_u64(),
+        Some(charts.len() as u64),
+        "{size}"
+    );
+    for c in charts {
+        let (label, axis) = (c["ylabel"].as_u64().unwrap(), c["yaxis"].as_u64().unwrap());
+        assert!(
+            label > 0 && label + 4 <= axis,
+            "{size}: y labels clipped: {c}"
+        );
+    }
+}
 
 #[test]
 fn dashboard_draws_live_charts_in_chromium() {
@@ -201,6 +351,13 @@ fn dashboard_draws_live_charts_in_chromium() {
     reg.register(Describe::gauge("other_gauge").help(EVIL_HELP))
         .unwrap();
     reg.gauge("other_gauge", &[]).unwrap().set(1.0);
+    reg.register(Describe::summary("rpc_seconds").objectives([0.5, 0.99]))
+        .unwrap();
+    let rpc = reg.summary("rpc_seconds", &[("method", "get")]).unwrap();
+    let evil = [
+        reg.gauge("evil_labels", &[("path", EVIL_LABEL)]).unwrap(),
+        reg.gauge("evil_labels", &[("path", "/plain")]).unwrap(),
+    ];
 
     // Live data: batches every 10 ms with latencies of 5 to 50 ms, 10% failures.
     let stop = Arc::new(AtomicBool::new(false));
@@ -221,6 +378,9 @@ fn dashboard_draws_live_charts_in_chromium() {
                     h.record_batch(64 * 1024, 500);
                     h.set_queue_depth(i % 20);
                 }
+                rpc.observe(0.001 * (1 + i % 300) as f64);
+                evil[0].set((i % 50) as f64);
+                evil[1].set(2000.0 + (i % 7) as f64);
                 i += 1;
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -236,6 +396,7 @@ fn dashboard_draws_live_charts_in_chromium() {
 
     let profile = TempDir::new("chromium");
     let driver = start_driver(&profile);
+    driver.viewport(1400, 1000, false);
     let url = server.url();
     driver
         .call(
@@ -245,29 +406,11 @@ fn dashboard_draws_live_charts_in_chromium() {
         )
         .unwrap();
 
-    // Wait for three refreshes with every chart of every handler drawn, and
-    // for more history than the latency histograms keep (12 s).
-    let drawn = |v: &Value| {
-        v["updates"].as_u64().unwrap_or(0) >= 3
-            && started.elapsed() > Duration::from_secs(16)
-            && v["handlers"].as_array().is_some_and(|hs| {
-                hs.len() == 4
-                    && hs.iter().all(|h| {
-                        h["charts"].as_array().is_some_and(|c| {
-                            c.len() == 4 && c.iter().all(|n| n.as_u64() >= Some(2))
-                        })
-                    })
-            })
-    };
-    let mut state = driver.execute(PROBE);
-    while !drawn(&state) {
-        assert!(
-            started.elapsed() < DEADLINE,
-            "the dashboard did not draw in time: {state:#}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-        state = driver.execute(PROBE);
-    }
+    // Wait for three refreshes with every chart drawn, and for more history
+    // than the latency histograms keep (12 s).
+    let state = driver.wait(started, "every chart drawn", |v| {
+        all_drawn(v, 3) && started.elapsed() > Duration::from_secs(16)
+    });
 
     // Every handler has its card, titled with its name as text.
     let mut names: Vec<&str> = state["handlers"]
@@ -283,27 +426,29 @@ fn dashboard_draws_live_charts_in_chromium() {
     let mut want = vec!["csv", "json", EVIL_HANDLER, EVIL_HANDLER_2];
     want.sort_unstable();
     assert_eq!(names, want);
-    // Lines with points: batches/s, records/s, error ratio, latency p50/p90/p99.
+    // Lines: batches/s, records/s, error ratio, latency p50/p90/p99.
     for h in state["handlers"].as_array().unwrap() {
-        let lines: Vec<u64> = h["lines"]
+        let lines: Vec<u64> = h["charts"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|n| n.as_u64().unwrap())
+            .map(|c| c["lines"].as_u64().unwrap())
             .collect();
-        assert_eq!(lines.len(), 1 + 1 + 1 + 3, "{h}");
-        assert!(lines.iter().all(|&n| n >= 1), "{h}");
+        assert_eq!(lines, [1, 1, 1, 3], "{h}");
     }
     // Under each chart, the span its data covers, from the answer: the rate
     // charts from when the handlers were created (more than 14 s ago), the
     // latency chart only the 12 s its histogram keeps, although the page
     // asked for five minutes of every family.
     for h in state["handlers"].as_array().unwrap() {
-        let spans = h["spans"].as_array().unwrap();
-        assert_eq!(spans.len(), 4, "{h}");
+        let charts = h["charts"].as_array().unwrap();
         let secs = |i: usize| {
-            let s = &spans[i];
-            assert!(s["text"].as_str().unwrap().starts_with("data "), "{s}");
+            let s = &charts[i]["span"];
+            let text = s["text"].as_str().unwrap();
+            assert!(
+                text.starts_with("data ") && text.contains(" of 5 min asked"),
+                "{s}"
+            );
             (s["end"].as_f64().unwrap() - s["start"].as_f64().unwrap()) / 1000.0
         };
         for chart in 0..3 {
@@ -311,12 +456,25 @@ fn dashboard_draws_live_charts_in_chromium() {
         }
         assert!((11.0..=13.0).contains(&secs(3)), "latency: {h}");
     }
+    // The explorer starts with the first family that has series: the gauge
+    // whose label values look like markup, each series named by its labels,
+    // as text.
+    assert_eq!(state["explorer"]["family"], "evil_labels", "{state:#}");
+    let legend = state["explorer"]["legend"].as_array().unwrap();
+    assert!(
+        legend.contains(&json!(
+            "{path=\"<script>window.__pwned=4</script> \\\"quoted\\\"\\nsecond line\"}"
+        )),
+        "{legend:?}"
+    );
+    assert!(legend.contains(&json!("{path=\"/plain\"}")), "{legend:?}");
     // The table lists every family, kind and HELP as text.
     let families: Vec<Vec<String>> = serde_json::from_value(state["families"].clone()).unwrap();
     let names: Vec<&str> = families.iter().map(|f| f[0].as_str()).collect();
     for name in lakemetrics_handler::FAMILIES
         .iter()
         .map(|f| format!("ingest_{}", f.suffix))
+        .chain(["rpc_seconds".into(), "evil_labels".into()])
     {
         assert!(
             names.contains(&name.as_str()),
@@ -332,25 +490,71 @@ fn dashboard_draws_live_charts_in_chromium() {
     assert_eq!(state["pwned"], Value::Null);
     assert_eq!(state["imgs"], 0);
     assert_eq!(state["bolds"], 0);
-    assert_eq!(state["scripts"], 1);
+    assert_eq!(state["scripts"], 2);
     assert!(
         state["status"].as_str().unwrap().starts_with("updated"),
         "{state}"
     );
+    check_layout(&driver, &state, "1400x1000");
+    driver.screenshot("dashboard-1400x1000.png");
 
-    let shot = driver
-        .call(
-            "GET",
-            &format!("/session/{}/screenshot", driver.session()),
-            None,
-        )
-        .unwrap();
-    let png = decode_base64(shot.as_str().unwrap());
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let path = target_dir().join("dashboard.png");
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, &png).unwrap();
-    println!("screenshot: {}", path.display());
+    // Picking a family charts it: the summary, at its p99.
+    driver.click("#families button[data-family=\"rpc_seconds\"]");
+    let state = driver.wait(started, "the summary charted", |v| {
+        v["explorer"]["family"] == "rpc_seconds" && all_drawn(v, 0)
+    });
+    let ex = &state["explorer"];
+    assert_eq!(ex["legend"], json!(["{method=\"get\"}"]), "{ex}");
+    assert!(ex["title"].as_str().unwrap().contains("p99"), "{ex}");
+
+    // Picking a time range redraws every chart over it.
+    let before: Vec<u64> = state["handlers"][0]["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["xmin"].as_u64().unwrap())
+        .collect();
+    driver.click("#range button[data-range=\"60000\"]");
+    let state = driver.wait(started, "the 1 min range", |v| {
+        all_drawn(v, 0)
+            && v["explorer"]["range"] == 60000
+            && v["handlers"].as_array().unwrap().iter().all(|h| {
+                h["charts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|c| c["range"] == 60000)
+            })
+    });
+    for (c, before) in state["handlers"][0]["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(before)
+    {
+        // The axis starts about four minutes later than over 5 min.
+        let after = c["xmin"].as_u64().unwrap();
+        assert!(after > before + 200_000, "{before} -> {c}");
+        assert!(
+            c["span"]["text"]
+                .as_str()
+                .unwrap()
+                .contains(" of 1 min asked"),
+            "{c}"
+        );
+    }
+
+    // A phone: a histogram's quantiles, the same checks.
+    driver.viewport(390, 844, true);
+    driver.click("#families button[data-family=\"ingest_batch_duration_seconds\"]");
+    let updates = state["updates"].as_u64().unwrap();
+    let state = driver.wait(started, "the phone layout", |v| {
+        v["explorer"]["family"] == "ingest_batch_duration_seconds" && all_drawn(v, updates + 2)
+    });
+    assert_eq!(state["explorer"]["lines"], 4, "{state:#}");
+    check_layout(&driver, &state, "390x844");
+    driver.execute("window.scrollTo(0, 0); return true;");
+    driver.screenshot("dashboard-390x844.png");
 
     drop(driver);
     stop.store(true, Ordering::Relaxed);
