@@ -218,6 +218,8 @@ const chart = b => ({
   ylabel: num(b, 'data-ylabel-px'),
   yaxis: num(b, 'data-yaxis-px'),
   legend: Array.from(b.querySelectorAll('.legend .name')).map(e => e.textContent),
+  values: Array.from(b.querySelectorAll('.legend .value')).map(e => e.textContent),
+  when: (b.querySelector('.legend .when') || {}).textContent,
   title: b.querySelector('.chart-title').textContent,
   span: {
     text: b.querySelector('.chart-span').textContent,
@@ -235,6 +237,9 @@ return {
     charts: Array.from(h.querySelectorAll('.chart-box')).map(chart),
   })),
   explorer: ex ? Object.assign(chart(ex), { family: ex.getAttribute('data-family') }) : null,
+  series_rows: Array.from(document.querySelectorAll('#explorer table.series tbody tr'))
+    .map(tr => [tr.children[0].textContent, tr.children[1].textContent]),
+  background: getComputedStyle(document.body).backgroundColor,
   families: Array.from(document.querySelectorAll('#families tbody tr'))
     .map(tr => [tr.children[0].textContent, tr.children[1].textContent, tr.children[5].textContent]),
   pwned: window.__pwned === undefined ? null : window.__pwned,
@@ -468,6 +473,15 @@ fn dashboard_draws_live_charts_in_chromium() {
         "{legend:?}"
     );
     assert!(legend.contains(&json!("{path=\"/plain\"}")), "{legend:?}");
+    // And in the table of series under the chart.
+    let rows: Vec<&str> = state["series_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_str().unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{state:#}");
+    assert!(rows.contains(&legend[0].as_str().unwrap()), "{rows:?}");
     // The table lists every family, kind and HELP as text.
     let families: Vec<Vec<String>> = serde_json::from_value(state["families"].clone()).unwrap();
     let names: Vec<&str> = families.iter().map(|f| f[0].as_str()).collect();
@@ -496,7 +510,6 @@ fn dashboard_draws_live_charts_in_chromium() {
         "{state}"
     );
     check_layout(&driver, &state, "1400x1000");
-    driver.screenshot("dashboard-1400x1000.png");
 
     // Picking a family charts it: the summary, at its p99.
     driver.click("#families button[data-family=\"rpc_seconds\"]");
@@ -506,55 +519,107 @@ fn dashboard_draws_live_charts_in_chromium() {
     let ex = &state["explorer"];
     assert_eq!(ex["legend"], json!(["{method=\"get\"}"]), "{ex}");
     assert!(ex["title"].as_str().unwrap().contains("p99"), "{ex}");
+    assert_eq!(
+        state["series_rows"].as_array().unwrap().len(),
+        1,
+        "{state:#}"
+    );
 
-    // Picking a time range redraws every chart over it.
-    let before: Vec<u64> = state["handlers"][0]["charts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["xmin"].as_u64().unwrap())
-        .collect();
-    driver.click("#range button[data-range=\"60000\"]");
-    let state = driver.wait(started, "the 1 min range", |v| {
+    // Picking a time range redraws every chart over it: the whole retention
+    // starts the axes where the data does, minutes later than 5 min ago.
+    let xmins = |v: &Value| -> Vec<u64> {
+        v["handlers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|h| h["charts"].as_array().unwrap())
+            .chain([&v["explorer"]])
+            .map(|c| c["xmin"].as_u64().unwrap())
+            .collect()
+    };
+    let before = xmins(&state);
+    driver.click("#range button[data-range=\"0\"]");
+    let in_range = |v: &Value, ms: u64| {
         all_drawn(v, 0)
-            && v["explorer"]["range"] == 60000
+            && v["explorer"]["range"] == ms
             && v["handlers"].as_array().unwrap().iter().all(|h| {
                 h["charts"]
                     .as_array()
                     .unwrap()
                     .iter()
-                    .all(|c| c["range"] == 60000)
+                    .all(|c| c["range"] == ms)
             })
-    });
-    for (c, before) in state["handlers"][0]["charts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(before)
-    {
-        // The axis starts about four minutes later than over 5 min.
-        let after = c["xmin"].as_u64().unwrap();
-        assert!(after > before + 200_000, "{before} -> {c}");
-        assert!(
-            c["span"]["text"]
-                .as_str()
-                .unwrap()
-                .contains(" of 1 min asked"),
-            "{c}"
-        );
+    };
+    let state = driver.wait(started, "the whole retention", |v| in_range(v, 0));
+    for (after, before) in xmins(&state).into_iter().zip(before) {
+        assert!(after > before + 200_000, "{before} -> {after}");
+    }
+    for h in state["handlers"].as_array().unwrap() {
+        for c in h["charts"].as_array().unwrap() {
+            let text = c["span"]["text"].as_str().unwrap();
+            assert!(text.contains(" of all retained asked"), "{c}");
+        }
     }
 
-    // A phone: a histogram's quantiles, the same checks.
+    // The crosshair: hovering the explorer's chart shows the values at the
+    // hovered time, for every line.
+    let path = format!("/session/{}/element", driver.session());
+    let found = driver
+        .call(
+            "POST",
+            &path,
+            Some(&json!({"using": "css selector", "value": "#explorer .u-over"})),
+        )
+        .unwrap();
+    let element = found.as_object().unwrap().values().next().unwrap().clone();
+    let actions = json!({"actions": [{"type": "pointer", "id": "mouse",
+        "parameters": {"pointerType": "mouse"},
+        "actions": [{"type": "pointerMove", "duration": 0, "x": 40, "y": 0,
+            "origin": {"element-6066-11e4-a52e-4f735466cecf": element}}]}]});
+    let path = format!("/session/{}/actions", driver.session());
+    driver.call("POST", &path, Some(&actions)).unwrap();
+    let state = driver.wait(started, "the crosshair", |v| {
+        v["explorer"]["when"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("at "))
+    });
+    let values = state["explorer"]["values"].as_array().unwrap();
+    assert!(
+        !values.is_empty() && values.iter().all(|v| v.as_str().unwrap().ends_with(" ms")),
+        "{state:#}"
+    );
+    let path = format!("/session/{}/actions", driver.session());
+    driver.call("DELETE", &path, None).unwrap();
+    check_layout(&driver, &state, "1400x1000");
+    driver.execute("window.scrollTo(0, 0); return true;");
+    driver.screenshot("dashboard-1400x1000.png");
+
+    // A phone: the last minute of a histogram's quantiles, the same checks.
     driver.viewport(390, 844, true);
+    driver.click("#range button[data-range=\"60000\"]");
     driver.click("#families button[data-family=\"ingest_batch_duration_seconds\"]");
     let updates = state["updates"].as_u64().unwrap();
     let state = driver.wait(started, "the phone layout", |v| {
-        v["explorer"]["family"] == "ingest_batch_duration_seconds" && all_drawn(v, updates + 2)
+        v["explorer"]["family"] == "ingest_batch_duration_seconds"
+            && in_range(v, 60_000)
+            && all_drawn(v, updates + 2)
     });
     assert_eq!(state["explorer"]["lines"], 4, "{state:#}");
     check_layout(&driver, &state, "390x844");
     driver.execute("window.scrollTo(0, 0); return true;");
     driver.screenshot("dashboard-390x844.png");
+
+    // The dark theme follows the system's.
+    let path = format!("/session/{}/goog/cdp/execute", driver.session());
+    let dark = json!({"cmd": "Emulation.setEmulatedMedia", "params": {
+        "features": [{"name": "prefers-color-scheme", "value": "dark"}]}});
+    driver.call("POST", &path, Some(&dark)).unwrap();
+    let updates = state["updates"].as_u64().unwrap();
+    let state = driver.wait(started, "the dark theme", |v| all_drawn(v, updates + 2));
+    assert_eq!(state["background"], "rgb(18, 21, 27)", "{state:#}");
+    check_layout(&driver, &state, "390x844 dark");
+    driver.execute("window.scrollTo(0, 0); return true;");
+    driver.screenshot("dashboard-390x844-dark.png");
 
     drop(driver);
     stop.store(true, Ordering::Relaxed);

@@ -345,10 +345,23 @@
     box.appendChild(span);
     var c = { box: box, title: t, plot: plot, legend: legend, note: note, span: span, height: height || 170, u: null, sig: null };
     allCharts.add(c);
+    // The canvas follows its box's width (the window's, a scroll bar coming
+    // or going, the grid reflowing): the box is sized by the page, never by
+    // the canvas, which it clips.
+    if (window.ResizeObserver) {
+      c.ro = new ResizeObserver(function () { fit(c); });
+      c.ro.observe(plot);
+    }
     return c;
   }
 
+  function fit(c) {
+    var w = Math.max(100, c.plot.clientWidth);
+    if (c.u && c.u.width !== w) c.u.setSize({ width: w, height: c.height });
+  }
+
   function destroyChart(c) {
+    if (c.ro) c.ro.disconnect();
     if (c.u) c.u.destroy();
     c.u = null;
     c.sig = null;
@@ -514,11 +527,7 @@
     return k === 1 ? 'per epoch' : 'over ' + spanText(k * width) + ' windows';
   }
 
-  window.addEventListener('resize', function () {
-    allCharts.forEach(function (c) {
-      if (c.u) c.u.setSize({ width: Math.max(100, c.plot.clientWidth), height: c.height });
-    });
-  });
+  window.addEventListener('resize', function () { allCharts.forEach(fit); });
 
   if (window.matchMedia) {
     var mq = window.matchMedia('(prefers-color-scheme: dark)');
@@ -659,7 +668,8 @@
       explorerChart = makeChart('', 260);
       explorerChart.family = fam0.name;
       explorerChart.box.setAttribute('data-family', fam0.name);
-      host.replaceChildren(explorerChart.box);
+      explorerChart.table = el('table', 'series');
+      host.replaceChildren(explorerChart.box, explorerChart.table);
     }
     var c = explorerChart;
     if (!fam) {
@@ -711,6 +721,29 @@
     if (all.length > list.length) note = 'showing ' + list.length + ' of ' + all.length + ' series: narrow them with the label filter';
     else if (!all.length && fam.series.length) note = 'no series matches the label filter';
     render(c, { lines: lines, unit: unit, cover: cv, note: note, how: how }, at);
+    seriesTable(c.table, fam, all, unitOf(fam, false));
+  }
+
+  // Every series the label filter keeps (not only those charted), with its
+  // cumulative value now, as text.
+  function seriesTable(table, fam, list, unit) {
+    var head = el('thead');
+    var hr = el('tr');
+    var what = fam.kind === 'counter' ? 'total' : fam.kind === 'gauge' ? 'value' : 'count, sum';
+    [list.length + ' series', what].forEach(function (t) { hr.appendChild(el('th', '', t)); });
+    head.appendChild(hr);
+    var body = el('tbody');
+    list.forEach(function (s) {
+      var tr = el('tr');
+      tr.appendChild(el('td', 'labels', labelText(s.labels)));
+      var v;
+      if (fam.kind === 'counter') v = String(s.total);
+      else if (fam.kind === 'gauge') v = fmtValue(num(s.value), unit);
+      else v = String(s.count) + ', ' + fmtValue(num(s.sum), unit);
+      tr.appendChild(el('td', 'num', v));
+      body.appendChild(tr);
+    });
+    table.replaceChildren(head, body);
   }
 
   // ---- handler preset ---------------------------------------------------------
