@@ -217,6 +217,7 @@ const chart = b => ({
   xmin: num(b, 'data-x-min-ms'),
   ylabel: num(b, 'data-ylabel-px'),
   yaxis: num(b, 'data-yaxis-px'),
+  yticks: (b.getAttribute('data-yticks') || '').split('|'),
   legend: Array.from(b.querySelectorAll('.legend .name')).map(e => e.textContent),
   values: Array.from(b.querySelectorAll('.legend .value')).map(e => e.textContent),
   when: (b.querySelector('.legend .when') || {}).textContent,
@@ -608,6 +609,56 @@ fn dashboard_draws_live_charts_in_chromium() {
     check_layout(&driver, &state, "390x844");
     driver.execute("window.scrollTo(0, 0); return true;");
     driver.screenshot("dashboard-390x844.png");
+
+    // The batch latency axes are in ms, at round values.
+    for h in state["handlers"].as_array().unwrap() {
+        let ticks = h["charts"][3]["yticks"].as_array().unwrap();
+        assert!(ticks.len() >= 3, "{h}");
+        for t in &ticks[1..] {
+            let t = t.as_str().unwrap();
+            let n: f64 = t.strip_suffix(" ms").unwrap().parse().unwrap();
+            assert_eq!(n % 5.0, 0.0, "{t}: {h}");
+        }
+    }
+
+    // The narrowest screen: a bytes counter as a rate, in binary units,
+    // narrowed by the label filter to one handler.
+    driver.viewport(360, 740, true);
+    driver.click("#range button[data-range=\"300000\"]");
+    driver.click("#families button[data-family=\"ingest_bytes_total\"]");
+    driver.execute(
+        "const i = document.getElementById('label-filter'); i.value = 'handler=\"csv\"'; \
+         i.dispatchEvent(new Event('input')); return true;",
+    );
+    let updates = state["updates"].as_u64().unwrap();
+    let state = driver.wait(started, "the bytes counter", |v| {
+        v["explorer"]["family"] == "ingest_bytes_total"
+            && v["explorer"]["lines"] == 1
+            && in_range(v, 300_000)
+            && all_drawn(v, updates + 2)
+    });
+    let ex = &state["explorer"];
+    assert_eq!(ex["legend"], json!(["{handler=\"csv\"}"]), "{ex}");
+    assert!(
+        ex["values"][0].as_str().unwrap().ends_with(" MiB/s"),
+        "{ex}"
+    );
+    let ticks = ex["yticks"].as_array().unwrap();
+    assert!(
+        ticks.len() >= 3
+            && ticks[1..]
+                .iter()
+                .all(|t| t.as_str().unwrap().ends_with("iB/s")),
+        "{ex}"
+    );
+    check_layout(&driver, &state, "360x740");
+
+    // The widest.
+    driver.viewport(2560, 1440, false);
+    let updates = state["updates"].as_u64().unwrap();
+    let state = driver.wait(started, "2560 px", |v| all_drawn(v, updates + 2));
+    check_layout(&driver, &state, "2560x1440");
+    driver.viewport(390, 844, true);
 
     // The dark theme follows the system's.
     let path = format!("/session/{}/goog/cdp/execute", driver.session());

@@ -323,6 +323,7 @@
       (values || []).forEach(function (v) { widest = Math.max(widest, u.ctx.measureText(String(v)).width); });
       var size = Math.ceil(widest + axis.ticks.size + axis.gap + 6);
       box.setAttribute('data-ylabel-px', String(Math.ceil(widest)));
+      box.setAttribute('data-yticks', (values || []).join('|'));
       box.setAttribute('data-yaxis-px', String(size));
       return size;
     };
