@@ -544,8 +544,15 @@
 
   // ---- families table ---------------------------------------------------------
 
+  var tableSig = null;
+
   function renderTable(families) {
     lastFamilies = families;
+    // Rebuilt only when something in it changed: a row rebuilt under the
+    // pointer would lose the click.
+    var sig = JSON.stringify([families, state.filterText, state.family]);
+    if (sig === tableSig) return;
+    tableSig = sig;
     var tbody = document.querySelector('#families tbody');
     var rows = document.createDocumentFragment();
     var shown = 0;
@@ -907,8 +914,20 @@
     }
     renderTable(families);
     var now = Date.now();
-    await refreshExplorer(now);
+    // A refusal for the explorer's family (too many series or points over
+    // the range) is said under its chart; the handler cards still update.
+    var failed = null;
+    try {
+      await refreshExplorer(now);
+    } catch (e) {
+      failed = e;
+      if (explorerChart) {
+        explorerChart.note.hidden = false;
+        explorerChart.note.textContent = 'query failed: ' + (e && e.message ? e.message : String(e));
+      }
+    }
     await refreshHandlers(families, now);
+    if (failed) throw failed;
   }
 
   var timer = null;
