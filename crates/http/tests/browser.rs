@@ -241,6 +241,7 @@ return {
   series_rows: Array.from(document.querySelectorAll('#explorer table.series tbody tr'))
     .map(tr => [tr.children[0].textContent, tr.children[1].textContent]),
   background: getComputedStyle(document.body).backgroundColor,
+  quantile_shown: document.getElementById('quantile-ctl').offsetParent !== null,
   families: Array.from(document.querySelectorAll('#families tbody tr'))
     .map(tr => [tr.children[0].textContent, tr.children[1].textContent, tr.children[5].textContent]),
   pwned: window.__pwned === undefined ? null : window.__pwned,
@@ -606,6 +607,7 @@ fn dashboard_draws_live_charts_in_chromium() {
             && all_drawn(v, updates + 2)
     });
     assert_eq!(state["explorer"]["lines"], 4, "{state:#}");
+    assert_eq!(state["quantile_shown"], true);
     check_layout(&driver, &state, "390x844");
     driver.execute("window.scrollTo(0, 0); return true;");
     driver.screenshot("dashboard-390x844.png");
@@ -658,6 +660,20 @@ fn dashboard_draws_live_charts_in_chromium() {
     let updates = state["updates"].as_u64().unwrap();
     let state = driver.wait(started, "2560 px", |v| all_drawn(v, updates + 2));
     check_layout(&driver, &state, "2560x1440");
+    // A gauge with one series: its value with the min and max of each epoch
+    // as a band; no quantile to choose.
+    driver.click("#families button[data-family=\"other_gauge\"]");
+    let state = driver.wait(started, "the gauge", |v| {
+        v["explorer"]["family"] == "other_gauge" && all_drawn(v, 0)
+    });
+    assert_eq!(
+        state["explorer"]["legend"],
+        json!(["other_gauge", "max", "min"]),
+        "{state:#}"
+    );
+    assert_eq!(state["explorer"]["values"], json!(["1", "1", "1"]));
+    assert_eq!(state["quantile_shown"], false);
+    driver.click("#families button[data-family=\"ingest_batch_duration_seconds\"]");
     driver.viewport(390, 844, true);
 
     // The dark theme follows the system's.
