@@ -329,6 +329,14 @@
     };
   }
 
+  // uPlot's time axis templates, in the 24-hour clock and ISO dates the
+  // captions and the legend use (14:05, 2026-12-03) rather than 2:05pm, 12/3/26.
+  function tpl24(tpl) {
+    return tpl.replace('{M}/{D}/{YY}', '{YYYY}-{MM}-{DD}').replace('{M}/{D}', '{MM}-{DD}')
+      .replace('{h}:{mm}{aa}', '{HH}:{mm}').replace('{h}{aa}', '{HH}:00').replace('{h}:{mm}', '{HH}:{mm}')
+      .replace('{aa}', '');
+  }
+
   // A chart: a title, the uPlot canvas, a legend (text) that shows the values
   // under the crosshair, and a line stating the span its data covers.
   function makeChart(title, height) {
@@ -408,6 +416,7 @@
     };
     if (unit.kind === 'bytes') yAxis.incrs = BYTE_INCRS;
     var opts = {
+      fmtDate: function (tpl) { return uPlot.fmtDate(tpl24(tpl)); },
       width: Math.max(100, c.plot.clientWidth),
       height: c.height,
       legend: { show: false },
@@ -942,7 +951,7 @@
       await refresh();
       updates++;
       document.body.setAttribute('data-updates', String(updates));
-      setStatus('updated ' + new Date().toLocaleTimeString(), false);
+      setStatus('updated ' + clock(Date.now()), false);
     } catch (e) {
       setStatus('update failed: ' + (e && e.message ? e.message : String(e)), true);
     }
