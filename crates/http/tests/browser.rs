@@ -475,6 +475,9 @@ fn dashboard_draws_live_charts_in_chromium() {
         "{legend:?}"
     );
     assert!(legend.contains(&json!("{path=\"/plain\"}")), "{legend:?}");
+    // Each with its min to max band (two lines each, not in the legend).
+    assert_eq!(legend.len(), 2, "{legend:?}");
+    assert_eq!(state["explorer"]["lines"], 6, "{state:#}");
     // And in the table of series under the chart.
     let rows: Vec<&str> = state["series_rows"]
         .as_array()

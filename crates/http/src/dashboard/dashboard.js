@@ -377,7 +377,8 @@
     allCharts.delete(c);
   }
 
-  // lines: [{name, values: Map(t ms -> y), color?, band?: 'min'|'max'}]
+  // lines: [{name, values: Map(t ms -> y), color?, band?: 'min'|'max',
+  // group?: the band's line, quiet?: left out of the legend}]
   function align(lines) {
     var ts = new Set();
     lines.forEach(function (l) { l.values.forEach(function (_, t) { ts.add(t); }); });
@@ -406,9 +407,17 @@
         spanGaps: false
       });
     });
-    var lo = -1, hi = -1;
-    spec.lines.forEach(function (l, i) { if (l.band === 'min') lo = i + 1; if (l.band === 'max') hi = i + 1; });
-    if (lo > 0 && hi > 0) bands.push({ series: [hi, lo], fill: spec.lines[hi - 1].color + '22' });
+    // A band between the max and the min lines of each group.
+    var groups = new Map();
+    spec.lines.forEach(function (l, i) {
+      if (!l.band) return;
+      var g = groups.get(l.group || 0) || {};
+      g[l.band] = i + 1;
+      groups.set(l.group || 0, g);
+    });
+    groups.forEach(function (g) {
+      if (g.min && g.max) bands.push({ series: [g.max, g.min], fill: spec.lines[g.max - 1].color + '22' });
+    });
     var yAxis = {
       stroke: muted, font: FONT, size: axisSize(c.box),
       grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1, size: 4 },
@@ -451,11 +460,12 @@
     if (!c.u || !c.lines) return;
     var data = c.u.data;
     var hover = idx !== null && idx !== undefined && data[0] && idx < data[0].length;
-    if (!c.items || c.items.length !== c.lines.length) {
+    if (!c.items) {
       var frag = document.createDocumentFragment();
       c.when = el('span', 'when');
       frag.appendChild(c.when);
       c.items = c.lines.map(function (l) {
+        if (l.quiet) return null;
         var item = el('span', 'item');
         var sw = el('i');
         sw.style.background = l.color;
@@ -474,7 +484,7 @@
       var v = null;
       if (hover) v = col[idx];
       else for (var j = col.length - 1; j >= 0; j--) if (col[j] !== null) { v = col[j]; break; }
-      c.items[i].textContent = fmtValue(v, c.unit);
+      if (c.items[i]) c.items[i].textContent = fmtValue(v, c.unit);
     });
   }
 
@@ -711,13 +721,18 @@
       });
     } else if (fam.kind === 'gauge') {
       unit = unitOf(fam, false);
-      what = list.length === 1 ? 'value, with min and max per epoch' : 'value (last set in each epoch)';
-      list.forEach(function (s) {
+      // Bands while they stay readable: up to four series (named in the
+      // legend for one series only).
+      var banded = list.length <= 4;
+      what = banded ? 'value, with the min to max of each epoch as a band' : 'value (last set in each epoch)';
+      list.forEach(function (s, k) {
         var g = gaugeLines(fam, s, at);
-        lines.push({ name: name(s), values: g.last });
-        if (list.length === 1) {
-          lines.push({ name: 'max', values: g.max, band: 'max', color: PALETTE[0] });
-          lines.push({ name: 'min', values: g.min, band: 'min', color: PALETTE[0] });
+        var color = PALETTE[k % PALETTE.length];
+        lines.push({ name: name(s), values: g.last, color: color });
+        if (banded) {
+          var quiet = list.length > 1;
+          lines.push({ name: 'max', values: g.max, band: 'max', group: k, color: color, quiet: quiet });
+          lines.push({ name: 'min', values: g.min, band: 'min', group: k, color: color, quiet: quiet });
         }
       });
     } else if (fam.kind === 'histogram') {
