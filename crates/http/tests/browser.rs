@@ -246,6 +246,7 @@ return {
   families: Array.from(document.querySelectorAll('#families tbody tr'))
     .map(tr => [tr.children[0].textContent, tr.children[1].textContent, tr.children[5].textContent]),
   pwned: window.__pwned === undefined ? null : window.__pwned,
+  csp: window.__csp === undefined ? null : window.__csp,
   imgs: document.querySelectorAll('img').length,
   bolds: document.querySelectorAll('b').length,
   scripts: document.querySelectorAll('script').length,
@@ -405,6 +406,13 @@ fn dashboard_draws_live_charts_in_chromium() {
     let profile = TempDir::new("chromium");
     let driver = start_driver(&profile);
     driver.viewport(1400, 1000, false);
+    // Content-Security-Policy violations (uPlot's styles, say), from before
+    // the page's first script.
+    let path = format!("/session/{}/goog/cdp/execute", driver.session());
+    let watch = json!({"cmd": "Page.addScriptToEvaluateOnNewDocument", "params": {"source":
+        "window.__csp = []; document.addEventListener('securitypolicyviolation', \
+         e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"}});
+    driver.call("POST", &path, Some(&watch)).unwrap();
     let url = server.url();
     driver
         .call(
@@ -688,6 +696,19 @@ fn dashboard_draws_live_charts_in_chromium() {
     let updates = state["updates"].as_u64().unwrap();
     let state = driver.wait(started, "the dark theme", |v| all_drawn(v, updates + 2));
     assert_eq!(state["background"], "rgb(18, 21, 27)", "{state:#}");
+    // Every chart drawn, every step taken, under the strict policy: nothing
+    // it refused.
+    assert_eq!(state["csp"], json!([]), "{state:#}");
+    assert_eq!(state["pwned"], Value::Null);
+    // The watch works: an inline style attribute is refused, and reported.
+    driver.execute("document.body.setAttribute('style', 'color: red'); return true;");
+    let state = driver.wait(started, "a reported violation", |v| {
+        v["csp"].as_array().is_some_and(|c| !c.is_empty())
+    });
+    assert!(
+        state["csp"][0].as_str().unwrap().starts_with("style-src"),
+        "{state:#}"
+    );
     check_layout(&driver, &state, "390x844 dark");
     driver.execute("window.scrollTo(0, 0); return true;");
     driver.screenshot("dashboard-390x844-dark.png");
