@@ -533,11 +533,32 @@ fn dashboard_draws_live_charts_in_chromium() {
     let ex = &state["explorer"];
     assert_eq!(ex["legend"], json!(["{method=\"get\"}"]), "{ex}");
     assert!(ex["title"].as_str().unwrap().contains("p99"), "{ex}");
+    // Its objectives to choose from (they come with its series, not with
+    // the families list).
+    assert_eq!(state["quantile_shown"], true);
     assert_eq!(
         state["series_rows"].as_array().unwrap().len(),
         1,
         "{state:#}"
     );
+    // All its objectives at once, then back to p99.
+    let choose = |q: &str| {
+        driver.execute(&format!(
+            "const q = document.getElementById('quantile'); q.value = '{q}'; \
+             q.dispatchEvent(new Event('change')); return true;"
+        ));
+    };
+    choose("all");
+    let state = driver.wait(started, "every objective", |v| {
+        v["explorer"]["lines"] == 2 && all_drawn(v, 0)
+    });
+    assert_eq!(
+        state["explorer"]["legend"],
+        json!(["{method=\"get\"} p50", "{method=\"get\"} p99"]),
+        "{state:#}"
+    );
+    choose("0.99");
+    let state = driver.wait(started, "p99 again", |v| v["explorer"]["lines"] == 1);
 
     // Picking a time range redraws every chart over it: the whole retention
     // starts the axes where the data does, minutes later than 5 min ago.

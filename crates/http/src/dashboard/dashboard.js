@@ -14,6 +14,7 @@
   var QUANTILES = [0.5, 0.9, 0.99];
   var QUANTILE_NAMES = ['p50', 'p90', 'p99'];
   var HIST_QUANTILES = [0.5, 0.9, 0.95, 0.99, 0.999];
+  var HIST_SET = [0.5, 0.9, 0.99];
   var SUFFIX = { batches: 'batches_total', duration: 'batch_duration_seconds', records: 'records_total' };
   var PALETTE = ['#2f6fdf', '#d9480f', '#2b8a3e', '#862e9c', '#e67700', '#0c8599', '#c2255c', '#5c940d',
     '#1864ab', '#a61e4d', '#495057', '#9c36b5'];
@@ -641,6 +642,13 @@
     return [];
   }
 
+  // The quantiles to draw: the one chosen, or all of a summary's objectives,
+  // or HIST_SET of a histogram.
+  function chosenQuantiles(fam) {
+    if (state.quantile !== 'all') return [state.quantile];
+    return fam.kind === 'summary' ? (fam.objectives || []).map(num) : HIST_SET;
+  }
+
   function quantileName(q) {
     return 'p' + trimZeros(String(Math.round(q * 100000) / 1000));
   }
@@ -651,8 +659,10 @@
     var qs = quantileChoices(fam);
     ctl.hidden = qs.length === 0;
     if (!qs.length) return;
-    if (qs.indexOf(state.quantile) < 0) state.quantile = qs.indexOf(0.99) >= 0 ? 0.99 : qs[qs.length - 1];
-    var sig = qs.join(',');
+    if (state.quantile !== 'all' && qs.indexOf(state.quantile) < 0) {
+      state.quantile = qs.indexOf(0.99) >= 0 ? 0.99 : qs[qs.length - 1];
+    }
+    var sig = fam.kind + ':' + qs.join(',');
     if (sel.getAttribute('data-sig') !== sig) {
       var frag = document.createDocumentFragment();
       qs.forEach(function (q) {
@@ -660,6 +670,9 @@
         o.value = String(q);
         frag.appendChild(o);
       });
+      var all = el('option', '', fam.kind === 'summary' ? 'all objectives' : HIST_SET.map(quantileName).join(', '));
+      all.value = 'all';
+      frag.appendChild(all);
       sel.replaceChildren(frag);
       sel.setAttribute('data-sig', sig);
     }
@@ -683,13 +696,15 @@
       host.replaceChildren(el('p', '', 'Pick a family (above, or by its name in the table) to chart its series.'));
       return;
     }
-    renderQuantiles(fam0);
     var q = new URLSearchParams();
     q.set('name', fam0.name);
     rangeParams(q, now);
     var data = await getJSON('api/v1/series?' + q.toString());
     var fam = (data.families || [])[0];
     var at = num(data.timestamp_ms);
+    // From the series' answer: it has a summary's objectives, which the
+    // families list has not.
+    renderQuantiles(fam || fam0);
     if (!explorerChart || explorerChart.family !== fam0.name) {
       if (explorerChart) destroyChart(explorerChart);
       explorerChart = makeChart('', 260);
@@ -706,7 +721,10 @@
     }
     var width = num(fam.resolution_ms);
     var all = (fam.series || []).filter(function (s) { return labelsMatch(s.labels); });
-    var list = all.slice(0, MAX_LINES);
+    var qs = fam.kind === 'histogram' || fam.kind === 'summary' ? chosenQuantiles(fam) : [null];
+    // Up to MAX_LINES lines: fewer series when each draws several quantiles.
+    var list = all.slice(0, Math.max(1, Math.floor(MAX_LINES / Math.max(qs.length, 1))));
+    var qname = function (s, q) { return qs.length > 1 ? name(s) + ' ' + quantileName(q) : name(s); };
     var lines = [];
     var cv = null;
     var unit, how, what;
@@ -737,16 +755,19 @@
       });
     } else if (fam.kind === 'histogram') {
       unit = unitOf(fam, false);
-      what = quantileName(state.quantile);
+      what = qs.map(quantileName).join(', ');
       how = 'quantiles ' + smoothText(width);
       list.forEach(function (s) {
-        lines.push({ name: name(s), values: quantileOf(sumEpochs(fam, [s], at, 'buckets'), fam, state.quantile) });
+        var b = sumEpochs(fam, [s], at, 'buckets');
+        qs.forEach(function (q) { lines.push({ name: qname(s, q), values: quantileOf(b, fam, q) }); });
       });
     } else {
       unit = unitOf(fam, false);
-      what = quantileName(state.quantile);
+      what = qs.map(quantileName).join(', ');
       how = 'quantiles per epoch, as the summary keeps them';
-      list.forEach(function (s) { lines.push({ name: name(s), values: summaryLine(fam, s, at, state.quantile) }); });
+      list.forEach(function (s) {
+        qs.forEach(function (q) { lines.push({ name: qname(s, q), values: summaryLine(fam, s, at, q) }); });
+      });
     }
     c.title.textContent = fam.name + ' · ' + fam.kind + ' · ' + what;
     var note = '';
@@ -1023,7 +1044,7 @@
     });
     document.getElementById('family-pick').addEventListener('change', function (e) { pick(e.target.value); });
     document.getElementById('quantile').addEventListener('change', function (e) {
-      state.quantile = Number(e.target.value);
+      state.quantile = e.target.value === 'all' ? 'all' : Number(e.target.value);
       kick();
     });
     var labels = document.getElementById('label-filter');
