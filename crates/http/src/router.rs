@@ -57,7 +57,7 @@ impl App {
 ///
 /// | path | what |
 /// |---|---|
-/// | `GET /` | the dashboard (and `/static/dashboard.js`, `/static/dashboard.css`) |
+/// | `GET /` | the dashboard (and `/static/dashboard.js`, `/static/dashboard.css`, `/static/uPlot.iife.min.js`, `/static/uPlot.min.css`) |
 /// | `GET /metrics` | Prometheus text 0.0.4 or OpenMetrics 1.0.0, negotiated; gzip; `name[]=` |
 /// | `GET /api/v1/series` | the JSON export, with filters and limits |
 /// | `GET /api/v1/families` | the families: name, kind, help, unit, series count |
@@ -97,6 +97,8 @@ pub fn router(registry: &Registry, config: Config) -> Router {
         .route("/", get(dashboard::page))
         .route("/static/dashboard.js", get(dashboard::script))
         .route("/static/dashboard.css", get(dashboard::style))
+        .route("/static/uPlot.iife.min.js", get(dashboard::uplot_script))
+        .route("/static/uPlot.min.css", get(dashboard::uplot_style))
         .route("/metrics", get(scrape::metrics))
         .route("/api/v1/series", get(api::series))
         .route("/api/v1/families", get(api::families))
@@ -246,7 +248,13 @@ async fn admit(
 }
 
 fn is_page(path: &str) -> bool {
-    matches!(path, "/" | "/static/dashboard.js" | "/static/dashboard.css")
+    matches!(
+        path,
+        "/" | "/static/dashboard.js"
+            | "/static/dashboard.css"
+            | "/static/uPlot.iife.min.js"
+            | "/static/uPlot.min.css"
+    )
 }
 
 fn check_body(config: &Config, req: &Request) -> Result<(), Rejection> {

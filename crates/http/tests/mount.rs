@@ -70,6 +70,8 @@ fn mounts_under_a_path() {
     for path in [
         "/lakemetrics/static/dashboard.js",
         "/lakemetrics/static/dashboard.css",
+        "/lakemetrics/static/uPlot.iife.min.js",
+        "/lakemetrics/static/uPlot.min.css",
         "/lakemetrics/api/v1/series?name=rows",
         "/lakemetrics/api/v1/families",
         "/lakemetrics/healthz",

@@ -13,6 +13,8 @@ const PATHS: &[&str] = &[
     "/",
     "/static/dashboard.js",
     "/static/dashboard.css",
+    "/static/uPlot.iife.min.js",
+    "/static/uPlot.min.css",
     "/metrics",
     "/api/v1/series",
     "/api/v1/families",
