@@ -125,7 +125,7 @@ impl CounterCore {
     /// Bytes this counter occupies (inline and on the heap), fixed at creation.
     /// The ring's shape, shared with the family, is not counted.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.rows.heap_bytes(&self.shared.geometry)
+        std::mem::size_of::<Self>() + Rows::<1>::bytes_for(&self.shared.geometry)
     }
 
     /// Calls `f` with `[epoch, base, epoch, base, ...]` for every retained epoch

@@ -244,7 +244,7 @@ impl HistogramCore {
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + std::mem::size_of_val(&*self.counts)
-            + self.rows.heap_bytes(&self.geometry)
+            + Rows::<1>::bytes_for(&self.geometry)
             + self.bins.heap_bytes()
     }
 

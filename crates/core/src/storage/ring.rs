@@ -191,11 +191,15 @@ impl<const W: usize> Rows<W> {
         };
         let block = match slab {
             Some(slab) => {
-                assert_eq!(slab.block_words(), Self::words(g), "a slab of this shape");
+                assert_eq!(
+                    slab.block_words(),
+                    Self::block_words(g),
+                    "a slab of this shape"
+                );
                 slab.alloc(word)
             }
             None => {
-                let words: Box<[AtomicU64]> = (0..Self::words(g))
+                let words: Box<[AtomicU64]> = (0..Self::block_words(g))
                     .map(|i| AtomicU64::new(word(i)))
                     .collect();
                 // SAFETY: `Box::into_raw` never returns null.
@@ -205,8 +209,9 @@ impl<const W: usize> Rows<W> {
         Rows { block }
     }
 
-    /// Words in the block of a ring of shape `g`: the head and the rows.
-    fn words(g: &Geometry) -> usize {
+    /// Words in the block of a ring of shape `g`: the head and the rows (a
+    /// slab's block size).
+    pub(crate) fn block_words(g: &Geometry) -> usize {
         1 + g.len() * W
     }
 
@@ -237,7 +242,8 @@ impl<const W: usize> Rows<W> {
             // SAFETY: the block came from this slab (the caller's promise).
             Some(slab) => unsafe { slab.free(self.block) },
             None => {
-                let words = std::ptr::slice_from_raw_parts_mut(self.block.as_ptr(), Self::words(g));
+                let words =
+                    std::ptr::slice_from_raw_parts_mut(self.block.as_ptr(), Self::block_words(g));
                 // SAFETY: the block is the boxed slice `new` made for this shape
                 // (the caller's promise), freed once.
                 drop(unsafe { Box::from_raw(words) });
@@ -245,27 +251,13 @@ impl<const W: usize> Rows<W> {
         }
     }
 
-    /// Words a block of this shape takes (a slab's block size).
-    pub(crate) fn block_words(g: &Geometry) -> usize {
-        Self::words(g)
-    }
-
-    /// Bytes of the block on the heap (0 for a one-epoch ring, which shares its
-    /// block).
-    pub(crate) fn heap_bytes(&self, g: &Geometry) -> usize {
-        if self.is_shared_zero() {
-            0
-        } else {
-            Self::words(g) * std::mem::size_of::<AtomicU64>()
-        }
-    }
-
-    /// Bytes `Rows::new` allocates for a ring of shape `g` (see `heap_bytes`).
+    /// Bytes of the block a ring of shape `g` allocates: 0 without history (the
+    /// shared block of zeros), else its words.
     pub(crate) fn bytes_for(g: &Geometry) -> usize {
         if cfg!(not(loom)) && g.is_lifetime() {
             0
         } else {
-            Self::words(g) * std::mem::size_of::<AtomicU64>()
+            Self::block_words(g) * std::mem::size_of::<AtomicU64>()
         }
     }
 
@@ -621,7 +613,7 @@ mod tests {
         let g = Geometry::lifetime();
         let a = Ring::<2>::new(&g, 0, |_| 0);
         let b = Ring::<1>::new(&g, 0, |_| 0);
-        assert_eq!((a.heap_bytes(&g), Rows::<1>::bytes_for(&g)), (0, 0));
+        assert_eq!((Rows::<2>::bytes_for(&g), Rows::<1>::bytes_for(&g)), (0, 0));
         assert!(a.is_shared_zero() && b.is_shared_zero());
         // The end of time is epoch 1 of a lifetime ring: nothing is written.
         assert_eq!(b.fill(&g, 1, |_| 7, |_, _, _| {}), Filled::Done);
@@ -630,7 +622,8 @@ mod tests {
         // Any other shape allocates: the head and the rows.
         let g = Geometry::new(10, 4);
         let c = Ring::<2>::new(&g, 3, |_| 0);
-        assert_eq!(c.heap_bytes(&g), 8 * 9);
+        assert_eq!(Rows::<2>::bytes_for(&g), 8 * 9);
+        assert!(!c.is_shared_zero());
     }
 
     #[test]

@@ -224,7 +224,7 @@ impl SummaryCore {
 
     /// Bytes this summary occupies (inline and on the heap), fixed at creation.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.rows.heap_bytes(&self.geometry) + self.bins.heap_bytes()
+        std::mem::size_of::<Self>() + Rows::<2>::bytes_for(&self.geometry) + self.bins.heap_bytes()
     }
 
     /// The heap allocations a summary of this ring shape and sketch makes
