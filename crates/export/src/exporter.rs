@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use lakemetrics_core::{FamilyView, Filter, Registry, TimeRange};
 
 use crate::text::{self, Dialect, Scratch};
-use crate::{json, Format};
+use crate::{json, protobuf, Format};
 
 /// Writes families to `W` in one [`Format`], one family at a time, without
 /// allocating per series or sample.
@@ -15,7 +15,9 @@ use crate::{json, Format};
 /// wholly in `W` when [`Exporter::write_family`] returns: the text formats
 /// write straight into `W`, JSON through a staging buffer of about 32 KiB. So
 /// exporting a million series through a socket or file needs no more memory
-/// than that and the largest label set.
+/// than that and the largest label set. Protobuf is the exception: a
+/// `MetricFamily` carries its length in front, so each family is encoded
+/// whole into a reused buffer first (memory: the largest family's encoding).
 /// [`Exporter::write_registry_with`] calls back after each family, for a caller
 /// that writes into a reused `Vec<u8>` and hands each family's bytes on (an HTTP
 /// body channel, a compressor) before clearing it.
@@ -57,6 +59,7 @@ pub struct Exporter<W: Write> {
     format: Format,
     scratch: Scratch,
     json: json::Scratch,
+    protobuf: protobuf::Scratch,
     families: usize,
     /// JSON: whether the opening (with the time and range) has been written.
     opened: bool,
@@ -70,6 +73,7 @@ impl<W: Write> Exporter<W> {
             format,
             scratch: Scratch::default(),
             json: json::Scratch::default(),
+            protobuf: protobuf::Scratch::default(),
             families: 0,
             opened: false,
         }
@@ -155,6 +159,7 @@ impl<W: Write> Exporter<W> {
                 }
                 json::write_family(&mut self.out, fam, self.families == 0, &mut self.json)?;
             }
+            Format::Protobuf => protobuf::write_family(&mut self.out, fam, &mut self.protobuf)?,
         }
         self.families += 1;
         Ok(())
@@ -164,7 +169,7 @@ impl<W: Write> Exporter<W> {
     /// opened first if no family was written), flushes the writer and returns it.
     pub fn finish(mut self) -> io::Result<W> {
         match self.format {
-            Format::Prometheus => {}
+            Format::Prometheus | Format::Protobuf => {}
             Format::OpenMetrics => text::write_eof(&mut self.out)?,
             Format::Json => {
                 if !self.opened {
