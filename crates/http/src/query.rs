@@ -154,10 +154,13 @@ pub(crate) fn scrape(pairs: &Pairs) -> Result<(Filter, Option<Format>), Rejectio
         None => None,
         Some("prometheus") => Some(Format::Prometheus),
         Some("openmetrics") => Some(Format::OpenMetrics),
+        Some("protobuf") => Some(Format::Protobuf),
         Some(other) => {
             return Err(Rejection::bad_value(
                 "format",
-                format!("{other:?} is not a text format: use prometheus or openmetrics"),
+                format!(
+                    "{other:?} is not a scrape format: use prometheus, openmetrics or protobuf"
+                ),
             ))
         }
     };
