@@ -11,7 +11,12 @@
 //!   count, summary quantiles) with the registry's names, labels and values,
 //!   and `histogram_quantile` over the buckets gives the hand-computed value.
 //!
-//! The test fails, not skips, when `prometheus` is missing.
+//! A second test serves a native histogram written by
+//! `lakemetrics_export::NativeEncoder` (core has no native histogram yet, so
+//! a small server in the test frames it as a `MetricFamily`) and checks that
+//! Prometheus reads the spans and deltas as the buckets they encode.
+//!
+//! The tests fail, not skip, when `prometheus` is missing.
 
 mod common;
 
@@ -213,5 +218,159 @@ fn prometheus_scrapes_protobuf_and_stores_our_series() {
     drop(prom);
     server.shutdown();
     drop(proxy);
+    assert!(started.elapsed() < DEADLINE + Duration::from_secs(5));
+}
+
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+/// A length-delimited field: key (`field << 3 | 2`), length, bytes.
+fn put_len(buf: &mut Vec<u8>, field: u64, bytes: &[u8]) {
+    put_varint(buf, field << 3 | 2);
+    put_varint(buf, bytes.len() as u64);
+    buf.extend_from_slice(bytes);
+}
+
+/// Serves `body` as the protobuf exposition to every request on 127.0.0.1,
+/// one request per connection, until dropped.
+struct StaticServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl StaticServer {
+    fn start(body: Vec<u8>) -> StaticServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            // Relaxed: a plain flag; the join in drop orders the rest.
+            while !s.load(Ordering::Relaxed) {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                conn.set_nonblocking(false).unwrap();
+                conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                // Read the request head, then answer and close.
+                let mut head = Vec::new();
+                let mut b = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut b) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&b[..n]),
+                    }
+                }
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    lakemetrics_export::PROTOBUF_CONTENT_TYPE,
+                    body.len()
+                );
+                let _ = conn.write_all(&body);
+            }
+        });
+        StaticServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn prometheus_reads_our_native_histogram_encoding() {
+    use lakemetrics_export::{NativeBuckets, NativeEncoder};
+    let started = Instant::now();
+    // Schema 0: positive bucket i holds (2^(i-1), 2^i], negative bucket i
+    // holds [-2^i, -2^(i-1)). Buckets 0 and 1, a gap of one (kept in the
+    // span), 3; then 10, far enough for a second span. Negative bucket 1.
+    let native = NativeBuckets {
+        schema: 0,
+        zero_threshold: 0.001,
+        zero_count: 1,
+        count: 1 + 2 + 1 + 4 + 3 + 1,
+        sum: 1234.5,
+        positive: &[(0, 2), (1, 1), (3, 4), (10, 3)],
+        negative: &[(1, 1)],
+    };
+    let mut histogram = Vec::new();
+    NativeEncoder::default()
+        .encode_histogram(&mut histogram, &native, None, 1_700_000_000_000_000_000)
+        .unwrap();
+    // Frame it: Metric { label (1), histogram (7) }, MetricFamily { name (1),
+    // help (2), type (3) = HISTOGRAM (4), metric (4) }, length-delimited.
+    let mut label = Vec::new();
+    put_len(&mut label, 1, b"handler");
+    put_len(&mut label, 2, b"csv");
+    let mut metric = Vec::new();
+    put_len(&mut metric, 1, &label);
+    put_len(&mut metric, 7, &histogram);
+    let mut family = Vec::new();
+    put_len(&mut family, 1, b"lmtest_native_seconds");
+    put_len(&mut family, 2, b"A native histogram.");
+    family.extend_from_slice(&[3 << 3, 4]);
+    put_len(&mut family, 4, &metric);
+    let mut body = Vec::new();
+    put_varint(&mut body, family.len() as u64);
+    body.extend_from_slice(&family);
+
+    let server = StaticServer::start(body);
+    let job = "lakemetrics-native";
+    let prom = prometheus::start(
+        &[prometheus::job(job, server.addr, "")],
+        &["--enable-feature=native-histograms"],
+    );
+    prom.wait_ready(started);
+    prom.wait_scrapes(started, job);
+
+    let sel = format!("lmtest_native_seconds{{job=\"{job}\",handler=\"csv\"}}");
+    assert_eq!(
+        query_one(prom.addr, &format!("histogram_count({sel})")),
+        12.0
+    );
+    assert_eq!(
+        query_one(prom.addr, &format!("histogram_sum({sel})")),
+        1234.5
+    );
+    // The buckets as Prometheus decoded them, through fractions of the count
+    // between bucket boundaries (no interpolation at whole boundaries):
+    // [-10, 2] holds the negative bucket, the zero bucket and positive
+    // buckets 0 and 1 (5 of 12); (4, 8] is bucket 3 (4 of 12); (512, 1024]
+    // is bucket 10, in the second span (3 of 12); (2, 4], the empty bucket
+    // kept inside the first span, holds nothing.
+    let fraction =
+        |lo: f64, hi: f64| query_one(prom.addr, &format!("histogram_fraction({lo}, {hi}, {sel})"));
+    assert_eq!(fraction(-10.0, 2.0), 5.0 / 12.0);
+    assert_eq!(fraction(4.0, 8.0), 4.0 / 12.0);
+    assert_eq!(fraction(512.0, 1024.0), 3.0 / 12.0);
+    assert_eq!(fraction(2.0, 4.0), 0.0);
+    // A native histogram is one series: no classic _bucket/_count series.
+    let classic = prometheus::query(
+        prom.addr,
+        &format!("{{__name__=~\"lmtest_native_seconds_.+\",job=\"{job}\"}}"),
+    )
+    .unwrap();
+    assert!(classic.is_empty(), "{classic:?}");
+
+    drop(prom);
+    drop(server);
     assert!(started.elapsed() < DEADLINE + Duration::from_secs(5));
 }
