@@ -5,6 +5,10 @@
 //!     -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
+//! `lakemetrics_protobuf` is our Prometheus protobuf exposition; it is compared
+//! with our own text only (`prometheus`' protobuf encoder needs its `protobuf`
+//! feature, which pulls rust-protobuf into the build).
+//!
 //! Every implementation holds the same registry (`Shape::export()`, built by
 //! `lakemetrics_benches::shape` and the `peers` module): 10 counter
 //! families of 1,000 series each (labels `handler` x `status`, 100 x 10 values), and
@@ -57,6 +61,20 @@ fn export(c: &mut Criterion<ThreadCpuTime>) {
         &mut buf,
         size("lakemetrics_json"),
         |b| lakemetrics_export::write_json(black_box(&reg), &all, b).unwrap(),
+    );
+    // The protobuf exposition, checked by decoding it with prost: every series.
+    let series = reg.series_count();
+    peers::bench_render(
+        &mut g,
+        "lakemetrics_protobuf",
+        &mut buf,
+        |o| {
+            let fams = lakemetrics_export::proto::decode_all(o).unwrap();
+            let n: usize = fams.iter().map(|f| f.metric.len()).sum();
+            assert_eq!(n, series, "protobuf: every series");
+            eprintln!("lakemetrics_protobuf: {} bytes", o.len());
+        },
+        |b| lakemetrics_export::write_protobuf(black_box(&reg), &all, b).unwrap(),
     );
     drop(reg);
 

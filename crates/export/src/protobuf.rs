@@ -113,15 +113,34 @@ fn put_bytes(buf: &mut Vec<u8>, field: u32, b: &[u8]) {
     buf.extend_from_slice(b);
 }
 
-/// A `google.protobuf.Timestamp` from nanoseconds since the Unix epoch.
-fn put_timestamp(buf: &mut Vec<u8>, field: u32, nanos: u64) {
-    let secs = nanos / 1_000_000_000;
-    let sub = nanos % 1_000_000_000;
-    let len = 1 + varint_len(secs) + 1 + varint_len(sub);
+/// A time as a `google.protobuf.Timestamp` holds it: seconds and nanoseconds
+/// since the Unix epoch, split once.
+#[derive(Clone, Copy)]
+struct Timestamp {
+    secs: u64,
+    nanos: u64,
+}
+
+impl Timestamp {
+    fn new(nanos: u64) -> Timestamp {
+        Timestamp {
+            secs: nanos / 1_000_000_000,
+            nanos: nanos % 1_000_000_000,
+        }
+    }
+
+    /// Bytes of the message's body.
+    fn body_len(self) -> usize {
+        1 + varint_len(self.secs) + 1 + varint_len(self.nanos)
+    }
+}
+
+/// A `google.protobuf.Timestamp` field.
+fn put_timestamp(buf: &mut Vec<u8>, field: u32, ts: Timestamp) {
     put_key(buf, field, LEN);
-    put_varint(buf, len as u64);
-    put_u64(buf, 1, secs);
-    put_u64(buf, 2, sub);
+    put_varint(buf, ts.body_len() as u64);
+    put_u64(buf, 1, ts.secs);
+    put_u64(buf, 2, ts.nanos);
 }
 
 /// Buffers reused across series and families.
@@ -174,11 +193,12 @@ pub(crate) fn write_family<W: Write + ?Sized>(
         match series.data() {
             SeriesData::Counter(c) => {
                 // Counter: value (1), created_timestamp (3).
-                let ts = timestamp_len(series.created());
+                let ts = Timestamp::new(series.created());
+                let body = ts.body_len();
                 put_key(m, 3, LEN);
-                put_varint(m, (9 + 1 + varint_len(ts as u64) + ts) as u64);
+                put_varint(m, (9 + 1 + varint_len(body as u64) + body) as u64);
                 put_f64(m, 1, c.total() as f64);
-                put_timestamp(m, 3, series.created());
+                put_timestamp(m, 3, ts);
             }
             SeriesData::Gauge(g) => {
                 put_key(m, 2, LEN);
@@ -205,7 +225,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                     inner.extend_from_slice(&m[mark..]);
                     m.truncate(mark);
                 });
-                put_timestamp(inner, 15, series.created());
+                put_timestamp(inner, 15, Timestamp::new(series.created()));
                 put_bytes(m, 7, inner);
             }
             SeriesData::Summary(s) => {
@@ -222,7 +242,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                     put_f64(inner, 1, q);
                     put_f64(inner, 2, s.quantile(q, now, window));
                 }
-                put_timestamp(inner, 4, series.created());
+                put_timestamp(inner, 4, Timestamp::new(series.created()));
                 put_bytes(m, 4, inner);
             }
         }
@@ -243,14 +263,19 @@ pub(crate) fn write_family<W: Write + ?Sized>(
     out.write_all(family)
 }
 
-/// Bytes of a `Timestamp` message's body for `nanos`.
-fn timestamp_len(nanos: u64) -> usize {
-    1 + varint_len(nanos / 1_000_000_000) + 1 + varint_len(nanos % 1_000_000_000)
-}
-
 /// The series' labels as repeated `label` (1) `LabelPair`s.
 fn put_labels(m: &mut Vec<u8>, series: &SeriesView<'_>) {
     for (k, v) in series.labels() {
+        let (kl, vl) = (k.len(), v.len());
+        if kl + vl < 124 {
+            // Every length fits one varint byte: the common case, in four
+            // copies rather than byte by byte.
+            m.extend_from_slice(&[0x0a, (kl + vl + 4) as u8, 0x0a, kl as u8]);
+            m.extend_from_slice(k.as_bytes());
+            m.extend_from_slice(&[0x12, vl as u8]);
+            m.extend_from_slice(v.as_bytes());
+            continue;
+        }
         let len =
             1 + varint_len(k.len() as u64) + k.len() + 1 + varint_len(v.len() as u64) + v.len();
         put_key(m, 1, LEN);
@@ -584,7 +609,7 @@ impl NativeEncoder {
             buf.clear();
             return Err(e);
         }
-        put_timestamp(buf, 15, created_nanos);
+        put_timestamp(buf, 15, Timestamp::new(created_nanos));
         Ok(())
     }
 }
@@ -792,6 +817,41 @@ mod tests {
             .unwrap();
         let h = proto::Histogram::decode(buf.as_slice()).unwrap();
         assert!(h.positive_span.is_empty());
+    }
+
+    /// Label pairs on both sides of the one-byte-length fast path.
+    #[test]
+    fn long_and_short_labels_decode() {
+        let reg = lakemetrics_core::Registry::new();
+        let long = "é".repeat(100); // 200 bytes: two-byte lengths
+        let edge = "x".repeat(123 - 4); // kl + vl = 123: the fast path's last
+        let over = "x".repeat(124 - 4); // kl + vl = 124: the general path
+        // One label name per family: core keeps a family's label names fixed.
+        let cases = [
+            ("path", ""),
+            ("path", edge.as_str()),
+            ("path", over.as_str()),
+            ("path", long.as_str()),
+        ];
+        for (k, v) in cases {
+            reg.counter("c", &[(k, v)]).unwrap().inc();
+        }
+        let mut out = Vec::new();
+        crate::write_protobuf(&reg, &lakemetrics_core::Filter::all(), &mut out).unwrap();
+        let fams = proto::decode_all(&out).unwrap();
+        let got: Vec<(String, String)> = fams[0]
+            .metric
+            .iter()
+            .map(|m| {
+                let l = &m.label[0];
+                (l.name.clone().unwrap(), l.value.clone().unwrap())
+            })
+            .collect();
+        let want: Vec<(String, String)> = cases
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want);
     }
 
     /// The bytes of a small family, worked out by hand from the encoding
