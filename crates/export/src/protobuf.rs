@@ -509,8 +509,8 @@ pub fn native_layout(
 /// Deltas are written unpacked, one field per value, as proto2 has repeated
 /// scalars by default and Prometheus' Go client writes them. A histogram with
 /// no bucket, no zero count and a zero threshold of zero gets one empty
-/// positive span, as the Go client does: without it, Prometheus would take it
-/// for a classic histogram.
+/// positive span, as the Go client does, for Prometheus versions that tell a
+/// native histogram by its spans (2.42 does not: see `docs/formats.md`).
 fn put_native(
     buf: &mut Vec<u8>,
     n: &NativeBuckets<'_>,
@@ -826,7 +826,7 @@ mod tests {
         let long = "é".repeat(100); // 200 bytes: two-byte lengths
         let edge = "x".repeat(123 - 4); // kl + vl = 123: the fast path's last
         let over = "x".repeat(124 - 4); // kl + vl = 124: the general path
-        // One label name per family: core keeps a family's label names fixed.
+                                        // One label name per family: core keeps a family's label names fixed.
         let cases = [
             ("path", ""),
             ("path", edge.as_str()),

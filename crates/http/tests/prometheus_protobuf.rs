@@ -331,6 +331,35 @@ fn prometheus_reads_our_native_histogram_encoding() {
     let mut body = Vec::new();
     put_varint(&mut body, family.len() as u64);
     body.extend_from_slice(&family);
+    // Two empty native histograms: with a zero threshold of 0 (written with
+    // the empty span the Go client adds) and with the Go client's default
+    // threshold, 2^-128.
+    for (name, zero_threshold) in [
+        (&b"lmtest_empty_zero_seconds"[..], 0.0),
+        (&b"lmtest_empty_seconds"[..], 2f64.powi(-128)),
+    ] {
+        let empty = NativeBuckets {
+            schema: 0,
+            zero_threshold,
+            zero_count: 0,
+            count: 0,
+            sum: 0.0,
+            positive: &[],
+            negative: &[],
+        };
+        NativeEncoder::default()
+            .encode_histogram(&mut histogram, &empty, None, 1_700_000_000_000_000_000)
+            .unwrap();
+        let mut metric = Vec::new();
+        put_len(&mut metric, 7, &histogram);
+        let mut family = Vec::new();
+        put_len(&mut family, 1, name);
+        put_len(&mut family, 2, b"An empty native histogram.");
+        family.extend_from_slice(&[3 << 3, 4]);
+        put_len(&mut family, 4, &metric);
+        put_varint(&mut body, family.len() as u64);
+        body.extend_from_slice(&family);
+    }
 
     let server = StaticServer::start(body);
     let job = "lakemetrics-native";
@@ -369,6 +398,32 @@ fn prometheus_reads_our_native_histogram_encoding() {
     )
     .unwrap();
     assert!(classic.is_empty(), "{classic:?}");
+    // An empty one with a positive zero threshold is a native histogram
+    // with a count of 0.
+    assert_eq!(
+        query_one(
+            prom.addr,
+            &format!("histogram_count(lmtest_empty_seconds{{job=\"{job}\"}})")
+        ),
+        0.0
+    );
+    // Prometheus 2.42 tells a native histogram by its zero threshold, zero
+    // count and deltas, not by its spans: with a threshold of 0, an empty one
+    // reads as a classic histogram there (`_count`, `_sum` and the `+Inf`
+    // bucket, all 0), the empty span notwithstanding (`docs/formats.md`).
+    let names: Vec<String> = prometheus::query(
+        prom.addr,
+        &format!("{{__name__=~\"lmtest_empty_zero_seconds.*\",job=\"{job}\"}}"),
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r["metric"]["__name__"].as_str().unwrap().to_string())
+    .collect();
+    assert_eq!(
+        names.len(),
+        3,
+        "{names:?}: lmtest_empty_zero_seconds_bucket, _count and _sum"
+    );
 
     drop(prom);
     drop(server);
