@@ -13,7 +13,7 @@ use smallvec::SmallVec;
 use super::bins::{lap_tag, rank_key, spread, with_bins, Bin, Bins};
 use super::ring::{f64_from_48, f64_to_48, suffix_min, widen, Filled, Rows};
 use super::state::{restored_epochs, Restored, SeriesState, StateData};
-use super::window::{f64_add, window_epochs, TimeRange};
+use super::window::{f64_add, window_epochs, with_scratch, TimeRange};
 use crate::retention::Geometry;
 use crate::sketch::SketchMapping;
 use crate::sync::{AtomicU64, Ordering};
@@ -80,6 +80,31 @@ impl SummaryPoint<'_> {
     pub fn quantile(&self, q: f64) -> f64 {
         self.core.quantile_of(q, self.epoch..=self.epoch)
     }
+}
+
+/// The quantiles of a summary over the window ending with one epoch (see
+/// [`SummaryCore::for_each_window_quantiles`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SummaryWindow<'a> {
+    /// Start of the epoch the window ends with, ns since the Unix epoch.
+    pub start: u64,
+    /// Observations in the window, as counted by its epochs' bins.
+    pub count: u64,
+    /// The objectives' quantiles over the window, in the order asked (NaN
+    /// when the window holds no observation).
+    pub quantiles: &'a [f64],
+}
+
+/// Most objectives [`SummaryCore::for_each_window_quantiles`] answers without
+/// allocating.
+const INLINE_OBJECTIVES: usize = 16;
+
+/// Epochs a window of `window` ending with an epoch covers: the epoch and the
+/// ones before it that `(end of the epoch - window, end of the epoch]`
+/// touches, `ceil(window / width)` in all, at least 1.
+fn window_len(g: &Geometry, window: Duration) -> u64 {
+    let w = window.as_nanos().min(u64::MAX as u128) as u64;
+    w.div_ceil(g.width_nanos().max(1)).max(1)
 }
 
 impl SummaryCore {
@@ -295,6 +320,102 @@ impl SummaryCore {
         self.quantile_of(q, rows.iter().map(|r| r.0))
     }
 
+    /// Calls `f` for each epoch that `range` selects up to the current one
+    /// (and not before the oldest retained one), oldest first, with the
+    /// `objectives`' quantiles of the observations in the window that ends
+    /// with the epoch: `(end of the epoch - window, end of the epoch]`, which
+    /// touches the epoch and the `ceil(window / resolution) - 1` before it. Each quantile is
+    /// within the mapping's relative error of the observation at its rank, while
+    /// every epoch's observations fall in at most [`SUMMARY_BINS`] sketch
+    /// buckets (see [`super::bins`] past that). The windows of the oldest
+    /// epochs reach back only as far as the ring retains; epochs without
+    /// observations in their window get NaN.
+    ///
+    /// Each epoch's bins are read once; the windows are merged from that copy,
+    /// in per-thread scratch buffers, so a warm reader allocates nothing (up
+    /// to 16 objectives). Nothing for a summary without history.
+    pub fn for_each_window_quantiles(
+        &self,
+        now: u64,
+        range: TimeRange,
+        window: Duration,
+        objectives: &[f64],
+        mut f: impl FnMut(SummaryWindow<'_>),
+    ) {
+        let g = self.geometry;
+        if g.is_lifetime() {
+            return;
+        }
+        let n = window_len(&g, window);
+        let now_e = g.epoch(now);
+        let mut first = g.oldest_retained(now_e);
+        let mut last = now_e;
+        if let Some(s) = range.start {
+            first = first.max(g.epoch(s));
+        }
+        if let Some(e) = range.end {
+            last = last.min(g.epoch(e));
+        }
+        if first > last {
+            return;
+        }
+        // The epochs whose bins any of the windows reads, clipped as `slots`
+        // clips them: to the retained epochs and to the head read (Acquire)
+        // before the rows.
+        let head = self.rows.head();
+        let read_lo = first
+            .saturating_sub(n - 1)
+            .max(g.oldest_retained(now_e))
+            .max(g.oldest_retained(head));
+        let read_hi = last.min(head);
+        let mut qs: SmallVec<[f64; INLINE_OBJECTIVES]> = SmallVec::new();
+        qs.resize(objectives.len(), f64::NAN);
+        with_bins(|bins| {
+            with_scratch(|marks| {
+                // `marks`: per epoch read, the epoch and where its bins end in
+                // `bins` (they start where the previous epoch's end).
+                if read_lo <= read_hi {
+                    self.rows.read_run(&g, read_lo, read_hi, |x, _| {
+                        self.bins_of(x, |b| bins.push(b));
+                        marks.push(x);
+                        marks.push(bins.len() as u64);
+                    });
+                }
+                let copied = bins.len();
+                // The marks of the epochs in the current window: `lo..hi`
+                // (pairs).
+                let (mut lo, mut hi) = (0usize, 0usize);
+                for x in first..=last {
+                    let from = (x + 1).saturating_sub(n);
+                    while hi + 1 < marks.len() && marks[hi] <= x {
+                        hi += 2;
+                    }
+                    while lo < hi && marks[lo] < from {
+                        lo += 2;
+                    }
+                    bins.truncate(copied);
+                    for m in (lo..hi).step_by(2) {
+                        let start = if m == 0 { 0 } else { marks[m - 1] as usize };
+                        bins.extend_from_within(start..marks[m + 1] as usize);
+                    }
+                    let window = &mut bins[copied..];
+                    let total = window.iter().map(|b| b.count).sum();
+                    for (out, &q) in qs.iter_mut().zip(objectives) {
+                        *out = match rank_key(window, q, total) {
+                            Some(key) => self.mapping.value(key),
+                            None => f64::NAN,
+                        };
+                    }
+                    f(SummaryWindow {
+                        start: g.epoch_start(x),
+                        count: total,
+                        quantiles: &qs,
+                    });
+                }
+            })
+        });
+    }
+
     /// Observations in the epochs covering `(now - window, now]`, as counted by
     /// the bins.
     pub fn window_count(&self, now: u64, window: Duration) -> u64 {
@@ -449,5 +570,121 @@ mod tests {
             vals.push(0.001 * 1000f64.powf(x));
         }
         check(&mut vals, 0.025);
+    }
+
+    /// The exact nearest-rank `q`-quantile of `vals` (sorted), as the sketch
+    /// ranks.
+    fn nearest_rank(vals: &[f64], q: f64) -> f64 {
+        let n = vals.len();
+        vals[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
+    }
+
+    proptest::proptest! {
+        /// Per epoch, the windowed quantiles equal the quantiles of every
+        /// observation in the window's retained epochs, within the sketch's
+        /// relative error (each epoch holds at most `SUMMARY_BINS` distinct
+        /// values, so its bins are exact).
+        #[test]
+        fn window_quantiles_match_the_observations(
+            slots in 2usize..8,
+            epochs in proptest::collection::vec(
+                proptest::collection::vec((-3.0f64..3.0, 1u32..4), 0..=SUMMARY_BINS),
+                1..14,
+            ),
+            n in 1u64..10,
+            short in 0u64..W,
+        ) {
+            let mapping = SketchMapping::default_mapping();
+            let g = Geometry::new(W, slots);
+            let s = SummaryCore::new(mapping, g, 0);
+            let mut per_epoch: Vec<Vec<f64>> = Vec::new();
+            for (e, vals) in epochs.iter().enumerate() {
+                let t = e as u64 * W + W / 3;
+                let mut seen = Vec::new();
+                for &(exp, times) in vals {
+                    let v = 10f64.powf(exp);
+                    for _ in 0..times {
+                        s.observe(v, t, || t);
+                        seen.push(v);
+                    }
+                }
+                per_epoch.push(seen);
+            }
+            let now_e = epochs.len() as u64 - 1;
+            let now = now_e * W + W / 2;
+            // A window `short` ns under n epochs still touches n of them.
+            let window = Duration::from_nanos(n * W - short.min(W - 1));
+            let objectives = [0.0, 0.25, 0.5, 0.9, 0.99, 1.0];
+            let mut seen_epochs = Vec::new();
+            s.for_each_window_quantiles(now, TimeRange::ALL, window, &objectives, |w| {
+                let x = w.start / W;
+                seen_epochs.push(x);
+                let from = (x + 1).saturating_sub(n).max(g.oldest_retained(now_e));
+                let mut vals: Vec<f64> = (from..=x)
+                    .flat_map(|e| per_epoch[e as usize].iter().copied())
+                    .collect();
+                vals.sort_by(f64::total_cmp);
+                assert_eq!(w.count, vals.len() as u64, "epoch {x}");
+                for (&q, &got) in objectives.iter().zip(w.quantiles) {
+                    if vals.is_empty() {
+                        assert!(got.is_nan(), "epoch {x} q{q}: {got}");
+                    } else {
+                        let want = nearest_rank(&vals, q);
+                        let bound = mapping.relative_error() * want * (1.0 + 1e-9);
+                        assert!((got - want).abs() <= bound, "epoch {x} q{q}: {got} vs {want}");
+                    }
+                }
+            });
+            let want: Vec<u64> = (g.oldest_retained(now_e)..=now_e).collect();
+            proptest::prop_assert_eq!(seen_epochs, want);
+        }
+    }
+
+    #[test]
+    fn window_quantiles_follow_the_range_and_the_ring() {
+        let s = SummaryCore::new(SketchMapping::default_mapping(), Geometry::new(W, 4), 0);
+        for (e, v) in [(0u64, 1.0), (1, 100.0), (3, 10.0)] {
+            s.observe(v, e * W, || e * W);
+        }
+        let got = |now: u64, range: TimeRange, window: u64| {
+            let mut out = Vec::new();
+            s.for_each_window_quantiles(now, range, Duration::from_nanos(window), &[1.0], |w| {
+                // The values are 1, 10 and 100: their exponents.
+                out.push((w.start / W, w.count, w.quantiles[0].log10().round()))
+            });
+            out
+        };
+        // Epoch 2 has nothing of its own; its two-epoch window has epoch 1's.
+        assert_eq!(
+            format!("{:?}", got(3 * W, TimeRange::ALL, 2 * W)),
+            "[(0, 1, 0.0), (1, 2, 2.0), (2, 1, 2.0), (3, 1, 1.0)]"
+        );
+        // Epochs past the last recording still see the window's earlier ones;
+        // windows reach back only as far as the ring retains.
+        assert_eq!(
+            format!("{:?}", got(5 * W, TimeRange::ALL, 3 * W)),
+            "[(2, 0, NaN), (3, 1, 1.0), (4, 1, 1.0), (5, 1, 1.0)]"
+        );
+        let range = TimeRange {
+            start: Some(W + 1),
+            end: Some(2 * W),
+        };
+        assert_eq!(
+            format!("{:?}", got(3 * W, range, 10 * W)),
+            "[(1, 2, 2.0), (2, 2, 2.0)]"
+        );
+        // A zero window is the epoch alone.
+        assert_eq!(
+            format!("{:?}", got(3 * W, TimeRange::ALL, 0)),
+            "[(0, 1, 0.0), (1, 1, 2.0), (2, 0, NaN), (3, 1, 1.0)]"
+        );
+        // No history, no windows.
+        let none = SummaryCore::new(SketchMapping::default_mapping(), Geometry::lifetime(), 0);
+        none.observe(1.0, 0, || 0);
+        let mut calls = 0;
+        none.for_each_window_quantiles(0, TimeRange::ALL, Duration::from_secs(1), &[0.5], |_| {
+            calls += 1
+        });
+        assert_eq!(calls, 0);
     }
 }
