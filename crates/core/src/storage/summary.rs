@@ -107,6 +107,61 @@ fn window_len(g: &Geometry, window: Duration) -> u64 {
     w.div_ceil(g.width_nanos().max(1)).max(1)
 }
 
+/// Adds (or, without `add`, takes away) `bin`'s count to the Fenwick tree
+/// `tree` (1-based over keys `0..tree.len() - 1`), spread evenly over its keys
+/// as [`spread`] does, so that taking a bin away undoes adding it exactly.
+fn fenwick_spread(tree: &mut [u64], bin: Bin, add: bool) {
+    let Some(last) = tree.len().checked_sub(2) else {
+        return;
+    };
+    let (lo, hi) = (bin.lo.min(last), bin.hi.min(last).max(bin.lo.min(last)));
+    let n = (hi - lo + 1) as u64;
+    let (each, extra) = (bin.count / n, bin.count % n);
+    for (j, key) in (lo..=hi).enumerate() {
+        let c = each + u64::from((j as u64) < extra);
+        if c == 0 {
+            continue;
+        }
+        let mut i = key + 1;
+        while i < tree.len() {
+            // Wrapping: a removal takes away what an addition put in, so every
+            // node ends where it would have without either.
+            tree[i] = if add {
+                tree[i].wrapping_add(c)
+            } else {
+                tree[i].wrapping_sub(c)
+            };
+            i += i & i.wrapping_neg();
+        }
+    }
+}
+
+/// The key of the observation at nearest rank `q` among the `total` in the
+/// Fenwick tree `tree` (the smallest key with more than `ceil(q·total) - 1`
+/// observations at or below it, as [`SketchMapping::quantile`] ranks); `None`
+/// when empty.
+fn fenwick_rank(tree: &[u64], q: f64, total: u64) -> Option<usize> {
+    if total == 0 || q.is_nan() {
+        return None;
+    }
+    let keys = tree.len().checked_sub(1)?;
+    let mut rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total) - 1;
+    // Descend to the largest `pos` with at most `rank` observations in keys
+    // `0..pos`: key `pos` holds the observation at the rank.
+    let mut pos = 0usize;
+    let mut step = keys.checked_next_power_of_two().unwrap_or(0);
+    while step > 0 {
+        if let Some(&c) = tree.get(pos + step) {
+            if c <= rank {
+                pos += step;
+                rank -= c;
+            }
+        }
+        step >>= 1;
+    }
+    Some(pos.min(keys - 1))
+}
+
 impl SummaryCore {
     /// An empty summary, created at `now`.
     pub(crate) fn new(mapping: SketchMapping, geometry: Geometry, now: u64) -> SummaryCore {
@@ -324,16 +379,24 @@ impl SummaryCore {
     /// (and not before the oldest retained one), oldest first, with the
     /// `objectives`' quantiles of the observations in the window that ends
     /// with the epoch: `(end of the epoch - window, end of the epoch]`, which
-    /// touches the epoch and the `ceil(window / resolution) - 1` before it. Each quantile is
-    /// within the mapping's relative error of the observation at its rank, while
-    /// every epoch's observations fall in at most [`SUMMARY_BINS`] sketch
-    /// buckets (see [`super::bins`] past that). The windows of the oldest
-    /// epochs reach back only as far as the ring retains; epochs without
-    /// observations in their window get NaN.
+    /// touches the epoch and the `ceil(window / resolution) - 1` before it.
+    /// Each quantile is within the mapping's relative error of the observation
+    /// at its rank while every epoch's observations fall in at most
+    /// [`SUMMARY_BINS`] sketch buckets; past that, a widened bin's
+    /// observations are taken as spread evenly over its keys (as a checkpoint
+    /// stores them), so the answer stays within the bin that holds the
+    /// observation at the rank. The windows of the oldest epochs reach back
+    /// only as far as the ring retains; epochs without observations in their
+    /// window get NaN.
     ///
-    /// Each epoch's bins are read once; the windows are merged from that copy,
-    /// in per-thread scratch buffers, so a warm reader allocates nothing (up
-    /// to 16 objectives). Nothing for a summary without history.
+    /// Each epoch's bins are read once. The window slides over that copy: a
+    /// Fenwick tree over the sketch's keys gains the bins of the epoch that
+    /// enters and loses those of the epoch that leaves, and answers each rank
+    /// in `log2(keys)` steps, so the cost grows with the epochs listed and
+    /// the keys their bins cover, not with the window's length. It lives in
+    /// per-thread scratch buffers (8 bytes a sketch key: 20 KiB for the
+    /// default sketch), so a warm reader allocates nothing (up to 16
+    /// objectives). Nothing for a summary without history.
     pub fn for_each_window_quantiles(
         &self,
         now: u64,
@@ -370,38 +433,47 @@ impl SummaryCore {
         let read_hi = last.min(head);
         let mut qs: SmallVec<[f64; INLINE_OBJECTIVES]> = SmallVec::new();
         qs.resize(objectives.len(), f64::NAN);
+        let keys = self.mapping.len();
         with_bins(|bins| {
-            with_scratch(|marks| {
-                // `marks`: per epoch read, the epoch and where its bins end in
-                // `bins` (they start where the previous epoch's end).
+            with_scratch(|buf| {
+                // `buf`: per epoch read, the epoch and where its bins end in
+                // `bins` (they start where the previous epoch's end); then a
+                // Fenwick tree of the window's count per sketch key.
                 if read_lo <= read_hi {
                     self.rows.read_run(&g, read_lo, read_hi, |x, _| {
                         self.bins_of(x, |b| bins.push(b));
-                        marks.push(x);
-                        marks.push(bins.len() as u64);
+                        buf.push(x);
+                        buf.push(bins.len() as u64);
                     });
                 }
-                let copied = bins.len();
-                // The marks of the epochs in the current window: `lo..hi`
-                // (pairs).
-                let (mut lo, mut hi) = (0usize, 0usize);
+                let m = buf.len();
+                buf.resize(m + keys + 1, 0);
+                let (marks, tree) = buf.split_at_mut(m);
+                let bins_of = |p: usize| {
+                    let from = if p == 0 { 0 } else { marks[p - 1] as usize };
+                    &bins[from..marks[p + 1] as usize]
+                };
+                // The window's epochs are the marks `lo..hi` (pairs); the tree
+                // holds their bins, `total` their observations.
+                let (mut lo, mut hi, mut total) = (0usize, 0usize, 0u64);
                 for x in first..=last {
                     let from = (x + 1).saturating_sub(n);
                     while hi + 1 < marks.len() && marks[hi] <= x {
+                        for &b in bins_of(hi) {
+                            fenwick_spread(tree, b, true);
+                            total += b.count;
+                        }
                         hi += 2;
                     }
                     while lo < hi && marks[lo] < from {
+                        for &b in bins_of(lo) {
+                            fenwick_spread(tree, b, false);
+                            total -= b.count;
+                        }
                         lo += 2;
                     }
-                    bins.truncate(copied);
-                    for m in (lo..hi).step_by(2) {
-                        let start = if m == 0 { 0 } else { marks[m - 1] as usize };
-                        bins.extend_from_within(start..marks[m + 1] as usize);
-                    }
-                    let window = &mut bins[copied..];
-                    let total = window.iter().map(|b| b.count).sum();
                     for (out, &q) in qs.iter_mut().zip(objectives) {
-                        *out = match rank_key(window, q, total) {
+                        *out = match fenwick_rank(tree, q, total) {
                             Some(key) => self.mapping.value(key),
                             None => f64::NAN,
                         };
@@ -686,5 +758,76 @@ mod tests {
             calls += 1
         });
         assert_eq!(calls, 0);
+    }
+
+    proptest::proptest! {
+        /// The Fenwick tree ranks as a linear scan of the bins spread over
+        /// their keys, after bins are added and some taken away again.
+        #[test]
+        fn fenwick_ranks_like_a_scan(
+            keys in 1usize..300,
+            bins in proptest::collection::vec((0usize..300, 0usize..40, 1u64..50, proptest::bool::ANY), 0..30),
+            q in 0.0f64..=1.0,
+        ) {
+            let mut tree = vec![0u64; keys + 1];
+            let mut dense = vec![0u64; keys];
+            let mut total = 0;
+            let all: Vec<(Bin, bool)> = bins
+                .iter()
+                .map(|&(lo, w, count, keep)| (Bin { lo, hi: lo + w, count }, keep))
+                .collect();
+            for &(b, _) in &all {
+                fenwick_spread(&mut tree, b, true);
+            }
+            for &(b, keep) in &all {
+                if keep {
+                    spread(b, &mut dense);
+                    total += b.count;
+                } else {
+                    fenwick_spread(&mut tree, b, false);
+                }
+            }
+            let mut seen = 0;
+            let rank = ((q * total as f64).ceil() as u64).clamp(1, total.max(1)) - 1;
+            let want = dense.iter().position(|&c| {
+                seen += c;
+                seen > rank
+            });
+            proptest::prop_assert_eq!(fenwick_rank(&tree, q, total), if total == 0 { None } else { want });
+        }
+    }
+
+    /// Windows over crowded epochs (more distinct values than bins) keep the
+    /// accuracy `quantiles_of_a_crowded_epoch` states: 10,000 log-uniform
+    /// values over 1 ms to 1 s in each of 5 epochs, 5-epoch windows against
+    /// the exact nearest rank, within 2.5%.
+    #[test]
+    fn window_quantiles_over_crowded_epochs() {
+        let s = SummaryCore::new(SketchMapping::default_mapping(), Geometry::new(W, 8), 0);
+        let mut x = 0.001f64;
+        let mut vals = Vec::new();
+        for e in 0..5u64 {
+            for i in 0..2_000 {
+                x = (x * 1.37 + (f64::from(i) * 0.618).fract()) % 1.0;
+                let v = 0.001 * 1000f64.powf(x);
+                s.observe(v, e * W, || e * W);
+                vals.push(v);
+            }
+        }
+        vals.sort_by(f64::total_cmp);
+        let objectives = [0.5, 0.9, 0.99];
+        let mut last = Vec::new();
+        s.for_each_window_quantiles(
+            4 * W,
+            TimeRange::ALL,
+            Duration::from_nanos(5 * W),
+            &objectives,
+            |w| last = w.quantiles.to_vec(),
+        );
+        for (&q, got) in objectives.iter().zip(last) {
+            let want = nearest_rank(&vals, q);
+            println!("q{q}: {got} vs {want}");
+            assert!((got - want).abs() <= 0.025 * want, "q{q}: {got} vs {want}");
+        }
     }
 }
