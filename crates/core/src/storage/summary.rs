@@ -107,19 +107,38 @@ fn window_len(g: &Geometry, window: Duration) -> u64 {
     w.div_ceil(g.width_nanos().max(1)).max(1)
 }
 
-/// Adds (or, without `add`, takes away) `bin`'s count to the Fenwick tree
-/// `tree` (1-based over keys `0..tree.len() - 1`), spread evenly over its keys
-/// as [`spread`] does, so that taking a bin away undoes adding it exactly.
+/// Adds (or, without `add`, takes away) `bin`'s observations to the Fenwick
+/// tree `tree` (1-based over keys `0..tree.len() - 1`), placed evenly from
+/// its lowest key to its highest exactly as `rank_key` places them (the
+/// `r`-th of `c` at offset `round(r·span / (c - 1))`), so that a window of
+/// one epoch ranks as [`SummaryPoint::quantile`] does, and taking a bin away
+/// undoes adding it exactly. Costs one tree update per key of the bin.
 fn fenwick_spread(tree: &mut [u64], bin: Bin, add: bool) {
     let Some(last) = tree.len().checked_sub(2) else {
         return;
     };
     let (lo, hi) = (bin.lo.min(last), bin.hi.min(last).max(bin.lo.min(last)));
-    let n = (hi - lo + 1) as u64;
-    let (each, extra) = (bin.count / n, bin.count % n);
+    let (c, span) = (u128::from(bin.count), (hi - lo) as u128);
+    let l = (c.saturating_sub(1)).max(1);
+    let h = l / 2;
+    // Observations placed below offset `j`: the `r` with `r·span + h < j·l`.
+    let below = |j: u128| -> u128 {
+        if span == 0 {
+            return if j == 0 { 0 } else { c };
+        }
+        let x = j * l;
+        if x <= h {
+            0
+        } else {
+            (x - h).div_ceil(span).min(c)
+        }
+    };
+    let mut prev = 0u128;
     for (j, key) in (lo..=hi).enumerate() {
-        let c = each + u64::from((j as u64) < extra);
-        if c == 0 {
+        let upto = below(j as u128 + 1);
+        let n = (upto - prev) as u64;
+        prev = upto;
+        if n == 0 {
             continue;
         }
         let mut i = key + 1;
@@ -127,9 +146,9 @@ fn fenwick_spread(tree: &mut [u64], bin: Bin, add: bool) {
             // Wrapping: a removal takes away what an addition put in, so every
             // node ends where it would have without either.
             tree[i] = if add {
-                tree[i].wrapping_add(c)
+                tree[i].wrapping_add(n)
             } else {
-                tree[i].wrapping_sub(c)
+                tree[i].wrapping_sub(n)
             };
             i += i & i.wrapping_neg();
         }
@@ -383,8 +402,9 @@ impl SummaryCore {
     /// Each quantile is within the mapping's relative error of the observation
     /// at its rank while every epoch's observations fall in at most
     /// [`SUMMARY_BINS`] sketch buckets; past that, a widened bin's
-    /// observations are taken as spread evenly over its keys (as a checkpoint
-    /// stores them), so the answer stays within the bin that holds the
+    /// observations are placed evenly from its lowest key to its highest, as
+    /// [`SummaryPoint::quantile`] places them (a window of one epoch gives
+    /// exactly its answer), so the answer stays within the bin that holds the
     /// observation at the rank. The windows of the oldest epochs reach back
     /// only as far as the ring retains; epochs without observations in their
     /// window get NaN.
@@ -761,8 +781,9 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The Fenwick tree ranks as a linear scan of the bins spread over
-        /// their keys, after bins are added and some taken away again.
+        /// The Fenwick tree ranks as a linear scan of the observations placed
+        /// one by one where `rank_key` places them, after bins are added and
+        /// some taken away again.
         #[test]
         fn fenwick_ranks_like_a_scan(
             keys in 1usize..300,
@@ -781,7 +802,13 @@ mod tests {
             }
             for &(b, keep) in &all {
                 if keep {
-                    spread(b, &mut dense);
+                    // Each observation where `rank_key` places it.
+                    let (lo, hi) = (b.lo.min(keys - 1), b.hi.min(keys - 1));
+                    let last = (b.count - 1).max(1);
+                    for r in 0..b.count {
+                        let at = (r * (hi - lo) as u64 + last / 2) / last;
+                        dense[lo + at as usize] += 1;
+                    }
                     total += b.count;
                 } else {
                     fenwick_spread(&mut tree, b, false);
@@ -816,6 +843,17 @@ mod tests {
         }
         vals.sort_by(f64::total_cmp);
         let objectives = [0.5, 0.9, 0.99];
+        // A window of one epoch answers exactly as the epoch's own quantiles.
+        let mut per_epoch = Vec::new();
+        s.for_each_point(4 * W, TimeRange::ALL, |p| {
+            per_epoch.push(objectives.map(|q| p.quantile(q)).to_vec())
+        });
+        let mut windows = Vec::new();
+        s.for_each_window_quantiles(4 * W, TimeRange::ALL, Duration::ZERO, &objectives, |w| {
+            windows.push(w.quantiles.to_vec())
+        });
+        assert_eq!(windows.len(), 5);
+        assert_eq!(windows, per_epoch);
         let mut last = Vec::new();
         s.for_each_window_quantiles(
             4 * W,
