@@ -176,6 +176,12 @@ fn bad_windows_are_refused() {
         assert!(message.contains("30s, 5m, 1h30m"), "{bad}: {message}");
         assert!(v["accepted"].as_str().unwrap().contains("PT30S"));
     }
+    // The body docs/http.md shows.
+    let resp = get(addr, "/api/v1/series?quantile_window=30", &[]);
+    assert_eq!(
+        resp.text().trim_end(),
+        r#"{"accepted":"a positive duration with a unit: 30s, 5m, 1h30m, 1500ms, or ISO 8601 (PT30S)","error":"bad_parameter","message":"\"30\" is not a duration: give a positive duration with a unit: 30s, 5m, 1h30m, 1500ms, or ISO 8601 (PT30S)","parameter":"quantile_window"}"#
+    );
     let resp = get(
         addr,
         "/api/v1/series?quantile_window=1s&quantile_window=2s",
