@@ -453,6 +453,9 @@ impl SummaryCore {
         let read_hi = last.min(head);
         let mut qs: SmallVec<[f64; INLINE_OBJECTIVES]> = SmallVec::new();
         qs.resize(objectives.len(), f64::NAN);
+        // The key each of `qs` is the value of (`None`: NaN).
+        let mut keys_of: SmallVec<[Option<usize>; INLINE_OBJECTIVES]> = SmallVec::new();
+        keys_of.resize(objectives.len(), None);
         let keys = self.mapping.len();
         with_bins(|bins| {
             with_scratch(|buf| {
@@ -492,11 +495,14 @@ impl SummaryCore {
                         }
                         lo += 2;
                     }
-                    for (out, &q) in qs.iter_mut().zip(objectives) {
-                        *out = match fenwick_rank(tree, q, total) {
-                            Some(key) => self.mapping.value(key),
-                            None => f64::NAN,
-                        };
+                    for ((out, key), &q) in qs.iter_mut().zip(&mut keys_of).zip(objectives) {
+                        let k = fenwick_rank(tree, q, total);
+                        // A key's value takes a bisection; neighbouring
+                        // windows mostly rank the same key.
+                        if k != *key {
+                            *key = k;
+                            *out = k.map_or(f64::NAN, |k| self.mapping.value(k));
+                        }
                     }
                     f(SummaryWindow {
                         start: g.epoch_start(x),
