@@ -19,13 +19,20 @@
 //! Before timing, each output is checked to hold every series. Times are the
 //! benchmarking thread's CPU time (`lakemetrics_benches::ThreadCpuTime`). Results
 //! are in docs/benchmarks.md.
+//!
+//! `export_summary_history` prices the JSON API's `quantile_window` (summaries'
+//! per-epoch quantiles over a sliding window, which no peer keeps): 100 summary
+//! series with 60 one-second epochs of history, 50 observations of 25 distinct
+//! values an epoch, as plain JSON and with 5 s and 60 s windows.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use lakemetrics_benches::shape::Shape;
 use lakemetrics_benches::{observations, ThreadCpuTime};
-use lakemetrics_core::Filter;
+use lakemetrics_core::{Filter, ManualClock, Registry, Retention};
+use lakemetrics_export::{Exporter, Format};
 
 mod peers;
 
@@ -82,9 +89,57 @@ fn export(c: &mut Criterion<ThreadCpuTime>) {
     g.finish();
 }
 
+fn summary_history(c: &mut Criterion<ThreadCpuTime>) {
+    let clock = std::sync::Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = Registry::builder()
+        .clock(clock.clone())
+        .retention(Retention::new(Duration::from_secs(1), Duration::from_secs(60)).unwrap())
+        .build();
+    let series: Vec<_> = (0..100)
+        .map(|i| {
+            reg.summary("rpc_seconds", &[("service", &format!("s{i}"))])
+                .unwrap()
+        })
+        .collect();
+    for t in 0..60u64 {
+        for (i, s) in series.iter().enumerate() {
+            for k in 0..50u64 {
+                s.observe(0.001 * (1 + (t + i as u64 + k) % 25) as f64);
+            }
+        }
+        clock.advance(Duration::from_secs(1));
+    }
+    let all = Filter::all();
+    let mut g = c.benchmark_group("export_summary_history");
+    let mut buf = Vec::new();
+    for (name, window) in [
+        ("lakemetrics_json", None),
+        ("lakemetrics_json_window_5s", Some(Duration::from_secs(5))),
+        ("lakemetrics_json_window_60s", Some(Duration::from_secs(60))),
+    ] {
+        peers::bench_render(
+            &mut g,
+            name,
+            &mut buf,
+            |o| {
+                let text = String::from_utf8_lossy(o);
+                let windowed = text.matches("\"window_quantiles\":[[").count();
+                assert_eq!(windowed, if window.is_some() { 100 } else { 0 });
+                eprintln!("{name}: {} bytes", o.len());
+            },
+            |b| {
+                let mut e = Exporter::new(Format::Json, b).quantile_window(window);
+                e.write_registry(black_box(&reg), &all).unwrap();
+                e.finish().unwrap();
+            },
+        );
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(ThreadCpuTime).configure_from_args();
-    targets = export
+    targets = export, summary_history
 }
 criterion_main!(benches);

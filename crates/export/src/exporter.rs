@@ -1,7 +1,7 @@
 //! The streaming exporter: one family at a time into any `io::Write`.
 
 use std::io::{self, Write};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use lakemetrics_core::{FamilyView, Filter, Registry, TimeRange};
 
@@ -63,6 +63,8 @@ pub struct Exporter<W: Write> {
     families: usize,
     /// JSON: whether the opening (with the time and range) has been written.
     opened: bool,
+    /// JSON: the window of summaries' windowed quantile columns, if asked.
+    quantile_window: Option<Duration>,
 }
 
 impl<W: Write> Exporter<W> {
@@ -76,7 +78,38 @@ impl<W: Write> Exporter<W> {
             protobuf: protobuf::Scratch::default(),
             families: 0,
             opened: false,
+            quantile_window: None,
         }
+    }
+
+    /// JSON only (the text formats ignore it): with `Some(window)`, every
+    /// summary family also gives `quantile_window_ms`, and every summary
+    /// series' history two more columns, one value per epoch like the others:
+    /// `window_quantiles`, the objectives' quantiles over the window that ends
+    /// with the epoch (the epoch and the ones before it that `(end of the
+    /// epoch - window, end of the epoch]` touches, as far back as history is
+    /// retained; see
+    /// [`SummaryCore::for_each_window_quantiles`](lakemetrics_core::SummaryCore::for_each_window_quantiles)),
+    /// and `window_count`, the observations in that window. `None` (the
+    /// default) writes neither.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lakemetrics_core::{Filter, Registry};
+    /// use lakemetrics_export::{Exporter, Format};
+    ///
+    /// let reg = Registry::new();
+    /// reg.summary("latency_seconds", &[]).unwrap().observe(0.25);
+    /// let mut exporter = Exporter::new(Format::Json, Vec::new())
+    ///     .quantile_window(Some(Duration::from_secs(30)));
+    /// exporter.write_registry(&reg, &Filter::all()).unwrap();
+    /// let json = String::from_utf8(exporter.finish().unwrap()).unwrap();
+    /// assert!(json.contains("\"quantile_window_ms\":30000"));
+    /// assert!(json.contains("\"window_count\":[1]"));
+    /// ```
+    pub fn quantile_window(mut self, window: Option<Duration>) -> Exporter<W> {
+        self.quantile_window = window;
+        self
     }
 
     /// The format being written.
@@ -157,7 +190,13 @@ impl<W: Write> Exporter<W> {
                     let range = fam.series().next().map(|s| s.range()).unwrap_or_default();
                     self.open_json(fam.now(), range)?;
                 }
-                json::write_family(&mut self.out, fam, self.families == 0, &mut self.json)?;
+                json::write_family(
+                    &mut self.out,
+                    fam,
+                    self.families == 0,
+                    self.quantile_window,
+                    &mut self.json,
+                )?;
             }
             Format::Protobuf => protobuf::write_family(&mut self.out, fam, &mut self.protobuf)?,
         }

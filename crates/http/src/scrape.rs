@@ -30,6 +30,7 @@ pub(crate) async fn metrics(
         registry: app.registry.clone(),
         filter,
         format,
+        quantile_window: None,
         gzip,
         chunk_bytes: app.config.chunk_bytes,
         deadline,
