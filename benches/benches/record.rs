@@ -297,6 +297,8 @@ struct Labeled {
     me_dyn: measured::CounterVec<RequestSetDynamic>,
     me_fixed: measured::CounterVec<RequestSetFixed>,
     me_enum: measured::CounterVec<RequestSetEnum>,
+    /// The label values again, in heap `String`s.
+    heap_values: (String, String),
 }
 
 impl Labeled {
@@ -337,14 +339,18 @@ impl Labeled {
             me_dyn,
             me_fixed,
             me_enum,
+            heap_values: (handler.to_owned(), status.to_owned()),
         }
     }
 
     /// Adds every implementation's row to `g`: one lookup + increment per
-    /// iteration, on this thread or (`contended`) on two at once. Name and label
-    /// values are `&str` (through `black_box`, so not constants) wherever the
-    /// implementation takes strings. Each row is its own closure type, so nothing
-    /// but the call itself is timed (no virtual call).
+    /// iteration, on this thread or (`contended`) on two at once. Label values
+    /// are `&str` passed through `black_box` (so the compiler cannot treat them
+    /// as constants) wherever the implementation takes strings: string literals,
+    /// as most call sites pass (a handler's name, a status from a `match`), and,
+    /// in `lakemetrics_with_counter_heap_values`, heap `String`s. Each row is its
+    /// own closure type, so nothing but the call itself is timed (no virtual
+    /// call).
     fn bench(&self, g: &mut BenchmarkGroup<'_, ThreadCpuTime>, contended: bool) {
         fn row(
             g: &mut BenchmarkGroup<'_, ThreadCpuTime>,
@@ -364,7 +370,8 @@ impl Labeled {
         // Ours: the owned handle (`counter()?`), the closure form (no handle
         // taken, so no reference-count traffic), and the closure form for a
         // `'static` call site (literal name and label array, recognized by
-        // address).
+        // address). The label array of the first two is built on the stack on
+        // every call, from the literals' `&str`s.
         row(g, contended, "lakemetrics_counter", || {
             black_box(&self.reg)
                 .counter(
@@ -379,6 +386,18 @@ impl Labeled {
                 .with_counter(
                     black_box("requests"),
                     black_box(&[("handler", handler), ("status", status)]),
+                    |c| c.inc(),
+                )
+                .unwrap()
+        });
+        // Label values in heap `String`s (parsed from a request, say): not
+        // in the binary's read-only data, so a hit compares their bytes.
+        let (h, st) = (&self.heap_values.0, &self.heap_values.1);
+        row(g, contended, "lakemetrics_with_counter_heap_values", || {
+            black_box(&self.reg)
+                .with_counter(
+                    black_box("requests"),
+                    black_box(&[("handler", h.as_str()), ("status", st.as_str())]),
                     |c| c.inc(),
                 )
                 .unwrap()

@@ -54,6 +54,7 @@ use std::sync::Weak;
 use thread_local::ThreadLocal;
 
 use crate::family::AnySeries;
+use crate::rodata;
 use crate::Sym;
 
 /// Entries per thread (and registry).
@@ -67,9 +68,8 @@ struct Entry {
     /// Whether a `'static` call site put this entry: then its addresses alone
     /// identify it (see [`LookupCache::with_static`]).
     is_static: bool,
-    /// The call site's text as it passed it, to confirm a hit without leaving
-    /// the entry (`None` when it does not fit: then the series' own strings).
-    text: Option<Text>,
+    /// How a hit at these addresses is confirmed (for a borrowed call site).
+    confirm: Confirm,
     /// The family name, to confirm the name's contents.
     name: Sym,
     series: AnySeries,
@@ -79,6 +79,56 @@ struct Entry {
 const TEXT_BYTES: usize = 64;
 /// Label pairs an entry's text holds at most.
 const TEXT_PAIRS: usize = 3;
+
+/// How a cache hit is confirmed.
+enum Confirm {
+    /// Every string of the call site lies in memory that never changes (see
+    /// [`rodata`](crate::rodata)): the same addresses and lengths mean the same
+    /// text. The name's were checked with the entry's addresses; these are the
+    /// label pairs' names and values.
+    Addresses([(usize, usize); 2 * TEXT_PAIRS]),
+    /// A copy of the text, compared byte for byte.
+    Text(Text),
+    /// The series' own (interned) strings, for a call site whose text does not
+    /// fit (or a `'static` one, which never needs confirming).
+    Series,
+}
+
+impl Confirm {
+    /// How to confirm hits of this call site later.
+    fn new(name: &str, labels: &[(&str, &str)]) -> Confirm {
+        if labels.len() <= TEXT_PAIRS
+            && rodata::immutable(name)
+            && labels
+                .iter()
+                .all(|(k, v)| rodata::immutable(k) && rodata::immutable(v))
+        {
+            let mut at = [(0, 0); 2 * TEXT_PAIRS];
+            for (j, (k, v)) in labels.iter().enumerate() {
+                at[2 * j] = (k.as_ptr() as usize, k.len());
+                at[2 * j + 1] = (v.as_ptr() as usize, v.len());
+            }
+            return Confirm::Addresses(at);
+        }
+        Text::new(name, labels).map_or(Confirm::Series, Confirm::Text)
+    }
+}
+
+/// Whether the label strings sit at `at` (see [`Confirm::Addresses`]). The caller
+/// has checked that `labels` has as many pairs as were stored. No branch per
+/// string: the compares of all pairs are combined.
+#[inline(always)]
+fn same_addresses(at: &[(usize, usize); 2 * TEXT_PAIRS], labels: &[(&str, &str)]) -> bool {
+    labels
+        .iter()
+        .zip(at.chunks_exact(2))
+        .fold(true, |same, ((k, v), at)| {
+            same & (k.as_ptr() as usize == at[0].0)
+                & (k.len() == at[0].1)
+                & (v.as_ptr() as usize == at[1].0)
+                & (v.len() == at[1].1)
+        })
+}
 
 /// A copy of a call site's name and label strings, in its order, back to back,
 /// with where each one is: a hit is confirmed against these bytes, beside the
@@ -150,7 +200,7 @@ struct Slots {
 #[derive(Default)]
 pub(crate) struct LookupCache {
     /// Boxed so that `ThreadLocal`'s buckets (sized by thread id, 2^k entries at a
-    /// time) hold pointers, not 8.7 KB arrays for threads that never come here.
+    /// time) hold pointers, not 10.5 KB arrays for threads that never come here.
     threads: ThreadLocal<Box<Slots>>,
 }
 
@@ -280,11 +330,14 @@ impl LookupCache {
     ) -> Option<R> {
         self.probe(name, labels, |e| {
             let hit = e.same_site(name, labels)
-                && match &e.text {
+                && match &e.confirm {
+                    Confirm::Addresses(at) => same_addresses(at, labels),
                     // The copy is in the call site's order: a slice reordered in
                     // place misses here and is found again through the index.
-                    Some(text) => text.matches(name, labels),
-                    None => str_eq(&e.name, name) && labels_match(e.series.labels(), labels),
+                    Confirm::Text(text) => text.matches(name, labels),
+                    Confirm::Series => {
+                        str_eq(&e.name, name) && labels_match(e.series.labels(), labels)
+                    }
                 };
             hit.then(|| f(&e.series))
         })
@@ -360,10 +413,10 @@ impl LookupCache {
                 labels_len: labels.len(),
                 is_static,
                 // A `'static` entry is confirmed by its addresses alone.
-                text: if is_static {
-                    None
+                confirm: if is_static {
+                    Confirm::Series
                 } else {
-                    Text::new(name_arg, labels)
+                    Confirm::new(name_arg, labels)
                 },
                 name: name.clone(),
                 series: s.clone(),
@@ -506,6 +559,6 @@ mod tests {
     fn a_thread_s_slots_stay_small() {
         // The figure the docs give (docs/architecture.md, `Registry::memory_bytes`).
         let bytes = std::mem::size_of::<[Option<Entry>; SLOTS]>();
-        assert_eq!(bytes, 64 * 136, "{bytes}");
+        assert_eq!(bytes, 64 * 168, "{bytes}");
     }
 }
