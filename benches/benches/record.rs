@@ -12,7 +12,9 @@
 //! the timed loop, inputs go through `black_box` so the compiler cannot fold the
 //! lookup or the value, and histogram and summary observations cycle through the
 //! same 1,024 values spread over all buckets (see `lakemetrics_benches::values`).
-//! Results are in docs/benchmarks.md.
+//! Results are in docs/benchmarks.md: `benches/report` runs this suite with fixed
+//! settings and rewrites its recording tables there. The `contended_*` groups run
+//! two threads on one series (`lakemetrics_benches::on_two_threads`).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
