@@ -42,6 +42,7 @@ mod kind;
 pub mod labels;
 mod registry;
 mod retention;
+mod rodata;
 mod sketch;
 mod storage;
 mod sync;
