@@ -16,12 +16,14 @@
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use lakemetrics_benches::{observations, RawHistogram, ThreadCpuTime, OBSERVATION_MASK};
-use lakemetrics_core::{start_clock_ticker, Clock, CoarseClock, Registry, DEFAULT_BUCKETS};
+use lakemetrics_core::{
+    start_clock_ticker, Clock, CoarseClock, Describe, Registry, DEFAULT_BUCKETS,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Name of the `metrics` histogram that renders as a histogram (the exporter turns
@@ -368,6 +370,141 @@ fn clock_now(c: &mut Criterion<ThreadCpuTime>) {
     g.finish();
 }
 
+/// Runs `record(i)` `iters` times on each of two fresh threads at once (they
+/// start together at a barrier) and returns their mean thread CPU time: the
+/// CPU cost of one recording while another thread records into the same
+/// series. Fresh threads per sample take consecutive stripe tickets, so a
+/// striped series gives them distinct stripes. On the shared 2-core VM the
+/// two threads overlap only as much as the scheduler lets them; a peer and
+/// ours see the same machine within one run.
+fn contended(iters: u64, record: impl Fn(usize) + Sync) -> Duration {
+    let start = Barrier::new(2);
+    let run = || {
+        start.wait();
+        let t0 = ThreadCpuTime::now();
+        for i in 0..iters {
+            record(i as usize & OBSERVATION_MASK);
+        }
+        ThreadCpuTime::now() - t0
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(run);
+        let b = s.spawn(run);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    (a + b) / 2
+}
+
+/// A counter that two threads increment at once: one shared atomic word,
+/// whose cache line the two cores take turns owning, against a striped
+/// series (`Describe::striped`), whose threads each add to their own.
+fn counter_inc_contended(c: &mut Criterion<ThreadCpuTime>) {
+    let mut g = c.benchmark_group("counter_inc_2threads");
+
+    let reg = Registry::new();
+    reg.register(Describe::counter("ops_striped").striped())
+        .unwrap();
+    let striped = reg.counter("ops_striped", &[]).unwrap();
+    g.bench_function("lakemetrics_striped", |b| {
+        b.iter_custom(|n| contended(n, |_| black_box(&striped).inc()))
+    });
+    let ours = reg.counter("ops", &[]).unwrap();
+    g.bench_function("lakemetrics", |b| {
+        b.iter_custom(|n| contended(n, |_| black_box(&ours).inc()))
+    });
+
+    let floor = AtomicU64::new(0);
+    g.bench_function("raw_fetch_add", |b| {
+        b.iter_custom(|n| {
+            contended(n, |_| {
+                black_box(&floor).fetch_add(1, Ordering::Relaxed);
+            })
+        })
+    });
+
+    let prom = prometheus::IntCounter::new("ops_total", "Ops.").unwrap();
+    g.bench_function("prometheus", |b| {
+        b.iter_custom(|n| contended(n, |_| black_box(&prom).inc()))
+    });
+
+    let pc = prometheus_client::metrics::counter::Counter::<u64>::default();
+    g.bench_function("prometheus_client", |b| {
+        b.iter_custom(|n| {
+            contended(n, |_| {
+                black_box(&pc).inc();
+            })
+        })
+    });
+
+    metrics_handle();
+    let m = metrics::counter!("ops_contended_total");
+    g.bench_function("metrics", |b| {
+        b.iter_custom(|n| contended(n, |_| black_box(&m).increment(1)))
+    });
+
+    let me = measured::Counter::new();
+    g.bench_function("measured", |b| {
+        b.iter_custom(|n| contended(n, |_| black_box(&me).inc()))
+    });
+
+    g.finish();
+}
+
+/// A histogram that two threads observe into at once, the same 1,024 values
+/// as `histogram_observe`.
+fn histogram_observe_contended(c: &mut Criterion<ThreadCpuTime>) {
+    let mut g = c.benchmark_group("histogram_observe_2threads");
+    let vals = observations();
+
+    let reg = Registry::new();
+    reg.register(Describe::histogram("latency_striped_seconds").striped())
+        .unwrap();
+    let striped = reg.histogram("latency_striped_seconds", &[]).unwrap();
+    g.bench_function("lakemetrics_striped", |b| {
+        b.iter_custom(|n| contended(n, |i| black_box(&striped).observe(black_box(vals[i]))))
+    });
+    let ours = reg.histogram("latency_seconds", &[]).unwrap();
+    g.bench_function("lakemetrics", |b| {
+        b.iter_custom(|n| contended(n, |i| black_box(&ours).observe(black_box(vals[i]))))
+    });
+
+    let prom =
+        prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("latency", "L.")).unwrap();
+    g.bench_function("prometheus", |b| {
+        b.iter_custom(|n| contended(n, |i| black_box(&prom).observe(black_box(vals[i]))))
+    });
+
+    let pc = prometheus_client::metrics::histogram::Histogram::new(DEFAULT_BUCKETS);
+    g.bench_function("prometheus_client", |b| {
+        b.iter_custom(|n| contended(n, |i| black_box(&pc).observe(black_box(vals[i]))))
+    });
+
+    // `metrics` histograms queue observations until upkeep drains them: drained
+    // after each sample, outside the timing, as in `histogram_observe`.
+    let handle = metrics_handle();
+    let m = metrics::histogram!(METRICS_HISTOGRAM);
+    g.bench_function("metrics", |b| {
+        b.iter_custom(|n| {
+            let t = contended(n, |i| black_box(&m).record(black_box(vals[i])));
+            handle.run_upkeep();
+            t
+        })
+    });
+
+    let me = measured::Histogram::with_metadata(
+        measured::metric::histogram::Thresholds::<11>::with_buckets(DEFAULT_BUCKETS),
+    );
+    g.bench_function("measured", |b| {
+        b.iter_custom(|n| {
+            contended(n, |i| {
+                black_box(&me).get_metric().observe(black_box(vals[i]))
+            })
+        })
+    });
+
+    g.finish();
+}
+
 fn config() -> Criterion<ThreadCpuTime> {
     Criterion::default()
         .with_measurement(ThreadCpuTime)
@@ -377,6 +514,7 @@ fn config() -> Criterion<ThreadCpuTime> {
 criterion_group! {
     name = benches;
     config = config();
-    targets = counter_inc, gauge_set, histogram_observe, summary_observe, labeled_inc, clock_now
+    targets = counter_inc, gauge_set, histogram_observe, summary_observe, labeled_inc, clock_now,
+        counter_inc_contended, histogram_observe_contended
 }
 criterion_main!(benches);
