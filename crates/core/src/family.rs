@@ -190,14 +190,15 @@ impl Describe {
     /// without stripes.
     ///
     /// There are as many stripes as CPUs the process may use (rounded up to a
-    /// power of two, at least 2 and at most 16). Each takes a cache-line pair
-    /// (128 bytes on x86-64) per 16 words of state: a counter's 8-byte total,
-    /// a histogram's bucket counts and sum. So a striped counter takes
-    /// `128 × stripes + 120` bytes more than an unstriped one (376 on 2 CPUs,
-    /// 2,168 on 16), and a striped histogram with up to 15 buckets
-    /// `128 × stripes + 120` more too (see `docs/architecture.md`). Worth it
-    /// for a few series that several threads record into all the time; for
-    /// the others the one copy costs less and is as fast.
+    /// power of two, at least 2 and at most 16), and each takes a cache-line
+    /// pair (128 bytes on x86-64) per 16 words of state (a counter's 8-byte
+    /// total; a histogram's bucket counts and sum), plus up to 120 bytes to
+    /// align the first: a striped counter or histogram (up to 15 buckets, `+Inf`
+    /// included) takes `120 + 128 × stripes` bytes more than an unstriped one
+    /// (376 with 2 stripes, 2,168 with 16; a counter without history 16 more).
+    /// Worth it for the few series that several threads record into all the
+    /// time; for the others one copy costs less and is as fast (see
+    /// `docs/architecture.md`, "Striped series").
     ///
     /// ```
     /// use lakemetrics_core::{Describe, Registry};

@@ -180,6 +180,21 @@ fn every_bad_input_is_a_typed_error_and_changes_nothing() {
             },
         ),
         (
+            "striping a family registered unstriped",
+            |r| {
+                r.register(
+                    Describe::counter("rows")
+                        .help("Rows.")
+                        .max_series(2)
+                        .striped(),
+                )
+            },
+            Error::FamilyConflict {
+                name: "rows".into(),
+                what: "striped",
+            },
+        ),
+        (
             "cardinality overflow",
             |r| r.counter("rows", &[("handler", "parquet")]).map(drop),
             Error::CardinalityLimit {
@@ -244,6 +259,22 @@ fn every_bad_input_is_a_typed_error_and_changes_nothing() {
             |r| r.register(Describe::summary("sz").objectives(vec![0.5, 1.5])),
             Error::InvalidConfig {
                 what: "objectives",
+                reason: String::new(),
+            },
+        ),
+        (
+            "striped gauge",
+            |r| r.register(Describe::gauge("g2").striped()),
+            Error::InvalidConfig {
+                what: "striped",
+                reason: String::new(),
+            },
+        ),
+        (
+            "striped summary",
+            |r| r.register(Describe::summary("s2").striped()),
+            Error::InvalidConfig {
+                what: "striped",
                 reason: String::new(),
             },
         ),

@@ -224,7 +224,7 @@ impl HistogramCore {
     #[inline]
     pub(crate) fn observe(&self, v: f64, now: u64, fresh: impl FnOnce() -> u64) {
         if !self.stripes.is_none() {
-            return self.observe_striped(v, now, stripe_index(), fresh);
+            return self.observe_this_stripe(v, now, fresh);
         }
         if self.rows.current(&self.geometry, now).is_none() {
             self.start(now, fresh);
@@ -236,6 +236,13 @@ impl HistogramCore {
             c.fetch_add(1, Ordering::Relaxed);
         }
         f64_add(&self.sum, v);
+    }
+
+    /// Records `v` at time `now` into this thread's stripe; out of line, so
+    /// that the unstriped path stays small enough to inline.
+    #[inline(never)]
+    fn observe_this_stripe(&self, v: f64, now: u64, fresh: impl FnOnce() -> u64) {
+        self.observe_striped(v, now, stripe_index(), fresh);
     }
 
     /// Records `v` at time `now` into stripe `k` of a striped histogram (the
