@@ -408,6 +408,13 @@ fn counter_inc_contended(c: &mut Criterion<ThreadCpuTime>) {
     g.bench_function("lakemetrics_striped", |b| {
         b.iter_custom(|n| contended(n, |_| black_box(&striped).inc()))
     });
+    // The same with the opt-in clock ticker running (the clock read is one
+    // load instead of a vDSO call).
+    let ticker = start_clock_ticker().unwrap();
+    g.bench_function("lakemetrics_striped_ticker", |b| {
+        b.iter_custom(|n| contended(n, |_| black_box(&striped).inc()))
+    });
+    ticker.stop();
     let ours = reg.counter("ops", &[]).unwrap();
     g.bench_function("lakemetrics", |b| {
         b.iter_custom(|n| contended(n, |_| black_box(&ours).inc()))
