@@ -200,6 +200,11 @@ impl Describe {
     /// time; for the others one copy costs less and is as fast (see
     /// `docs/architecture.md`, "Striped series").
     ///
+    /// Striping is a layout, not part of what the family means: registering a
+    /// family again with or without it is not a conflict, and the layout of the
+    /// first registration stays (so a checkpoint, which does not record it,
+    /// restores into a family the application registered striped).
+    ///
     /// ```
     /// use lakemetrics_core::{Describe, Registry};
     /// let reg = Registry::new();
@@ -816,8 +821,6 @@ impl Family {
             Some("max_series")
         } else if self.idle_ttl != other.idle_ttl {
             Some("idle_ttl")
-        } else if self.stripes.is_none() != other.stripes.is_none() {
-            Some("striped")
         } else {
             None
         }

@@ -180,21 +180,6 @@ fn every_bad_input_is_a_typed_error_and_changes_nothing() {
             },
         ),
         (
-            "striping a family registered unstriped",
-            |r| {
-                r.register(
-                    Describe::counter("rows")
-                        .help("Rows.")
-                        .max_series(2)
-                        .striped(),
-                )
-            },
-            Error::FamilyConflict {
-                name: "rows".into(),
-                what: "striped",
-            },
-        ),
-        (
             "cardinality overflow",
             |r| r.counter("rows", &[("handler", "parquet")]).map(drop),
             Error::CardinalityLimit {

@@ -120,3 +120,18 @@ fn threads_recording_into_one_striped_series_keep_exact_history() {
         assert_eq!(counts.iter().sum::<u64>(), n);
     }
 }
+
+/// Striping is a layout: registering a family again with or without it is no
+/// conflict, and the first registration's layout stays.
+#[test]
+fn the_first_registration_decides_the_layout() {
+    let reg = Registry::new();
+    reg.register(Describe::counter("a_total").striped())
+        .unwrap();
+    reg.register(Describe::counter("a_total")).unwrap();
+    reg.register(Describe::histogram("b_seconds")).unwrap();
+    reg.register(Describe::histogram("b_seconds").striped())
+        .unwrap();
+    assert!(reg.counter("a_total", &[]).unwrap().core().stripes() >= 2);
+    assert_eq!(reg.histogram("b_seconds", &[]).unwrap().core().stripes(), 0);
+}
