@@ -38,7 +38,7 @@ use crate::{ClockSource, Error, MetricKind, Result};
 /// let h = reg.histogram("ingest_batch_seconds", &[("handler", "csv")]).unwrap();
 /// h.observe(0.02);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Describe {
     pub(crate) name: String,
     pub(crate) kind: MetricKind,
@@ -52,6 +52,29 @@ pub struct Describe {
     pub(crate) idle_ttl: Option<Duration>,
     pub(crate) memory_budget: Option<u64>,
     pub(crate) striped: bool,
+}
+
+/// `striped` is shown only when set, so that an unstriped family prints as it
+/// did before striping existed (dumps and logs compare across versions).
+impl std::fmt::Debug for Describe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Describe");
+        d.field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("help", &self.help)
+            .field("unit", &self.unit)
+            .field("buckets", &self.buckets)
+            .field("objectives", &self.objectives)
+            .field("mapping", &self.mapping)
+            .field("retention", &self.retention)
+            .field("max_series", &self.max_series)
+            .field("idle_ttl", &self.idle_ttl)
+            .field("memory_budget", &self.memory_budget);
+        if self.striped {
+            d.field("striped", &self.striped);
+        }
+        d.finish()
+    }
 }
 
 /// Default summary objectives.
