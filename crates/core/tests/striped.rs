@@ -135,3 +135,29 @@ fn the_first_registration_decides_the_layout() {
     assert!(reg.counter("a_total", &[]).unwrap().core().stripes() >= 2);
     assert_eq!(reg.histogram("b_seconds", &[]).unwrap().core().stripes(), 0);
 }
+
+/// The memory a striped series adds is what `Describe::striped` and
+/// docs/architecture.md state: `120 + 128 × stripes` bytes (x86-64's 128-byte
+/// line pairs) for a counter or a histogram with up to 15 buckets, and 16 more
+/// for a counter without history (it then allocates its ring block).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn striped_memory_is_as_stated() {
+    for retention in [Retention::DEFAULT, Retention::NONE] {
+        let reg = Registry::builder().retention(retention).build();
+        reg.register(Describe::counter("s_total").striped())
+            .unwrap();
+        reg.register(Describe::histogram("s_seconds").striped())
+            .unwrap();
+        let c = reg.counter("s_total", &[]).unwrap();
+        let h = reg.histogram("s_seconds", &[]).unwrap();
+        let stripes = c.core().stripes();
+        assert_eq!(h.core().stripes(), stripes);
+        let extra = 120 + 128 * stripes;
+        let no_history = if retention.has_history() { 0 } else { 16 };
+        let plain_c = reg.counter("p_total", &[]).unwrap().memory_bytes();
+        let plain_h = reg.histogram("p_seconds", &[]).unwrap().memory_bytes();
+        assert_eq!(c.memory_bytes(), plain_c + extra + no_history);
+        assert_eq!(h.memory_bytes(), plain_h + extra);
+    }
+}
