@@ -61,7 +61,7 @@ pub use sketch::{SketchMapping, MAX_SKETCH_BUCKETS};
 pub use storage::{
     bucket_quantile, CounterCore, CounterPoint, GaugeCore, GaugePoint, HistogramCore,
     HistogramPoint, HistogramSnapshot, SeriesState, Span, StateData, SummaryCore, SummaryPoint,
-    TimeRange, HISTOGRAM_BINS, SUMMARY_BINS,
+    SummaryWindow, TimeRange, HISTOGRAM_BINS, SUMMARY_BINS,
 };
 pub use view::{FamilyView, Labels, SeriesData, SeriesView};
 

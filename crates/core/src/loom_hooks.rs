@@ -145,3 +145,18 @@ pub fn observe_summary(s: &SummaryCore, v: f64, now: u64, clock: &AtomicU64) {
 pub fn summary_view(s: &SummaryCore, now: u64) -> (u64, Vec<(u64, u64, u64)>, u64) {
     s.loom_view(now)
 }
+
+/// What a reader of the summary's windowed quantiles sees at `now`: per epoch
+/// from the oldest retained one, `(epoch start, observations in the window,
+/// the window's maximum (quantile 1))`.
+pub fn summary_windows(
+    s: &SummaryCore,
+    now: u64,
+    window: std::time::Duration,
+) -> Vec<(u64, u64, f64)> {
+    let mut out = Vec::new();
+    s.for_each_window_quantiles(now, crate::TimeRange::ALL, window, &[1.0], |w| {
+        out.push((w.start, w.count, w.quantiles[0]))
+    });
+    out
+}

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lakemetrics_core::{Describe, ManualClock, Registry, Retention};
+use lakemetrics_core::{Describe, Filter, ManualClock, Registry, Retention, SeriesData, TimeRange};
 
 struct Counting;
 
@@ -154,4 +154,39 @@ fn windowed_queries_allocate_nothing_once_warm() {
         }
     });
     assert_eq!(n, 0, "queries allocated {n} times");
+}
+
+#[test]
+fn windowed_summary_history_allocates_nothing_once_warm() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = registry(&clock);
+    let s = reg.summary("s", &[]).unwrap();
+    // 60 epochs of observations, more distinct values than bins in each.
+    for i in 0..600 {
+        clock.advance(Duration::from_millis(100));
+        s.observe(f64::from(i % 37) / 10.0 + 0.01);
+    }
+    let objectives = [0.5, 0.9, 0.99];
+    let w = Duration::from_secs(15);
+    let (mut n, mut windows) = (0, 0);
+    reg.visit(&Filter::all(), |fam| {
+        for series in fam.series() {
+            let SeriesData::Summary(core) = series.data() else {
+                continue;
+            };
+            let now = series.now();
+            // Warm: the per-thread scratch buffers grow once.
+            core.for_each_window_quantiles(now, TimeRange::ALL, w, &objectives, |_| {});
+            n += allocations(|| {
+                for _ in 0..10 {
+                    core.for_each_window_quantiles(now, TimeRange::ALL, w, &objectives, |x| {
+                        windows += 1;
+                        std::hint::black_box(x.quantiles);
+                    });
+                }
+            });
+        }
+    });
+    assert_eq!(windows, 10 * 60);
+    assert_eq!(n, 0, "windowed summary history allocated {n} times");
 }
