@@ -18,14 +18,16 @@
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use lakemetrics_benches::{
     observations, on_two_threads, RawHistogram, ThreadCpuTime, OBSERVATION_MASK,
 };
-use lakemetrics_core::{start_clock_ticker, Clock, CoarseClock, Registry, DEFAULT_BUCKETS};
+use lakemetrics_core::{
+    start_clock_ticker, Clock, CoarseClock, Describe, Registry, DEFAULT_BUCKETS,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Name of the `metrics` histogram that renders as a histogram (the exporter turns
@@ -477,7 +479,20 @@ fn contended_counter_inc(c: &mut Criterion<ThreadCpuTime>) {
         b.iter_custom(|n| on_two_threads(n, |_| black_box(&ours).inc()))
     });
 
-    // Striped counters (branch `stripe`) add their rows here.
+    // A striped series (`Describe::striped`): each thread adds to its own
+    // stripe; then the same with the opt-in clock ticker running (the clock
+    // read is one load instead of a vDSO call).
+    reg.register(Describe::counter("ops_striped").striped())
+        .unwrap();
+    let striped = reg.counter("ops_striped", &[]).unwrap();
+    g.bench_function("lakemetrics_striped", |b| {
+        b.iter_custom(|n| on_two_threads(n, |_| black_box(&striped).inc()))
+    });
+    let ticker = start_clock_ticker().unwrap();
+    g.bench_function("lakemetrics_striped_ticker", |b| {
+        b.iter_custom(|n| on_two_threads(n, |_| black_box(&striped).inc()))
+    });
+    ticker.stop();
 
     let floor = AtomicU64::new(0);
     g.bench_function("raw_fetch_add", |b| {
@@ -529,7 +544,12 @@ fn contended_histogram_observe(c: &mut Criterion<ThreadCpuTime>) {
         b.iter_custom(|n| on_two_threads(n, |i| black_box(&ours).observe(black_box(vals[i]))))
     });
 
-    // Striped histograms (branch `stripe`) add their rows here.
+    reg.register(Describe::histogram("latency_striped_seconds").striped())
+        .unwrap();
+    let striped = reg.histogram("latency_striped_seconds", &[]).unwrap();
+    g.bench_function("lakemetrics_striped", |b| {
+        b.iter_custom(|n| on_two_threads(n, |i| black_box(&striped).observe(black_box(vals[i]))))
+    });
 
     let floor = RawHistogram::new(&DEFAULT_BUCKETS);
     g.bench_function("raw_buckets", |b| {

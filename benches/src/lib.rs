@@ -85,8 +85,9 @@ fn thread_cpu_time() -> Duration {
     START.get_or_init(Instant::now).elapsed()
 }
 
-/// Runs `op(i)` `iters` times on each of two threads at once (the calling thread
-/// and one spawned for the call), and returns the mean of the two threads' CPU
+/// Runs `op(i)` `iters` times on each of two threads at once (two fresh threads
+/// per call, so a striped series gives them consecutive stripe tickets and so
+/// distinct stripes), and returns the mean of the two threads' CPU
 /// times: criterion then reports the time per operation on each thread while the
 /// other records into the same series. `i` cycles through [`observations`]'
 /// indices, as in the single-threaded benches.
@@ -110,10 +111,11 @@ pub fn on_two_threads(iters: u64, op: impl Fn(usize) + Sync) -> Duration {
         thread_cpu_time().saturating_sub(t0)
     };
     std::thread::scope(|s| {
-        let other = s.spawn(run);
-        let mine = run();
-        let theirs = other.join().unwrap_or(mine);
-        (mine + theirs) / 2
+        let a = s.spawn(run);
+        let b = s.spawn(run);
+        let a = a.join().unwrap_or_default();
+        let b = b.join().unwrap_or(a);
+        (a + b) / 2
     })
 }
 

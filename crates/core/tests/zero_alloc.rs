@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lakemetrics_core::{Filter, ManualClock, Registry, Retention, SeriesData, TimeRange};
+use lakemetrics_core::{Describe, Filter, ManualClock, Registry, Retention, SeriesData, TimeRange};
 
 struct Counting;
 
@@ -72,6 +72,38 @@ fn recording_through_handles_allocates_nothing() {
         }
     });
     assert_eq!(n, 0, "recording allocated {n} times");
+}
+
+/// Striped series, recorded into from threads that take their stripe on
+/// their first recording (inside the measured span), allocate nothing either.
+#[test]
+fn recording_into_striped_series_allocates_nothing() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = registry(&clock);
+    reg.register(Describe::counter("c").striped()).unwrap();
+    reg.register(Describe::histogram("h").striped()).unwrap();
+    let c = reg.counter("c", &[("handler", "csv")]).unwrap();
+    let h = reg.histogram("h", &[]).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..3u64 {
+            let (c, h, clock) = (&c, &h, &clock);
+            s.spawn(move || {
+                let n = allocations(|| {
+                    for i in 0..30_000u64 {
+                        if t == 0 {
+                            clock.advance(Duration::from_millis(7));
+                        }
+                        c.inc();
+                        c.inc_by(i);
+                        h.observe((i % 100) as f64 / 10.0);
+                    }
+                });
+                assert_eq!(n, 0, "thread {t}: recording allocated {n} times");
+            });
+        }
+    });
+    assert_eq!(c.get(), 3 * (30_000 + 30_000 * 29_999 / 2));
+    assert_eq!(h.snapshot().count(), 90_000);
 }
 
 #[test]

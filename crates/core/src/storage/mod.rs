@@ -16,6 +16,7 @@ pub(crate) mod ring;
 pub(crate) mod seqlock;
 pub(crate) mod slab;
 pub(crate) mod state;
+pub(crate) mod stripes;
 pub(crate) mod summary;
 pub(crate) mod window;
 
