@@ -67,6 +67,10 @@ pub use storage::{
     HistogramPoint, HistogramSnapshot, SeriesState, Span, StateData, SummaryCore, SummaryPoint,
     TimeRange, HISTOGRAM_BINS, SUMMARY_BINS,
 };
+pub use storage::{
+    native_quantile_error, NativeConfig, NativeCore, NativeSnapshot, DEFAULT_NATIVE_MAX_BUCKETS,
+    DEFAULT_ZERO_THRESHOLD, MAX_NATIVE_BUCKETS, NATIVE_BINS,
+};
 pub use view::{FamilyView, Labels, SeriesData, SeriesView};
 
 /// Test hooks for the loom models in `tests/loom_*.rs`: recording at an explicit
