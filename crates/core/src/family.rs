@@ -14,7 +14,9 @@ use crate::retention::{Geometry, Retention, MAX_SLOTS};
 use crate::sketch::SketchMapping;
 use crate::storage::ring::Rows;
 use crate::storage::slab::Slab;
-use crate::storage::{chunk, CounterCore, GaugeCore, HistogramCore, SummaryCore};
+use crate::storage::{
+    chunk, CounterCore, GaugeCore, HistogramCore, NativeConfig, NativeCore, SummaryCore,
+};
 use crate::{ClockSource, Error, MetricKind, Result};
 
 /// The description of a family: kind, metadata, layout and limits. Register it with
@@ -50,6 +52,8 @@ pub struct Describe {
     pub(crate) max_series: Option<usize>,
     pub(crate) idle_ttl: Option<Duration>,
     pub(crate) memory_budget: Option<u64>,
+    /// Native buckets (histograms only); validated when the family is built.
+    pub(crate) native: Option<NativeConfig>,
 }
 
 /// Default summary objectives.
@@ -70,6 +74,7 @@ impl Describe {
             max_series: None,
             idle_ttl: None,
             memory_budget: None,
+            native: None,
         }
     }
 
@@ -113,6 +118,57 @@ impl Describe {
     pub fn unit(mut self, unit: impl Into<String>) -> Describe {
         self.unit = Some(unit.into());
         self
+    }
+
+    /// Native (exponential) buckets at `schema` (-4..=8, growth `2^(2^-schema)`),
+    /// histograms only: with [`Describe::buckets`] too, the histogram keeps
+    /// both; without, only native buckets (and exports count, sum and `+Inf`
+    /// as classic text). An out-of-range schema, zero threshold or bucket limit
+    /// fails registration with `Error::InvalidConfig`.
+    ///
+    /// ```
+    /// use lakemetrics_core::{Describe, Registry};
+    /// let reg = Registry::new();
+    /// reg.register(Describe::histogram("lat").native(3).native_max_buckets(100)).unwrap();
+    /// let h = reg.histogram("lat", &[]).unwrap();
+    /// h.observe(0.25);
+    /// assert_eq!(h.native_snapshot().unwrap().positive, vec![(-16, 1)]);
+    /// assert!(Registry::new().register(Describe::histogram("x").native(9)).is_err());
+    /// ```
+    pub fn native(mut self, schema: i8) -> Describe {
+        self.native = Some(NativeConfig {
+            schema,
+            ..self.native_or_default()
+        });
+        self
+    }
+
+    /// The native zero bucket's threshold (default [`crate::DEFAULT_ZERO_THRESHOLD`]):
+    /// values with `|v| <=` it are counted there. Implies native buckets.
+    pub fn native_zero_threshold(mut self, threshold: f64) -> Describe {
+        self.native = Some(NativeConfig {
+            zero_threshold: threshold,
+            ..self.native_or_default()
+        });
+        self
+    }
+
+    /// Most native buckets before the resolution is halved (default
+    /// [`crate::DEFAULT_NATIVE_MAX_BUCKETS`]). Implies native buckets.
+    pub fn native_max_buckets(mut self, max: u32) -> Describe {
+        self.native = Some(NativeConfig {
+            max_buckets: max,
+            ..self.native_or_default()
+        });
+        self
+    }
+
+    fn native_or_default(&self) -> NativeConfig {
+        self.native.unwrap_or(NativeConfig {
+            schema: 3,
+            zero_threshold: crate::DEFAULT_ZERO_THRESHOLD,
+            max_buckets: crate::DEFAULT_NATIVE_MAX_BUCKETS,
+        })
     }
 
     /// Histogram bucket layout (histograms only).
@@ -545,6 +601,8 @@ pub(crate) struct Family {
     /// Internal families (self-metrics) are exempt from the registry-wide limit.
     pub(crate) internal: bool,
     pub(crate) memory_budget: Option<u64>,
+    /// Native buckets, validated (histograms only).
+    pub(crate) native: Option<NativeConfig>,
 }
 
 /// Registry-wide defaults a family falls back on.
@@ -579,6 +637,8 @@ impl Family {
             }
         };
         only(d.buckets.is_some(), "buckets", MetricKind::Histogram)?;
+        only(d.native.is_some(), "native buckets", MetricKind::Histogram)?;
+        let native = d.native.map(NativeConfig::validated).transpose()?;
         only(
             d.objectives.is_some() || d.mapping.is_some(),
             "objectives",
@@ -627,10 +687,13 @@ impl Family {
             kind: d.kind,
             help: d.help.clone(),
             unit: d.unit.clone(),
-            buckets: d
-                .buckets
-                .clone()
-                .unwrap_or_else(|| defaults.buckets.clone()),
+            // Native buckets without classic ones: only `+Inf` (count and sum).
+            buckets: match (&d.buckets, native) {
+                (Some(b), _) => b.clone(),
+                (None, Some(_)) => Buckets::none(),
+                (None, None) => defaults.buckets.clone(),
+            },
+            native,
             objectives,
             mapping: d.mapping.unwrap_or(defaults.mapping),
             retention,
@@ -669,7 +732,10 @@ impl Family {
             ),
             MetricKind::Histogram => (
                 size_of::<Series<HistogramCore, Arc<Shared>>>(),
-                chunks(&HistogramCore::allocations_for(g, &self.buckets)),
+                chunks(&HistogramCore::allocations_for(g, &self.buckets))
+                    + self
+                        .native
+                        .map_or(0, |n| chunks(&NativeCore::allocations_for(g, &n))),
             ),
             MetricKind::Summary => (
                 size_of::<Series<SummaryCore, Arc<Shared>>>(),
@@ -716,6 +782,8 @@ impl Family {
             Some("memory_budget")
         } else if self.kind == MetricKind::Histogram && self.buckets != other.buckets {
             Some("buckets")
+        } else if self.native != other.native {
+            Some("native")
         } else if self.kind == MetricKind::Summary
             && (self.objectives != other.objectives || self.mapping != other.mapping)
         {
@@ -747,7 +815,14 @@ impl Family {
             d = d.memory_budget(b);
         }
         match self.kind {
-            MetricKind::Histogram => d.buckets(self.buckets.clone()),
+            MetricKind::Histogram => {
+                let mut d = d;
+                if !self.buckets.bounds().is_empty() {
+                    d = d.buckets(self.buckets.clone());
+                }
+                d.native = self.native;
+                d
+            }
             MetricKind::Summary => d.objectives(self.objectives.to_vec()).sketch(self.mapping),
             _ => d,
         }
@@ -783,7 +858,8 @@ impl Family {
             MetricKind::Counter => wrap!(Counter, CounterCore::new(shared, now), ()),
             MetricKind::Gauge => wrap!(Gauge, GaugeCore::new(shared, now), ()),
             MetricKind::Histogram => {
-                let core = HistogramCore::new(self.buckets.clone(), self.geometry, now);
+                let core = HistogramCore::new(self.buckets.clone(), self.geometry, now)
+                    .with_native(self.native.map(|n| NativeCore::new(n, self.geometry, now)));
                 wrap!(Histogram, core, shared)
             }
             MetricKind::Summary => {

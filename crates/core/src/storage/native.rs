@@ -46,10 +46,10 @@
 //! Per epoch, the epoch's observations as keys of 14 bits in [`NATIVE_BINS`]
 //! bins, through the ring protocol of summaries (a fill resets the slot's bins).
 //! Keys use the history schema `h = min(schema, 5)` (fixed at creation, so
-//! reductions of the cumulative schema do not touch history): key 8192 is the
-//! zero bucket, `8192 + 4096 + i` a positive value of index `i` and `8192 - 4096
-//! - i` a negative one, with `i` clamped to -4095..=4095 (at schema 5 that is
-//! `|v|` in `(2^-128, 2^128]`; at lower schemas a wider range). Keys increase
+//! reductions of the cumulative schema do not touch history). With `i` a value's
+//! index at `h` clamped to -4095..=4095 (at schema 5 that is `|v|` in
+//! `(2^-128, 2^128]`, wider at lower schemas), key 8192 is the zero bucket,
+//! `8192 + 4096 + i` a positive value and `8192 - (4096 + i)` a negative one: keys increase
 //! with the value, so a rank over keys is a rank over values.
 //!
 //! A windowed quantile takes the key at the asked nearest rank over the window's
@@ -79,9 +79,9 @@ use crate::{Error, Result};
 /// Bins per epoch of a native histogram's history.
 pub const NATIVE_BINS: usize = 16;
 /// The default bucket limit (positive and negative buckets together), past which
-/// the resolution is halved: Prometheus' own default scrape limit per native
-/// histogram is 160 buckets per... configured by users; 160 is what the Go client
-/// documentation suggests.
+/// the resolution is halved. The Go client has no default (unlimited, which a
+/// fixed-size table cannot offer); 160 keeps the table at 256 entries (2 KiB),
+/// enough for schema 3 over about 20 powers of two.
 pub const DEFAULT_NATIVE_MAX_BUCKETS: u32 = 160;
 /// The default zero threshold: 2^-128, the Go client's `DefNativeHistogramZeroThreshold`.
 pub const DEFAULT_ZERO_THRESHOLD: f64 = 2.938_735_877_055_719e-39;
