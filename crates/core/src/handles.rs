@@ -244,6 +244,16 @@ impl Histogram {
         self.0.core.snapshot()
     }
 
+    /// The `q`-quantile over the last `window` from the native buckets' history,
+    /// within `native_quantile_error(min(schema, 5))` relative error (see
+    /// `NativeCore::quantile`); `None` without native buckets, NaN when nothing
+    /// was observed then.
+    pub fn native_quantile(&self, q: f64, window: Duration) -> Option<f64> {
+        let s = &*self.0;
+        let n = s.core.native()?;
+        Some(n.quantile(q, s.shared().clock.now_nanos(), window))
+    }
+
     /// The native buckets with the count and sum, if the family has native
     /// buckets (see `Describe::native`).
     pub fn native_snapshot(&self) -> Option<crate::NativeSnapshot> {
