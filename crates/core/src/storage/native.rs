@@ -46,10 +46,11 @@
 //! Per epoch, the epoch's observations as keys of 14 bits in [`NATIVE_BINS`]
 //! bins, through the ring protocol of summaries (a fill resets the slot's bins).
 //! Keys use the history schema `h = min(schema, 5)` (fixed at creation, so
-//! reductions of the cumulative schema do not touch history). With `i` a value's
-//! index at `h` clamped to -4095..=4095 (at schema 5 that is `|v|` in
-//! `(2^-128, 2^128]`, wider at lower schemas), key 8192 is the zero bucket,
-//! `8192 + 4096 + i` a positive value and `8192 - (4096 + i)` a negative one: keys increase
+//! reductions of the cumulative schema do not touch history). With `r = 64 · 2^h`
+//! and `i` a value's index at `h` clamped to `1-r..=r` (`|v|` from 2^-64 to 2^64;
+//! values beyond are filed at the ends), key `2r` is the zero bucket, `2r + r + i`
+//! a positive value and `2r - (r + i)` a negative one: at most `4r + 1 <= 8193`
+//! keys, which increase
 //! with the value, so a rank over keys is a rank over values.
 //!
 //! A windowed quantile takes the key at the asked nearest rank over the window's
@@ -237,11 +238,16 @@ fn state_version(st: u64) -> u64 {
     st >> 8
 }
 
-/// History keys: see the module docs.
-const ZERO_KEY: usize = 8192;
-const KEY_RANGE: i32 = 4095;
 /// The finest history schema.
 const MAX_HISTORY_SCHEMA: i8 = 5;
+
+/// History keys at schema `h` (module docs): `(r, zero key)`, `r` the indexes
+/// kept on each side, `64 · 2^h` (the powers of two from 2^-64 to 2^64).
+#[inline]
+fn key_range(h: i8) -> (i32, usize) {
+    let r = if h >= 0 { 64 << h } else { 64 >> -h };
+    (r, 2 * r as usize)
+}
 
 #[cfg(loom)]
 fn spin() {
@@ -297,7 +303,8 @@ impl NativeCore {
             zero: AtomicU64::new(0),
             table: (0..config.capacity()).map(|_| AtomicU64::new(0)).collect(),
             rows: Rows::new(&geometry, now_e, |_| 0, None),
-            bins: Bins::new(&geometry, k, now_e).with_keys(2 * ZERO_KEY),
+            bins: Bins::new(&geometry, k, now_e)
+                .with_keys(2 * key_range(config.schema.min(MAX_HISTORY_SCHEMA)).1 + 1),
             config,
             geometry,
         }
@@ -600,29 +607,31 @@ impl NativeCore {
     /// The history key of `v` (not NaN).
     #[inline]
     fn history_key(&self, v: f64) -> usize {
+        let (r, zero) = key_range(self.history_schema());
         if v.abs() <= self.config.zero_threshold {
-            return ZERO_KEY;
+            return zero;
         }
-        let i = native_index(v, self.history_schema()).clamp(-KEY_RANGE, KEY_RANGE) + KEY_RANGE + 1;
+        let i = (native_index(v, self.history_schema()).clamp(1 - r, r) + r) as usize;
         if v < 0.0 {
-            ZERO_KEY - i as usize
+            zero - i
         } else {
-            ZERO_KEY + i as usize
+            zero + i
         }
     }
 
     /// The value a history key stands for: its bucket's geometric middle.
     fn key_value(&self, key: usize) -> f64 {
-        if key == ZERO_KEY {
+        let s = self.history_schema();
+        let (r, zero) = key_range(s);
+        if key == zero {
             return 0.0;
         }
-        let (neg, off) = if key < ZERO_KEY {
-            (true, ZERO_KEY - key)
+        let (neg, off) = if key < zero {
+            (true, zero - key)
         } else {
-            (false, key - ZERO_KEY)
+            (false, key - zero)
         };
-        let s = self.history_schema();
-        let i = off as i32 - KEY_RANGE - 1;
+        let i = off as i32 - r;
         let mid = (native_upper_bound(i, s) * native_upper_bound(i - 1, s)).sqrt();
         // The product can leave the float range at the ends: take the bounds'
         // ratio instead.
