@@ -392,7 +392,11 @@ impl NativeCore {
     fn add(&self, k: u64, n: u64, rel: Ordering) -> Option<bool> {
         let table = &*self.table;
         let mask = table.len() - 1;
-        let start = (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask;
+        // Fibonacci hashing of the key bits (the count bits of `k` are zero): the
+        // product's top bits, so that neighbouring indexes spread over the table.
+        let bits = table.len().trailing_zeros();
+        let h = (k >> COUNT_BITS).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let start = (h.checked_shr(64 - bits).unwrap_or(0)) as usize & mask;
         for p in 0..table.len() {
             let w = &table[(start + p) & mask];
             // Relaxed: the word is the whole entry; the CAS checks it.
