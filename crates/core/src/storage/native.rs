@@ -409,7 +409,7 @@ impl NativeCore {
                 } else {
                     break;
                 };
-                match w.compare_exchange_weak(cur, new, rel, Ordering::Relaxed) {
+                match w.compare_exchange(cur, new, rel, Ordering::Relaxed) {
                     Ok(_) => return Some(claim),
                     Err(now) => cur = now,
                 }
@@ -519,7 +519,7 @@ impl NativeCore {
                 } else {
                     0
                 };
-                match w.compare_exchange_weak(cur, free, rel, Ordering::Relaxed) {
+                match w.compare_exchange(cur, free, rel, Ordering::Relaxed) {
                     Ok(_) => {
                         if free == 0 {
                             self.used.fetch_sub(1, Ordering::Relaxed);
