@@ -85,7 +85,8 @@ fn a_reduction_racing_writers_and_a_reader_moves_every_count_once() {
             assert!(c <= most, "{view:?}");
         }
         // Never less than what happened before the read.
-        assert!(view.bucket_total() >= 1 + u64::from(a_done), "{view:?}");
+        let before = 1 + u64::from(a_done);
+        assert!(view.bucket_total() >= before, "{view:?}");
         a.join().unwrap();
         b.join().unwrap();
         let end = native_view(&s.0.s);
