@@ -2,10 +2,14 @@
 //! shape docs/formats.md gives (checked with serde_json against the core's own
 //! snapshot), and the text formats write what Prometheus' Go client writes for a
 //! native histogram in text: the classic buckets configured beside it (none: only
-//! `+Inf`), `_sum` and `_count`.
+//! `+Inf`), `_sum` and `_count`; Prometheus' own `promtool check metrics`
+//! accepts that text (the test fails when promtool is missing; `PROMTOOL` picks
+//! another binary).
+
+mod common;
 
 use lakemetrics_core::{Buckets, Describe, Filter, Registry};
-use lakemetrics_export::{write_json, write_prometheus};
+use lakemetrics_export::{write_json, write_openmetrics, write_prometheus};
 use serde_json::Value;
 
 fn registry() -> Registry {
@@ -27,6 +31,11 @@ fn registry() -> Registry {
     for v in [1.0, 1.2, 1.4, 3.0, -0.3, 0.0, f64::NAN] {
         h.observe(v);
     }
+    reg.register(Describe::histogram("clean_seconds").native(3))
+        .unwrap();
+    let c = reg.histogram("clean_seconds", &[]).unwrap();
+    c.observe(0.25);
+    c.observe(3.0);
     let b = reg.histogram("both_seconds", &[]).unwrap();
     for v in [0.0005, 0.75, 2.0, 2.0] {
         b.observe(v);
@@ -112,4 +121,60 @@ fn text_writes_plus_inf_sum_and_count_for_native_only() {
         .filter(|l| l.starts_with("both_seconds_bucket"))
         .collect();
     assert_eq!(both.len(), 3, "{text}");
+}
+
+#[test]
+fn openmetrics_writes_plus_inf_sum_count_and_created() {
+    let reg = registry();
+    let mut out = Vec::new();
+    write_openmetrics(&reg, &Filter::all(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let names = |family: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with(family))
+            .map(|l| l.split(['{', ' ']).next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names("clean_seconds"),
+        [
+            "clean_seconds_bucket",
+            "clean_seconds_sum",
+            "clean_seconds_count",
+            "clean_seconds_created",
+        ],
+        "{text}"
+    );
+    assert!(
+        text.contains("clean_seconds_bucket{le=\"+Inf\"} 2\n"),
+        "{text}"
+    );
+    assert!(text.contains("clean_seconds_count 2\n"), "{text}");
+    // A NaN sum (a NaN was observed) is left out with its count, as for any
+    // histogram (docs/formats.md).
+    assert_eq!(
+        names("native_only_seconds"),
+        ["native_only_seconds_bucket", "native_only_seconds_created"],
+        "{text}"
+    );
+}
+
+#[test]
+fn promtool_accepts_native_histograms_text() {
+    let reg = registry();
+    let mut out = Vec::new();
+    write_prometheus(&reg, &Filter::all(), &mut out).unwrap();
+    let program = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let (code, stdout, stderr) = common::run_tool(
+        &program,
+        &["check", "metrics"],
+        &out,
+        "apt-get install -y prometheus",
+    );
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (0, "", ""),
+        "promtool check metrics failed on:\n{}",
+        String::from_utf8_lossy(&out)
+    );
 }
