@@ -58,8 +58,8 @@ pub struct Describe {
     pub(crate) native: Option<NativeConfig>,
 }
 
-/// `striped` is shown only when set, so that an unstriped family prints as it
-/// did before striping existed (dumps and logs compare across versions).
+/// `native` and `striped` are shown only when set, so that a family without
+/// them prints as it did before they existed (dumps and logs compare across versions).
 impl std::fmt::Debug for Describe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("Describe");
@@ -73,8 +73,10 @@ impl std::fmt::Debug for Describe {
             .field("retention", &self.retention)
             .field("max_series", &self.max_series)
             .field("idle_ttl", &self.idle_ttl)
-            .field("memory_budget", &self.memory_budget)
-            .field("native", &self.native);
+            .field("memory_budget", &self.memory_budget);
+        if let Some(native) = &self.native {
+            d.field("native", native);
+        }
         if self.striped {
             d.field("striped", &self.striped);
         }
