@@ -45,6 +45,7 @@ mod retention;
 mod sketch;
 mod storage;
 mod sync;
+mod typed;
 mod view;
 
 pub use buckets::{Buckets, DEFAULT_BUCKETS, MAX_BUCKETS};
@@ -62,6 +63,11 @@ pub use storage::{
     bucket_quantile, CounterCore, CounterPoint, GaugeCore, GaugePoint, HistogramCore,
     HistogramPoint, HistogramSnapshot, SeriesState, Span, StateData, SummaryCore, SummaryPoint,
     TimeRange, HISTOGRAM_BINS, SUMMARY_BINS,
+};
+pub use typed::{
+    DynamicCounter, DynamicFamily, DynamicGauge, DynamicHistogram, DynamicSummary, DynamicValue,
+    Handle, LabelSet, LabelValue, TypedCounter, TypedFamily, TypedGauge, TypedHistogram,
+    TypedSummary,
 };
 pub use view::{FamilyView, Labels, SeriesData, SeriesView};
 
