@@ -410,12 +410,15 @@ pub struct DynamicFamily<H: Handle, L: LabelSet> {
     _labels: PhantomData<fn(&L)>,
 }
 
+/// Interned values: their ids and rows.
+type Values<H> = HashMap<Box<str>, (u32, Arc<[H]>), ahash::RandomState>;
+
 struct DynamicInner<H> {
     name: Box<str>,
     fixed: Box<[(Box<str>, Box<str>)]>,
     label: Box<str>,
     /// Values interned so far, with their ids and rows.
-    values: RwLock<HashMap<Box<str>, (u32, Arc<[H]>), ahash::RandomState>>,
+    values: RwLock<Values<H>>,
     /// The family's overflow series (the registry is here).
     overflow: Fallback<H>,
 }

@@ -56,6 +56,9 @@
 pub struct ReadmeDoctests;
 
 pub use lakemetrics_core::*;
+/// `#[derive(LabelSet)]` and `#[derive(LabelValue)]`: see [`LabelSet`](trait@LabelSet).
+#[cfg(feature = "derive")]
+pub use lakemetrics_derive::{LabelSet, LabelValue};
 pub use lakemetrics_export as export;
 pub use lakemetrics_handler as handler;
 pub use lakemetrics_handler::HandlerMetrics;
