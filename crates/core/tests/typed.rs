@@ -51,7 +51,7 @@ fn derived_sets_number_every_combination_once() {
     assert_eq!(Format::VALUES, ["csv", "json", "parquet_v2"]);
     assert_eq!(Batch::NAMES, ["format", "outcome"]);
     assert_eq!(Batch::CARDINALITY, 6);
-    let mut seen = vec![false; Batch::CARDINALITY];
+    let mut seen = [false; Batch::CARDINALITY];
     for format in [Format::Csv, Format::Json, Format::Parquet] {
         for outcome in [Outcome::Success, Outcome::Failure] {
             let b = Batch { format, outcome };
