@@ -793,16 +793,6 @@ impl Registry {
                 });
             }
         }
-        if !limits {
-            return Ok(());
-        }
-        let missing = sets
-            .iter()
-            .filter(|labels| self.find(self.key(name, labels), name, labels).is_none())
-            .count();
-        if missing == 0 {
-            return Ok(());
-        }
         let family = inner.families.read().get(name).cloned();
         if let Some(f) = &family {
             if f.kind != kind {
@@ -812,6 +802,16 @@ impl Registry {
                     requested: kind,
                 });
             }
+        }
+        if !limits {
+            return Ok(());
+        }
+        let missing = sets
+            .iter()
+            .filter(|labels| self.find(self.key(name, labels), name, labels).is_none())
+            .count();
+        if missing == 0 {
+            return Ok(());
         }
         let (len, max, arc) = match &family {
             // Relaxed: an estimate; `create` checks again under the list's lock.

@@ -135,6 +135,9 @@ pub trait Handle: sealed::Sealed + Clone + Send + Sync + 'static {
     const KIND: MetricKind;
     #[doc(hidden)]
     fn lookup(reg: &Registry, name: &str, labels: &[(&str, &str)]) -> Result<Self>;
+    /// The `_or_overflow` lookup.
+    #[doc(hidden)]
+    fn lookup_or_overflow(reg: &Registry, name: &str, labels: &[(&str, &str)]) -> Result<Self>;
     /// The family's overflow series, counting the lookup in the self-metric.
     #[doc(hidden)]
     fn overflow(reg: &Registry, name: &str) -> Result<Self>;
@@ -144,11 +147,18 @@ pub trait Handle: sealed::Sealed + Clone + Send + Sync + 'static {
 }
 
 macro_rules! handle_impls {
-    ($($h:ident, $lookup:ident;)*) => {$(
+    ($($h:ident, $lookup:ident, $lookup_or:ident;)*) => {$(
         impl Handle for $h {
             const KIND: MetricKind = MetricKind::$h;
             fn lookup(reg: &Registry, name: &str, labels: &[(&str, &str)]) -> Result<Self> {
                 reg.$lookup(name, labels)
+            }
+            fn lookup_or_overflow(
+                reg: &Registry,
+                name: &str,
+                labels: &[(&str, &str)],
+            ) -> Result<Self> {
+                reg.$lookup_or(name, labels)
             }
             fn overflow(reg: &Registry, name: &str) -> Result<Self> {
                 match reg.overflow_series(name, MetricKind::$h)? {
@@ -169,10 +179,10 @@ macro_rules! handle_impls {
 }
 
 handle_impls! {
-    Counter, counter;
-    Gauge, gauge;
-    Histogram, histogram;
-    Summary, summary;
+    Counter, counter, counter_or_overflow;
+    Gauge, gauge, gauge_or_overflow;
+    Histogram, histogram, histogram_or_overflow;
+    Summary, summary, summary_or_overflow;
 }
 
 /// The label pairs of the label set with index `index`: `fixed` first, then
@@ -325,7 +335,7 @@ impl<H: Handle, L: LabelSet> TypedFamily<H, L> {
         let handles: Arc<[H]> = match create_row::<H, L>(reg, name, fixed, None) {
             Ok(row) => row.into(),
             Err(Error::CardinalityLimit { .. }) if overflow => {
-                over_limit::<H, L>(reg, name, fixed)?.into()
+                over_limit::<H, L>(reg, name, fixed, None)?.into()
             }
             Err(e) => return Err(e),
         };
@@ -360,22 +370,19 @@ impl<H: Handle, L: LabelSet> TypedFamily<H, L> {
 }
 
 /// The series of every index past a cardinality limit: each is found or
-/// created with the `_or_overflow` lookup, so those past the limit share the
-/// family's overflow series.
+/// created with the `_or_overflow` lookup, so those that do not fit record into
+/// the family's overflow series (or, past the registry's family or series
+/// limit for a new name, the registry's overflow family of the kind), each
+/// such lookup counted in the self-metric, as for the `&str` API.
 #[cold]
 fn over_limit<H: Handle, L: LabelSet>(
     reg: &Registry,
     name: &str,
     fixed: &[(&str, &str)],
+    dynamic: Option<(&str, &str)>,
 ) -> Result<Box<[H]>> {
     (0..L::CARDINALITY)
-        .map(|i| {
-            let labels = label_pairs::<L>(fixed, i, None);
-            match H::lookup(reg, name, &labels) {
-                Err(Error::CardinalityLimit { .. }) => H::overflow(reg, name),
-                r => r,
-            }
-        })
+        .map(|i| H::lookup_or_overflow(reg, name, &label_pairs::<L>(fixed, i, dynamic)))
         .collect()
 }
 
@@ -493,11 +500,13 @@ impl<H: Handle, L: LabelSet> DynamicFamily<H, L> {
         self.intern_inner(value, false)
     }
 
-    /// Like [`intern`](Self::intern), but past a cardinality limit returns a
-    /// value whose recordings go to the family's overflow series (its
-    /// [`id`](DynamicValue::id) is [`DynamicValue::OVERFLOW`]), counted in the
-    /// `lakemetrics_cardinality_overflow` self-metric. Such a value is not
-    /// remembered: interning it again looks again (and counts again).
+    /// Like [`intern`](Self::intern), but when the value's series do not fit a
+    /// cardinality limit returns a value (its [`id`](DynamicValue::id) is
+    /// [`DynamicValue::OVERFLOW`]) whose series are found or created with the
+    /// `_or_overflow` lookups: those that do not fit record into the family's
+    /// overflow series, each counted in the `lakemetrics_cardinality_overflow`
+    /// self-metric. Such a value is not remembered: interning it again looks
+    /// again (and counts again).
     pub fn intern_or_overflow(&self, value: &str) -> Result<DynamicValue<H, L>> {
         self.intern_inner(value, true)
     }
@@ -525,12 +534,15 @@ impl<H: Handle, L: LabelSet> DynamicFamily<H, L> {
         ) {
             Ok(row) => row.into(),
             Err(Error::CardinalityLimit { .. }) if overflow => {
-                // Counted in the self-metric on every such call, as a lookup
-                // past a limit is.
-                let reg = &inner.overflow.registry;
-                let h = H::overflow(reg, &inner.name)?;
-                let row: Arc<[H]> = (0..L::CARDINALITY).map(|_| h.clone()).collect();
-                return Ok(self.value(DynamicValue::<H, L>::OVERFLOW, row));
+                // Not remembered: the interner holds no more values than the
+                // limits let have series.
+                let row = over_limit::<H, L>(
+                    &inner.overflow.registry,
+                    &inner.name,
+                    &fixed,
+                    Some((&inner.label, value)),
+                )?;
+                return Ok(self.value(DynamicValue::<H, L>::OVERFLOW, row.into()));
             }
             Err(e) => return Err(e),
         };

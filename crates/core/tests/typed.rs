@@ -180,6 +180,10 @@ fn bad_input_is_a_typed_error_and_creates_nothing() {
         reg.dynamic_counter::<Outcome>("d", &[], "outcome"),
         Err(Error::DuplicateLabel { .. })
     ));
+    assert!(matches!(
+        reg.dynamic_counter::<Outcome>("k", &[], "tenant"),
+        Err(Error::KindConflict { .. })
+    ));
     assert_eq!(reg.series_count(), 2, "k and c only");
     assert_eq!(reg.family_count(), 2, "k and c only");
 }
@@ -375,7 +379,8 @@ fn dynamic_values_obey_value_length_and_cardinality_limits() {
     let all = counters(&reg);
     let overflow = format!("{OVERFLOW_LABEL}=true");
     assert!(all.contains(&("rows".into(), overflow, 12)));
-    assert!(all.contains(&(OVERFLOW_METRIC.into(), "metric=rows".into(), 2)));
+    // Two lookups (one per outcome) for each of the two values.
+    assert!(all.contains(&(OVERFLOW_METRIC.into(), "metric=rows".into(), 4)));
     let total: u64 = all.iter().filter(|s| s.0 == "rows").map(|s| s.2).sum();
     assert_eq!(total, 14, "nothing recorded is lost");
 }
@@ -410,4 +415,44 @@ fn threads_interning_the_same_values_agree_on_ids_and_series() {
         assert_eq!(c.get(), 4);
     }
     assert_eq!(reg.series_count(), 64);
+}
+
+#[test]
+fn overflow_forms_record_past_the_family_limit_of_the_registry() {
+    let reg = Registry::builder().max_families(1).build();
+    reg.counter("taken", &[]).unwrap();
+    assert!(matches!(
+        reg.typed_counter::<Outcome>("new", &[]),
+        Err(Error::CardinalityLimit {
+            scope: "families",
+            ..
+        })
+    ));
+    let fam = reg
+        .typed_counter_or_overflow::<Outcome>("new", &[])
+        .unwrap();
+    fam.get(&Outcome::Success).inc_by(3);
+    let rows = reg
+        .dynamic_counter::<Outcome>("rows", &[], "tenant")
+        .unwrap();
+    assert!(matches!(
+        rows.intern("acme"),
+        Err(Error::CardinalityLimit {
+            scope: "families",
+            ..
+        })
+    ));
+    rows.intern_or_overflow("acme")
+        .unwrap()
+        .get(&Outcome::Failure)
+        .inc_by(4);
+    // Both went where the `&str` API sends a new name past the family limit.
+    let all = counters(&reg);
+    let overflow = format!("{OVERFLOW_LABEL}=true");
+    assert!(all.contains(&("lakemetrics_overflow_counter".into(), overflow, 7)));
+    assert_eq!(
+        reg.family_count(),
+        3,
+        "taken, the overflow family, the self-metric"
+    );
 }

@@ -43,6 +43,30 @@
 //! assert_eq!(reg.series_count(), 4);
 //! ```
 //!
+//! Mistakes are compile errors that say what is wrong: a variant with fields,
+//!
+//! ```compile_fail
+//! #[derive(lakemetrics_derive::LabelValue)]
+//! #[label(crate = lakemetrics_core)]
+//! enum Format { Csv, Other(String) }
+//! ```
+//!
+//! an enum label set without its label's name,
+//!
+//! ```compile_fail
+//! #[derive(lakemetrics_derive::LabelSet)]
+//! #[label(crate = lakemetrics_core)]
+//! enum Outcome { Success, Failure }
+//! ```
+//!
+//! or a field that is not a label value.
+//!
+//! ```compile_fail
+//! #[derive(lakemetrics_derive::LabelSet)]
+//! #[label(crate = lakemetrics_core)]
+//! struct Request { handler: String }
+//! ```
+//!
 //! Attributes: on the type, `#[label(crate = path)]` (the crate that exports
 //! the traits: `lakemetrics` by default) and, on an enum deriving `LabelSet`,
 //! `#[label(name = "...")]` (required); on a variant or a field,
