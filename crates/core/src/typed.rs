@@ -279,6 +279,9 @@ pub struct TypedFamily<H: Handle, L: LabelSet> {
     /// `LabelSet` implementation): the family's overflow series, made on first
     /// use.
     fallback: Arc<Fallback<H>>,
+    /// The first handle, where the fallback records if it cannot have the
+    /// overflow series.
+    first: H,
     _labels: PhantomData<fn(&L)>,
 }
 
@@ -315,6 +318,7 @@ impl<H: Handle, L: LabelSet> Clone for TypedFamily<H, L> {
         TypedFamily {
             handles: self.handles.clone(),
             fallback: self.fallback.clone(),
+            first: self.first.clone(),
             _labels: PhantomData,
         }
     }
@@ -339,7 +343,11 @@ impl<H: Handle, L: LabelSet> TypedFamily<H, L> {
             }
             Err(e) => return Err(e),
         };
+        let Some(first) = handles.first().cloned() else {
+            return Err(bad_label_set::<L>("CARDINALITY is 0".into()));
+        };
         Ok(TypedFamily {
+            first,
             handles,
             fallback: Arc::new(Fallback {
                 registry: reg.clone(),
@@ -359,7 +367,7 @@ impl<H: Handle, L: LabelSet> TypedFamily<H, L> {
             Some(h) => h,
             // Only a `LabelSet` implementation whose `index()` leaves
             // `0..CARDINALITY` gets here.
-            None => self.fallback.get(&self.handles[0]),
+            None => self.fallback.get(&self.first),
         }
     }
 
@@ -511,19 +519,23 @@ impl<H: Handle, L: LabelSet> DynamicFamily<H, L> {
         self.intern_inner(value, true)
     }
 
-    fn value(&self, id: u32, row: Arc<[H]>) -> DynamicValue<H, L> {
-        DynamicValue {
+    fn value(&self, id: u32, row: Arc<[H]>) -> Result<DynamicValue<H, L>> {
+        let Some(first) = row.first().cloned() else {
+            return Err(bad_label_set::<L>("CARDINALITY is 0".into()));
+        };
+        Ok(DynamicValue {
             row,
             id,
             family: self.inner.clone(),
+            first,
             _labels: PhantomData,
-        }
+        })
     }
 
     fn intern_inner(&self, value: &str, overflow: bool) -> Result<DynamicValue<H, L>> {
         let inner = &*self.inner;
         if let Some((id, row)) = inner.values.read().get(value) {
-            return Ok(self.value(*id, row.clone()));
+            return self.value(*id, row.clone());
         }
         let fixed: Vec<(&str, &str)> = inner.fixed.iter().map(|(k, v)| (&**k, &**v)).collect();
         let row: Arc<[H]> = match create_row::<H, L>(
@@ -542,14 +554,14 @@ impl<H: Handle, L: LabelSet> DynamicFamily<H, L> {
                     &fixed,
                     Some((&inner.label, value)),
                 )?;
-                return Ok(self.value(DynamicValue::<H, L>::OVERFLOW, row.into()));
+                return self.value(DynamicValue::<H, L>::OVERFLOW, row.into());
             }
             Err(e) => return Err(e),
         };
         let mut values = inner.values.write();
         if let Some((id, row)) = values.get(value) {
             // Interned by another thread meanwhile: the same series.
-            return Ok(self.value(*id, row.clone()));
+            return self.value(*id, row.clone());
         }
         // Fewer than `u32::MAX` values: each took at least one series, and a
         // registry's series count is a `usize` checked against its limit.
@@ -562,7 +574,7 @@ impl<H: Handle, L: LabelSet> DynamicFamily<H, L> {
                 scope: "family",
             })?;
         values.insert(value.into(), (id, row.clone()));
-        Ok(self.value(id, row))
+        self.value(id, row)
     }
 
     /// Values interned so far.
@@ -589,6 +601,9 @@ pub struct DynamicValue<H: Handle, L: LabelSet> {
     row: Arc<[H]>,
     id: u32,
     family: Arc<DynamicInner<H>>,
+    /// The row's first handle, where the fallback records if it cannot have
+    /// the overflow series.
+    first: H,
     _labels: PhantomData<fn(&L)>,
 }
 
@@ -598,6 +613,7 @@ impl<H: Handle, L: LabelSet> Clone for DynamicValue<H, L> {
             row: self.row.clone(),
             id: self.id,
             family: self.family.clone(),
+            first: self.first.clone(),
             _labels: PhantomData,
         }
     }
@@ -623,8 +639,8 @@ impl<H: Handle, L: LabelSet> DynamicValue<H, L> {
         match self.row.get(labels.index()) {
             Some(h) => h,
             // Only a `LabelSet` implementation whose `index()` leaves
-            // `0..CARDINALITY` gets here; the row is never empty.
-            None => self.family.overflow.get(&self.row[0]),
+            // `0..CARDINALITY` gets here.
+            None => self.family.overflow.get(&self.first),
         }
     }
 

@@ -248,6 +248,9 @@ fn wrong_label_set_implementations_are_errors_or_overflow_never_panics() {
     stray.get(&Stray(1)).inc();
     stray.get(&Stray(7)).inc_by(5);
     stray.get(&Stray(usize::MAX)).inc_by(2);
+    let dynamic = reg.dynamic_counter::<Stray>("ds", &[], "tenant").unwrap();
+    dynamic.intern("acme").unwrap().get(&Stray(3)).inc_by(9);
+    assert!(counters(&reg).contains(&("ds".into(), format!("{OVERFLOW_LABEL}=true"), 9)));
     let overflow = format!("{OVERFLOW_LABEL}=true");
     let s: Vec<_> = counters(&reg).into_iter().filter(|s| s.0 == "s").collect();
     assert_eq!(
