@@ -449,6 +449,42 @@ fn labeled_inc(c: &mut Criterion<ThreadCpuTime>) {
         })
     });
 
+    // Two threads on one series: a second thread increments the same series
+    // all through each timed loop (only the timing thread's CPU time counts),
+    // so the series' cache line moves between cores. Meaningful only when the
+    // machine has a core free for the second thread.
+    fn contended(b: &mut criterion::Bencher<'_, ThreadCpuTime>, f: &(dyn Fn() + Sync)) {
+        b.iter_custom(|n| {
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    while !stop.load(Ordering::Relaxed) {
+                        f()
+                    }
+                });
+                let elapsed = timed(n, |_| f(), || ());
+                stop.store(true, Ordering::Relaxed);
+                elapsed
+            })
+        })
+    }
+    g.bench_function("lakemetrics_typed_2_threads", |b| {
+        contended(b, &|| black_box(&typed).get(black_box(&typed_labels)).inc())
+    });
+    let ticker = start_clock_ticker().unwrap();
+    g.bench_function("lakemetrics_typed_ticker_2_threads", |b| {
+        contended(b, &|| black_box(&typed).get(black_box(&typed_labels)).inc())
+    });
+    ticker.stop();
+    g.bench_function("measured_enum_2_threads", |b| {
+        contended(b, &|| {
+            black_box(&me_enum).inc(black_box(RequestEnum {
+                handler: MeasuredHandler::Csv,
+                status: MeasuredStatus::Ok,
+            }))
+        })
+    });
+
     g.finish();
 }
 
