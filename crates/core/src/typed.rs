@@ -141,9 +141,6 @@ pub trait Handle: sealed::Sealed + Clone + Send + Sync + 'static {
     /// The family's overflow series, counting the lookup in the self-metric.
     #[doc(hidden)]
     fn overflow(reg: &Registry, name: &str) -> Result<Self>;
-    /// The series' address: equal for two handles of one series.
-    #[doc(hidden)]
-    fn addr(&self) -> usize;
 }
 
 macro_rules! handle_impls {
@@ -170,9 +167,6 @@ macro_rules! handle_impls {
                         requested: MetricKind::$h,
                     }),
                 }
-            }
-            fn addr(&self) -> usize {
-                triomphe::Arc::as_ptr(&self.0) as usize
             }
         }
     )*};
@@ -227,21 +221,28 @@ fn create_row<H: Handle, L: LabelSet>(
         .map(|i| label_pairs::<L>(fixed, i, dynamic))
         .collect();
     reg.check_label_sets(name, H::KIND, &sets, true)?;
-    let row = sets
-        .iter()
+    distinct::<L>(&sets)?;
+    sets.iter()
         .map(|labels| H::lookup(reg, name, labels))
-        .collect::<Result<Box<[H]>>>()?;
-    // Two indices with the same values would share a series: the
-    // implementation of `L` is inconsistent.
-    let mut seen = HashMap::with_capacity(row.len());
-    for (i, h) in row.iter().enumerate() {
-        if let Some(j) = seen.insert(h.addr(), i) {
+        .collect::<Result<Box<[H]>>>()
+}
+
+/// Fails if two indices of `L` have the same label values (they would share a
+/// series: the implementation of `L` is inconsistent). `sets` passed
+/// `validate_labels`, so no label name repeats within one: sorted, equal sets
+/// are equal vectors.
+fn distinct<L: LabelSet>(sets: &[Vec<(&str, &str)>]) -> Result<()> {
+    let mut seen = HashMap::with_capacity(sets.len());
+    for (i, labels) in sets.iter().enumerate() {
+        let mut key = labels.clone();
+        key.sort_unstable();
+        if let Some(j) = seen.insert(key, i) {
             return Err(bad_label_set::<L>(format!(
                 "indices {j} and {i} have the same label values"
             )));
         }
     }
-    Ok(row)
+    Ok(())
 }
 
 /// Every series of label set `L` in one family, created up front: recording

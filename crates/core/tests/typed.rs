@@ -237,6 +237,7 @@ fn wrong_label_set_implementations_are_errors_or_overflow_never_panics() {
             ..
         })
     ));
+    assert_eq!(reg.series_count(), 0, "refused before creating anything");
     assert!(matches!(
         reg.typed_counter::<Empty>("e", &[]),
         Err(Error::InvalidConfig {
