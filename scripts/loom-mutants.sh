@@ -60,6 +60,7 @@ for m in "${mutants[@]}"; do
     case "$m" in
         gauge.*) pattern='loom_gauge' ;;
         bins.*) pattern='loom_(bins|histogram|summary)' ;;
+        stripes.*) pattern='loom_striped' ;;
         *) pattern='loom_(counter|histogram|summary)' ;;
     esac
     # Two passes: every candidate model for at most 10 s first (a broken protocol

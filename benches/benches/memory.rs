@@ -103,6 +103,9 @@ enum Keep {
     Fine,
     /// `Retention::NONE`: cumulative values only, no history.
     Off,
+    /// `Retention::DEFAULT`, striped (`Describe::striped`; counters and
+    /// histograms only): one copy of the cumulative state per stripe.
+    Striped,
     /// A peer: no history.
     None,
 }
@@ -133,7 +136,13 @@ impl Lib {
 
     fn keeps(self) -> &'static [Keep] {
         match self {
-            Lib::Lakemetrics => &[Keep::Default, Keep::OneSlot, Keep::Fine, Keep::Off],
+            Lib::Lakemetrics => &[
+                Keep::Default,
+                Keep::OneSlot,
+                Keep::Fine,
+                Keep::Off,
+                Keep::Striped,
+            ],
             _ => &[Keep::None],
         }
     }
@@ -157,14 +166,28 @@ impl Keep {
             Keep::OneSlot => "600s_x1",
             Keep::Fine => "1s_x600",
             Keep::Off => "none",
+            Keep::Striped => "10s_x60_striped",
             Keep::None => "-",
+        }
+    }
+
+    /// Whether a series of `kind` can be kept this way.
+    fn applies(self, kind: Kind) -> bool {
+        self != Keep::Striped || matches!(kind, Kind::Counter | Kind::Histogram)
+    }
+
+    /// The family `describe`, kept this way.
+    fn describe(self, describe: Describe) -> Describe {
+        match self {
+            Keep::Striped => describe.striped(),
+            _ => describe,
         }
     }
 
     fn retention(self) -> Retention {
         let secs = Duration::from_secs;
         match self {
-            Keep::Default | Keep::None => Retention::DEFAULT,
+            Keep::Default | Keep::Striped | Keep::None => Retention::DEFAULT,
             Keep::OneSlot => Retention::new(secs(600), secs(600)).unwrap(),
             Keep::Fine => Retention::new(secs(1), secs(600)).unwrap(),
             Keep::Off => Retention::NONE,
@@ -276,7 +299,8 @@ fn lakemetrics_child(kind: Kind, keep: Keep, n: usize, v: &dyn Fn(usize) -> f64)
         Kind::Histogram => Describe::histogram(NAME),
         Kind::Summary => Describe::summary(NAME),
     };
-    reg.register(describe.help("Requests.")).unwrap();
+    reg.register(keep.describe(describe.help("Requests.")))
+        .unwrap();
     let warm = reg.counter("warm_up", &[("handler", "w")]).unwrap();
     warm.inc();
 
@@ -357,6 +381,15 @@ fn lakemetrics_growth<H>(
 /// `memory_bytes()` of one lakemetrics series of `kind` under `keep`.
 fn lakemetrics_probe(kind: Kind, keep: Keep) -> u64 {
     let reg = Registry::builder().retention(keep.retention()).build();
+    let describe = match kind {
+        Kind::Counter => Describe::counter(NAME),
+        Kind::Gauge => Describe::gauge(NAME),
+        Kind::Histogram => Describe::histogram(NAME),
+        Kind::Summary => Describe::summary(NAME),
+    };
+    if keep.applies(kind) {
+        reg.register(keep.describe(describe)).unwrap();
+    }
     let labels = [("handler", "h0"), ("status", "s0")];
     (match kind {
         Kind::Counter => reg.counter(NAME, &labels).unwrap().memory_bytes(),
@@ -666,6 +699,9 @@ fn parent(sizes: &[usize]) {
                 continue;
             }
             for &keep in lib.keeps() {
+                if !keep.applies(kind) {
+                    continue;
+                }
                 rows.push((lib, kind, keep));
             }
         }
@@ -842,6 +878,7 @@ fn main() {
                 Keep::OneSlot,
                 Keep::Fine,
                 Keep::Off,
+                Keep::Striped,
                 Keep::None,
             ],
             Keep::name,

@@ -85,6 +85,40 @@ fn thread_cpu_time() -> Duration {
     START.get_or_init(Instant::now).elapsed()
 }
 
+/// Runs `op(i)` `iters` times on each of two threads at once (two fresh threads
+/// per call, so a striped series gives them consecutive stripe tickets and so
+/// distinct stripes), and returns the mean of the two threads' CPU
+/// times: criterion then reports the time per operation on each thread while the
+/// other records into the same series. `i` cycles through [`observations`]'
+/// indices, as in the single-threaded benches.
+///
+/// The threads start together (a barrier); each times only its own loop with its
+/// own CPU-time clock, so time either spends descheduled (the machine is shared)
+/// is left out, and so is the contention it did not cause meanwhile: on a loaded
+/// machine these figures are a lower bound on what sharing the series costs.
+/// Thread setup and the first, uncached lookups are outside the timing.
+pub fn on_two_threads(iters: u64, op: impl Fn(usize) + Sync) -> Duration {
+    let start = std::sync::Barrier::new(2);
+    let run = || {
+        // One untimed call first: a new thread's first labeled lookup fills its
+        // lookup cache (an allocation) and is not what these rows measure.
+        op(0);
+        start.wait();
+        let t0 = thread_cpu_time();
+        for i in 0..iters {
+            op(i as usize & OBSERVATION_MASK);
+        }
+        thread_cpu_time().saturating_sub(t0)
+    };
+    std::thread::scope(|s| {
+        let a = s.spawn(run);
+        let b = s.spawn(run);
+        let a = a.join().unwrap_or_default();
+        let b = b.join().unwrap_or(a);
+        (a + b) / 2
+    })
+}
+
 /// Number of distinct observation values, a power of two.
 pub const OBSERVATIONS: usize = 1024;
 /// Mask to index [`observations`] with a running counter.
@@ -186,5 +220,15 @@ mod tests {
         }
         assert_eq!(h.count(), OBSERVATIONS as u64);
         assert!(h.buckets.iter().all(|b| b.load(Ordering::Relaxed) > 0));
+    }
+
+    #[test]
+    fn two_threads_each_run_every_iteration() {
+        let n = AtomicU64::new(0);
+        on_two_threads(1000, |_| {
+            n.fetch_add(1, Ordering::Relaxed);
+        });
+        // 1000 timed calls and one warm-up call on each thread.
+        assert_eq!(n.load(Ordering::Relaxed), 2 * 1001);
     }
 }

@@ -54,6 +54,7 @@ use std::sync::Weak;
 use thread_local::ThreadLocal;
 
 use crate::family::AnySeries;
+use crate::rodata;
 use crate::Sym;
 
 /// Entries per thread (and registry).
@@ -67,9 +68,123 @@ struct Entry {
     /// Whether a `'static` call site put this entry: then its addresses alone
     /// identify it (see [`LookupCache::with_static`]).
     is_static: bool,
+    /// How a hit at these addresses is confirmed (for a borrowed call site).
+    confirm: Confirm,
     /// The family name, to confirm the name's contents.
     name: Sym,
     series: AnySeries,
+}
+
+/// Bytes of a call site's text (its name and label strings) an entry keeps.
+const TEXT_BYTES: usize = 64;
+/// Label pairs an entry's text holds at most.
+const TEXT_PAIRS: usize = 3;
+
+/// How a cache hit is confirmed.
+enum Confirm {
+    /// Every string of the call site lies in memory that never changes (see
+    /// [`rodata`](crate::rodata)): the same addresses and lengths mean the same
+    /// text. The name's were checked with the entry's addresses; these are the
+    /// label pairs' names and values.
+    Addresses([(usize, usize); 2 * TEXT_PAIRS]),
+    /// A copy of the text, compared byte for byte.
+    Text(Text),
+    /// The series' own (interned) strings, for a call site whose text does not
+    /// fit (or a `'static` one, which never needs confirming).
+    Series,
+}
+
+impl Confirm {
+    /// How to confirm hits of this call site later.
+    fn new(name: &str, labels: &[(&str, &str)]) -> Confirm {
+        if labels.len() <= TEXT_PAIRS
+            && rodata::immutable(name)
+            && labels
+                .iter()
+                .all(|(k, v)| rodata::immutable(k) && rodata::immutable(v))
+        {
+            let mut at = [(0, 0); 2 * TEXT_PAIRS];
+            for (j, (k, v)) in labels.iter().enumerate() {
+                at[2 * j] = (k.as_ptr() as usize, k.len());
+                at[2 * j + 1] = (v.as_ptr() as usize, v.len());
+            }
+            return Confirm::Addresses(at);
+        }
+        Text::new(name, labels).map_or(Confirm::Series, Confirm::Text)
+    }
+}
+
+/// Whether the label strings sit at `at` (see [`Confirm::Addresses`]). The caller
+/// has checked that `labels` has as many pairs as were stored. No branch per
+/// string: the compares of all pairs are combined.
+#[inline(always)]
+fn same_addresses(at: &[(usize, usize); 2 * TEXT_PAIRS], labels: &[(&str, &str)]) -> bool {
+    labels
+        .iter()
+        .zip(at.chunks_exact(2))
+        .fold(true, |same, ((k, v), at)| {
+            same & (k.as_ptr() as usize == at[0].0)
+                & (k.len() == at[0].1)
+                & (v.as_ptr() as usize == at[1].0)
+                & (v.len() == at[1].1)
+        })
+}
+
+/// A copy of a call site's name and label strings, in its order, back to back,
+/// with where each one is: a hit is confirmed against these bytes, beside the
+/// entry's addresses, instead of following the series to its interned strings
+/// (four dependent loads per string: series, label pairs, string, bytes).
+struct Text {
+    /// Offset and length in `bytes` of the name, then of each pair's name and
+    /// value.
+    spans: [(u8, u8); 1 + 2 * TEXT_PAIRS],
+    bytes: [u8; TEXT_BYTES],
+}
+
+impl Text {
+    /// The copy of `name{labels}`, if it fits.
+    fn new(name: &str, labels: &[(&str, &str)]) -> Option<Text> {
+        if labels.len() > TEXT_PAIRS {
+            return None;
+        }
+        let mut t = Text {
+            spans: [(0, 0); 1 + 2 * TEXT_PAIRS],
+            bytes: [0; TEXT_BYTES],
+        };
+        let mut at = 0;
+        let strings = std::iter::once(name).chain(labels.iter().flat_map(|(k, v)| [*k, *v]));
+        for (i, s) in strings.enumerate() {
+            let end = at + s.len();
+            t.bytes.get_mut(at..end)?.copy_from_slice(s.as_bytes());
+            *t.spans.get_mut(i)? = (u8::try_from(at).ok()?, u8::try_from(s.len()).ok()?);
+            at = end;
+        }
+        Some(t)
+    }
+
+    /// Whether string `i` of the copy is `s`.
+    #[inline(always)]
+    fn is(&self, i: usize, s: &str) -> bool {
+        let (at, n) = self.spans[i];
+        let (at, n) = (at as usize, n as usize);
+        s.len() == n
+            && self
+                .bytes
+                .get(at..at + n)
+                .is_some_and(|b| bytes_eq(b, s.as_bytes()))
+    }
+
+    /// Whether `name{labels}` is this text, pair for pair in the same order.
+    /// The caller has checked that `labels` has as many pairs as the copy.
+    #[inline(always)]
+    fn matches(&self, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.is(0, name)
+            && labels
+                .iter()
+                .take(TEXT_PAIRS)
+                .enumerate()
+                .all(|(j, (k, v))| self.is(1 + 2 * j, k) && self.is(2 + 2 * j, v))
+    }
 }
 
 /// One thread's entries in one registry.
@@ -85,7 +200,7 @@ struct Slots {
 #[derive(Default)]
 pub(crate) struct LookupCache {
     /// Boxed so that `ThreadLocal`'s buckets (sized by thread id, 2^k entries at a
-    /// time) hold pointers, not 4.6 KB arrays for threads that never come here.
+    /// time) hold pointers, not 10.5 KB arrays for threads that never come here.
     threads: ThreadLocal<Box<Slots>>,
 }
 
@@ -129,12 +244,18 @@ fn slot(name: &str, labels: &[(&str, &str)]) -> usize {
     (a.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SLOTS
 }
 
-/// Equality of short strings without a `memcmp` call: the length, then two
-/// overlapping words, or two overlapping half-words, or the first, middle and
-/// last bytes, which together cover every byte.
-#[inline]
+/// Equality of short strings without a `memcmp` call (see [`bytes_eq`]).
+#[inline(always)]
 pub(crate) fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    bytes_eq(a.as_bytes(), b.as_bytes())
+}
+
+/// Equality of short byte strings without a `memcmp` call: the length, then two
+/// overlapping words, or two overlapping half-words, or the first, middle and
+/// last bytes, which together cover every byte. Always inlined: a lookup calls
+/// it once per string, and a call costs more than the compare.
+#[inline(always)]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
@@ -209,8 +330,15 @@ impl LookupCache {
     ) -> Option<R> {
         self.probe(name, labels, |e| {
             let hit = e.same_site(name, labels)
-                && str_eq(&e.name, name)
-                && labels_match(e.series.labels(), labels);
+                && match &e.confirm {
+                    Confirm::Addresses(at) => same_addresses(at, labels),
+                    // The copy is in the call site's order: a slice reordered in
+                    // place misses here and is found again through the index.
+                    Confirm::Text(text) => text.matches(name, labels),
+                    Confirm::Series => {
+                        str_eq(&e.name, name) && labels_match(e.series.labels(), labels)
+                    }
+                };
             hit.then(|| f(&e.series))
         })
     }
@@ -284,6 +412,12 @@ impl LookupCache {
                 labels_addr: labels.as_ptr() as usize,
                 labels_len: labels.len(),
                 is_static,
+                // A `'static` entry is confirmed by its addresses alone.
+                confirm: if is_static {
+                    Confirm::Series
+                } else {
+                    Confirm::new(name_arg, labels)
+                },
                 name: name.clone(),
                 series: s.clone(),
             });
@@ -389,5 +523,42 @@ mod tests {
         ] {
             assert!(!str_eq(a, b), "{a} {b}");
         }
+    }
+
+    #[test]
+    fn text_copies_confirm_only_the_same_strings_in_the_same_order() {
+        let labels = [("handler", "csv"), ("status", "ok")];
+        let t = Text::new("requests", &labels).unwrap();
+        assert!(t.matches("requests", &labels));
+        // Each string differing in one byte, or in its length, or moved.
+        assert!(!t.matches("requestz", &labels));
+        assert!(!t.matches("request", &labels));
+        assert!(!t.matches("requests", &[("handler", "csv"), ("status", "oK")]));
+        assert!(!t.matches("requests", &[("handler", "cs"), ("status", "ok")]));
+        assert!(!t.matches("requests", &[("handlerc", "sv"), ("status", "ok")]));
+        assert!(!t.matches("requests", &[("status", "ok"), ("handler", "csv")]));
+        // Empty strings and no labels.
+        assert!(Text::new("m", &[]).unwrap().matches("m", &[]));
+        let e = Text::new("m", &[("a", "")]).unwrap();
+        assert!(e.matches("m", &[("a", "")]));
+        assert!(!e.matches("m", &[("", "a")]));
+    }
+
+    #[test]
+    fn text_copies_only_what_fits() {
+        let long = "x".repeat(TEXT_BYTES + 1);
+        assert!(Text::new(&long, &[]).is_none());
+        assert!(Text::new(&long[1..], &[]).is_some());
+        assert!(Text::new("m", &[("a", &long[3..])]).is_some());
+        assert!(Text::new("m", &[("a", &long[2..])]).is_none());
+        assert!(Text::new("m", &[("a", "1"), ("b", "2"), ("c", "3")]).is_some());
+        assert!(Text::new("m", &[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]).is_none());
+    }
+
+    #[test]
+    fn a_thread_s_slots_stay_small() {
+        // The figure the docs give (docs/architecture.md, `Registry::memory_bytes`).
+        let bytes = std::mem::size_of::<[Option<Entry>; SLOTS]>();
+        assert_eq!(bytes, 64 * 168, "{bytes}");
     }
 }

@@ -42,6 +42,7 @@ mod kind;
 pub mod labels;
 mod registry;
 mod retention;
+mod rodata;
 mod sketch;
 mod storage;
 mod sync;
@@ -62,7 +63,7 @@ pub use sketch::{SketchMapping, MAX_SKETCH_BUCKETS};
 pub use storage::{
     bucket_quantile, CounterCore, CounterPoint, GaugeCore, GaugePoint, HistogramCore,
     HistogramPoint, HistogramSnapshot, SeriesState, Span, StateData, SummaryCore, SummaryPoint,
-    TimeRange, HISTOGRAM_BINS, SUMMARY_BINS,
+    SummaryWindow, TimeRange, HISTOGRAM_BINS, SUMMARY_BINS,
 };
 pub use typed::{
     DynamicCounter, DynamicFamily, DynamicGauge, DynamicHistogram, DynamicSummary, DynamicValue,

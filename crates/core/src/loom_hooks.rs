@@ -15,6 +15,16 @@ pub fn counter(g: Geometry, now: u64) -> CounterCore {
     CounterCore::new(crate::family::Shared::detached(g), now)
 }
 
+/// A counter of `stripes` stripes created at `now`.
+pub fn counter_striped(g: Geometry, now: u64, stripes: usize) -> CounterCore {
+    CounterCore::new(crate::family::Shared::detached_striped(g, stripes), now)
+}
+
+/// Adds `n` at `now` to stripe `k` of a striped counter.
+pub fn inc_on(c: &CounterCore, k: usize, n: u64, now: u64, clock: &AtomicU64) {
+    c.inc_striped(n, now, k, fresh(clock));
+}
+
 /// Adds `n` at `now`.
 pub fn inc(c: &CounterCore, n: u64, now: u64, clock: &AtomicU64) {
     c.inc_by(n, now, fresh(clock));
@@ -55,7 +65,25 @@ pub fn gauge_view(g: &GaugeCore, now: u64) -> Vec<(u64, f64, f64, f64)> {
 /// A histogram with `bounds` and one bin per bucket, created at `now`.
 pub fn histogram(bounds: &[f64], g: Geometry, now: u64) -> HistogramCore {
     let b = Buckets::new(bounds.to_vec()).expect("valid bounds");
-    HistogramCore::with_bins(b, g, now, bounds.len() + 1)
+    HistogramCore::with_bins(
+        b,
+        g,
+        now,
+        bounds.len() + 1,
+        crate::storage::stripes::Stripes::NONE,
+    )
+}
+
+/// As [`histogram`], with `stripes` stripes.
+pub fn histogram_striped(bounds: &[f64], g: Geometry, now: u64, stripes: usize) -> HistogramCore {
+    let b = Buckets::new(bounds.to_vec()).expect("valid bounds");
+    let s = crate::storage::stripes::Stripes::new(stripes, 1);
+    HistogramCore::with_bins(b, g, now, bounds.len() + 1, s)
+}
+
+/// Observes `v` at `now` into stripe `k`.
+pub fn observe_on(h: &HistogramCore, k: usize, v: f64, now: u64, clock: &AtomicU64) {
+    h.observe_striped(v, now, k, fresh(clock));
 }
 
 /// Observes `v` at `now`.
@@ -116,4 +144,19 @@ pub fn observe_summary(s: &SummaryCore, v: f64, now: u64, clock: &AtomicU64) {
 /// `(head, [(epoch, count base, sketch total)], count)`.
 pub fn summary_view(s: &SummaryCore, now: u64) -> (u64, Vec<(u64, u64, u64)>, u64) {
     s.loom_view(now)
+}
+
+/// What a reader of the summary's windowed quantiles sees at `now`: per epoch
+/// from the oldest retained one, `(epoch start, observations in the window,
+/// the window's maximum (quantile 1))`.
+pub fn summary_windows(
+    s: &SummaryCore,
+    now: u64,
+    window: std::time::Duration,
+) -> Vec<(u64, u64, f64)> {
+    let mut out = Vec::new();
+    s.for_each_window_quantiles(now, crate::TimeRange::ALL, window, &[1.0], |w| {
+        out.push((w.start, w.count, w.quantiles[0]))
+    });
+    out
 }

@@ -432,7 +432,7 @@ impl Registry {
     /// Heap bytes the registry takes, as the allocator lays them out (each
     /// allocation rounded to glibc's malloc chunks): every series' state, history
     /// and label slice, the families' series lists, the index, the interned
-    /// strings and the families themselves. Per-thread lookup caches (4.6 KB per
+    /// strings and the families themselves. Per-thread lookup caches (10.5 KB per
     /// thread that looked something up) are not counted. `tests/memory_accounting.rs`
     /// checks it against a counting allocator; docs/benchmarks.md compares it
     /// with RSS.

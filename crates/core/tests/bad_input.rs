@@ -248,6 +248,22 @@ fn every_bad_input_is_a_typed_error_and_changes_nothing() {
             },
         ),
         (
+            "striped gauge",
+            |r| r.register(Describe::gauge("g2").striped()),
+            Error::InvalidConfig {
+                what: "striped",
+                reason: String::new(),
+            },
+        ),
+        (
+            "striped summary",
+            |r| r.register(Describe::summary("s2").striped()),
+            Error::InvalidConfig {
+                what: "striped",
+                reason: String::new(),
+            },
+        ),
+        (
             "bad unit",
             |r| r.register(Describe::counter("other").unit("per cent")),
             Error::InvalidConfig {

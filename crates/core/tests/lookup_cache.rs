@@ -30,6 +30,28 @@ fn a_reused_buffer_with_other_text_finds_its_own_series() {
 }
 
 #[test]
+fn one_slice_holding_different_literals_finds_each_series() {
+    // Literals are confirmed by their addresses: a slice at one address that
+    // holds another literal (or a heap copy of the same text) each time must
+    // still find the series of what it holds.
+    let reg = Registry::new();
+    let copy = String::from("csv");
+    let mut labels = [("handler", "csv")];
+    for v in ["csv", "tsv", "csv", "json", copy.as_str(), "csv", ""] {
+        labels[0].1 = v;
+        for _ in 0..2 {
+            reg.with_counter("rows", &labels, |c| c.inc()).unwrap();
+            reg.counter("rows", &labels).unwrap().inc();
+        }
+    }
+    let get = |v| reg.counter("rows", &[("handler", v)]).unwrap().get();
+    assert_eq!(
+        (get("csv"), get("tsv"), get("json"), get("")),
+        (16, 4, 4, 4)
+    );
+}
+
+#[test]
 fn the_same_slice_reordered_in_place_is_the_same_series() {
     let reg = Registry::new();
     let mut labels = [("a", "1"), ("b", "2")];

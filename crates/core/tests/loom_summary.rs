@@ -5,8 +5,11 @@
 
 mod loom_common;
 
+use std::time::Duration;
+
 use lakemetrics_core::loom_hooks::{
-    observe_summary, summary, summary_view, summary_with_bins, Geometry, SummaryCore,
+    observe_summary, summary, summary_view, summary_windows, summary_with_bins, Geometry,
+    SummaryCore,
 };
 use loom::sync::Arc;
 use loom::thread;
@@ -154,4 +157,58 @@ fn a_restart_racing_a_widening_never_wipes_what_the_count_keeps() {
         let s = Clocked::new(summary_with_bins(Geometry::new(W, 1), 0, 1), 0);
         restart_race(s, &[2.0, 500.0]);
     });
+}
+
+/// A reader of windowed quantiles in its own thread, racing two writers across
+/// an epoch boundary: every window is ranked from one copy of its epochs' bins
+/// (its count and its maximum agree: none without observations, and the
+/// maximum is one of the values observed), no window counts an observation
+/// twice, and once the writers are done the two-epoch window holds both.
+#[test]
+fn a_windowed_reader_racing_an_epoch_boundary() {
+    model(|| {
+        let s = setup(4);
+        let a = {
+            let s = s.clone();
+            thread::spawn(move || write(&s, 10.0, 9))
+        };
+        let b = {
+            let s = s.clone();
+            thread::spawn(move || write(&s, 100.0, 10))
+        };
+        let r = {
+            let s = s.clone();
+            thread::spawn(move || check_windows(&two_epoch_windows(&s.s)))
+        };
+        a.join().unwrap();
+        b.join().unwrap();
+        r.join().unwrap();
+        let windows = two_epoch_windows(&s.s);
+        check_windows(&windows);
+        assert_eq!(windows[1].1, 2, "{windows:?}");
+        assert!(near(windows[1].2, 100.0), "{windows:?}");
+    });
+}
+
+fn two_epoch_windows(s: &SummaryCore) -> Vec<(u64, u64, f64)> {
+    summary_windows(s, 10, Duration::from_nanos(2 * W))
+}
+
+/// Whether `v` is the coarse sketch's value for `x` (10% error).
+fn near(v: f64, x: f64) -> bool {
+    (v - x).abs() <= 0.1 * x
+}
+
+fn check_windows(windows: &[(u64, u64, f64)]) {
+    let starts: Vec<u64> = windows.iter().map(|w| w.0).collect();
+    assert_eq!(starts, [0, W], "{windows:?}");
+    for &(start, count, max) in windows {
+        // A window ending with epoch 0 can hold A's observation only.
+        assert!(count <= if start == 0 { 1 } else { 2 }, "{windows:?}");
+        assert_eq!(count == 0, max.is_nan(), "{windows:?}");
+        assert!(
+            count == 0 || near(max, 10.0) || near(max, 100.0),
+            "{windows:?}"
+        );
+    }
 }

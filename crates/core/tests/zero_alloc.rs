@@ -7,7 +7,9 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lakemetrics_core::{LabelSet, LabelValue, ManualClock, Registry, Retention};
+use lakemetrics_core::{
+    Describe, Filter, LabelSet, LabelValue, ManualClock, Registry, Retention, SeriesData, TimeRange,
+};
 
 struct Counting;
 
@@ -72,6 +74,38 @@ fn recording_through_handles_allocates_nothing() {
         }
     });
     assert_eq!(n, 0, "recording allocated {n} times");
+}
+
+/// Striped series, recorded into from threads that take their stripe on
+/// their first recording (inside the measured span), allocate nothing either.
+#[test]
+fn recording_into_striped_series_allocates_nothing() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = registry(&clock);
+    reg.register(Describe::counter("c").striped()).unwrap();
+    reg.register(Describe::histogram("h").striped()).unwrap();
+    let c = reg.counter("c", &[("handler", "csv")]).unwrap();
+    let h = reg.histogram("h", &[]).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..3u64 {
+            let (c, h, clock) = (&c, &h, &clock);
+            s.spawn(move || {
+                let n = allocations(|| {
+                    for i in 0..30_000u64 {
+                        if t == 0 {
+                            clock.advance(Duration::from_millis(7));
+                        }
+                        c.inc();
+                        c.inc_by(i);
+                        h.observe((i % 100) as f64 / 10.0);
+                    }
+                });
+                assert_eq!(n, 0, "thread {t}: recording allocated {n} times");
+            });
+        }
+    });
+    assert_eq!(c.get(), 3 * (30_000 + 30_000 * 29_999 / 2));
+    assert_eq!(h.snapshot().count(), 90_000);
 }
 
 #[test]
@@ -192,4 +226,39 @@ fn windowed_queries_allocate_nothing_once_warm() {
         }
     });
     assert_eq!(n, 0, "queries allocated {n} times");
+}
+
+#[test]
+fn windowed_summary_history_allocates_nothing_once_warm() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = registry(&clock);
+    let s = reg.summary("s", &[]).unwrap();
+    // 60 epochs of observations, more distinct values than bins in each.
+    for i in 0..600 {
+        clock.advance(Duration::from_millis(100));
+        s.observe(f64::from(i % 37) / 10.0 + 0.01);
+    }
+    let objectives = [0.5, 0.9, 0.99];
+    let w = Duration::from_secs(15);
+    let (mut n, mut windows) = (0, 0);
+    reg.visit(&Filter::all(), |fam| {
+        for series in fam.series() {
+            let SeriesData::Summary(core) = series.data() else {
+                continue;
+            };
+            let now = series.now();
+            // Warm: the per-thread scratch buffers grow once.
+            core.for_each_window_quantiles(now, TimeRange::ALL, w, &objectives, |_| {});
+            n += allocations(|| {
+                for _ in 0..10 {
+                    core.for_each_window_quantiles(now, TimeRange::ALL, w, &objectives, |x| {
+                        windows += 1;
+                        std::hint::black_box(x.quantiles);
+                    });
+                }
+            });
+        }
+    });
+    assert_eq!(windows, 10 * 60);
+    assert_eq!(n, 0, "windowed summary history allocated {n} times");
 }

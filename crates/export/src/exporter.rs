@@ -1,12 +1,12 @@
 //! The streaming exporter: one family at a time into any `io::Write`.
 
 use std::io::{self, Write};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use lakemetrics_core::{FamilyView, Filter, Registry, TimeRange};
 
 use crate::text::{self, Dialect, Scratch};
-use crate::{json, Format};
+use crate::{json, protobuf, Format};
 
 /// Writes families to `W` in one [`Format`], one family at a time, without
 /// allocating per series or sample.
@@ -15,7 +15,9 @@ use crate::{json, Format};
 /// wholly in `W` when [`Exporter::write_family`] returns: the text formats
 /// write straight into `W`, JSON through a staging buffer of about 32 KiB. So
 /// exporting a million series through a socket or file needs no more memory
-/// than that and the largest label set.
+/// than that and the largest label set. Protobuf is the exception: a
+/// `MetricFamily` carries its length in front, so each family is encoded
+/// whole into a reused buffer first (memory: the largest family's encoding).
 /// [`Exporter::write_registry_with`] calls back after each family, for a caller
 /// that writes into a reused `Vec<u8>` and hands each family's bytes on (an HTTP
 /// body channel, a compressor) before clearing it.
@@ -57,9 +59,12 @@ pub struct Exporter<W: Write> {
     format: Format,
     scratch: Scratch,
     json: json::Scratch,
+    protobuf: protobuf::Scratch,
     families: usize,
     /// JSON: whether the opening (with the time and range) has been written.
     opened: bool,
+    /// JSON: the window of summaries' windowed quantile columns, if asked.
+    quantile_window: Option<Duration>,
 }
 
 impl<W: Write> Exporter<W> {
@@ -70,9 +75,41 @@ impl<W: Write> Exporter<W> {
             format,
             scratch: Scratch::default(),
             json: json::Scratch::default(),
+            protobuf: protobuf::Scratch::default(),
             families: 0,
             opened: false,
+            quantile_window: None,
         }
+    }
+
+    /// JSON only (the text formats ignore it): with `Some(window)`, every
+    /// summary family also gives `quantile_window_ms`, and every summary
+    /// series' history two more columns, one value per epoch like the others:
+    /// `window_quantiles`, the objectives' quantiles over the window that ends
+    /// with the epoch (the epoch and the ones before it that `(end of the
+    /// epoch - window, end of the epoch]` touches, as far back as history is
+    /// retained; see
+    /// [`SummaryCore::for_each_window_quantiles`](lakemetrics_core::SummaryCore::for_each_window_quantiles)),
+    /// and `window_count`, the observations in that window. `None` (the
+    /// default) writes neither.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lakemetrics_core::{Filter, Registry};
+    /// use lakemetrics_export::{Exporter, Format};
+    ///
+    /// let reg = Registry::new();
+    /// reg.summary("latency_seconds", &[]).unwrap().observe(0.25);
+    /// let mut exporter = Exporter::new(Format::Json, Vec::new())
+    ///     .quantile_window(Some(Duration::from_secs(30)));
+    /// exporter.write_registry(&reg, &Filter::all()).unwrap();
+    /// let json = String::from_utf8(exporter.finish().unwrap()).unwrap();
+    /// assert!(json.contains("\"quantile_window_ms\":30000"));
+    /// assert!(json.contains("\"window_count\":[1]"));
+    /// ```
+    pub fn quantile_window(mut self, window: Option<Duration>) -> Exporter<W> {
+        self.quantile_window = window;
+        self
     }
 
     /// The format being written.
@@ -153,8 +190,15 @@ impl<W: Write> Exporter<W> {
                     let range = fam.series().next().map(|s| s.range()).unwrap_or_default();
                     self.open_json(fam.now(), range)?;
                 }
-                json::write_family(&mut self.out, fam, self.families == 0, &mut self.json)?;
+                json::write_family(
+                    &mut self.out,
+                    fam,
+                    self.families == 0,
+                    self.quantile_window,
+                    &mut self.json,
+                )?;
             }
+            Format::Protobuf => protobuf::write_family(&mut self.out, fam, &mut self.protobuf)?,
         }
         self.families += 1;
         Ok(())
@@ -164,7 +208,7 @@ impl<W: Write> Exporter<W> {
     /// opened first if no family was written), flushes the writer and returns it.
     pub fn finish(mut self) -> io::Result<W> {
         match self.format {
-            Format::Prometheus => {}
+            Format::Prometheus | Format::Protobuf => {}
             Format::OpenMetrics => text::write_eof(&mut self.out)?,
             Format::Json => {
                 if !self.opened {

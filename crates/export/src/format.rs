@@ -28,6 +28,8 @@ pub enum Format {
     OpenMetrics,
     /// The JSON schema of `docs/formats.md`.
     Json,
+    /// The Prometheus protobuf exposition: delimited `MetricFamily` messages.
+    Protobuf,
 }
 
 impl Format {
@@ -37,15 +39,17 @@ impl Format {
             Format::Prometheus => PROMETHEUS_CONTENT_TYPE,
             Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
             Format::Json => JSON_CONTENT_TYPE,
+            Format::Protobuf => crate::PROTOBUF_CONTENT_TYPE,
         }
     }
 
-    /// A short lowercase name: `prometheus`, `openmetrics` or `json`.
+    /// A short lowercase name: `prometheus`, `openmetrics`, `json` or `protobuf`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Format::Prometheus => "prometheus",
             Format::OpenMetrics => "openmetrics",
             Format::Json => "json",
+            Format::Protobuf => "protobuf",
         }
     }
 
@@ -55,6 +59,7 @@ impl Format {
             "prometheus" => Some(Format::Prometheus),
             "openmetrics" => Some(Format::OpenMetrics),
             "json" => Some(Format::Json),
+            "protobuf" => Some(Format::Protobuf),
             _ => None,
         }
     }

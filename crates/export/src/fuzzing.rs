@@ -773,6 +773,210 @@ fn text_roundtrip(data: &[u8], om: bool) {
     assert!(samples.next().is_none(), "{}", ctx("extra summary samples"));
 }
 
+/// Writes the case's registry as the Prometheus protobuf exposition, decodes it
+/// with prost (the [`crate::proto`] schema, which shares no code with the
+/// writer) and checks every field against the registry; then encodes native
+/// buckets derived from the case's observations and checks that their spans
+/// and deltas decode back to the same buckets. Panics on any difference.
+pub fn protobuf_roundtrip(data: &[u8]) {
+    use crate::proto::{self, MetricType};
+    let case = Case::from_bytes(data);
+    let reg = case.registry();
+    let want = Expected::of(&case, &reg);
+    let mut out = Vec::new();
+    crate::write_format(crate::Format::Protobuf, &reg, &Filter::all(), &mut out).unwrap();
+    let fams = proto::decode_all(&out).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    let ctx = |what: &str| format!("{what}\n--- case: {case:?}\n--- decoded: {fams:?}");
+    assert_eq!(fams.len(), 4, "{}", ctx("family count"));
+    let help = if case.help.is_empty() {
+        crate::DEFAULT_HELP.to_string()
+    } else {
+        case.help.clone()
+    };
+    let labels = |reserved: &str| -> Vec<proto::LabelPair> {
+        case.labels
+            .iter()
+            .filter(|(k, _)| *k != reserved)
+            .map(|(k, v)| proto::LabelPair {
+                name: Some(k.to_string()),
+                value: Some(v.clone()),
+            })
+            .collect()
+    };
+    let created = Some(proto::Timestamp {
+        seconds: (case.now / 1_000_000_000) as i64,
+        nanos: (case.now % 1_000_000_000) as i32,
+    });
+    let kinds = [
+        ("fz_read_bytes_total", MetricType::Counter, ""),
+        ("fz_size_bytes", MetricType::Gauge, ""),
+        ("fz_wait", MetricType::Histogram, "le"),
+        ("fz_zz_latency", MetricType::Summary, "quantile"),
+    ];
+    for (fam, (name, ty, reserved)) in fams.iter().zip(kinds) {
+        assert_eq!(fam.name.as_deref(), Some(name), "{}", ctx("name"));
+        assert_eq!(fam.help.as_deref(), Some(help.as_str()), "{}", ctx("help"));
+        assert_eq!(fam.r#type, Some(ty as i32), "{}", ctx("type"));
+        assert_eq!(fam.unit, None);
+        assert_eq!(fam.metric.len(), 1, "{}", ctx("series count"));
+        let m = &fam.metric[0];
+        assert_eq!(m.label, labels(reserved), "{}", ctx("labels"));
+        assert_eq!(m.timestamp_ms, None);
+        let present = [
+            m.counter.is_some(),
+            m.gauge.is_some(),
+            m.histogram.is_some(),
+            m.summary.is_some(),
+            m.untyped.is_some(),
+        ];
+        assert_eq!(
+            present.iter().filter(|p| **p).count(),
+            1,
+            "{}",
+            ctx("one value")
+        );
+    }
+    let c = fams[0].metric[0].counter.as_ref().unwrap();
+    assert_eq!(c.value, Some(want.counter as f64), "{}", ctx("counter"));
+    assert_eq!(c.created_timestamp, created, "{}", ctx("counter created"));
+    let g = fams[1].metric[0].gauge.as_ref().unwrap();
+    assert!(same(g.value.unwrap(), want.gauge), "{}", ctx("gauge"));
+    let h = fams[2].metric[0].histogram.as_ref().unwrap();
+    assert_eq!(
+        h.sample_count,
+        Some(want.count),
+        "{}",
+        ctx("histogram count")
+    );
+    assert!(
+        same(h.sample_sum.unwrap(), want.hist_sum),
+        "{}",
+        ctx("histogram sum")
+    );
+    // One bucket per finite bound: +Inf is implied by the count.
+    assert_eq!(h.bucket.len(), case.bounds.len(), "{}", ctx("bucket count"));
+    for ((b, &le), &cum) in h.bucket.iter().zip(&case.bounds).zip(&want.buckets) {
+        assert!(same(b.upper_bound.unwrap(), le), "{}", ctx("upper bound"));
+        assert_eq!(b.cumulative_count, Some(cum), "{}", ctx("bucket"));
+    }
+    assert_eq!(want.buckets.last().copied(), Some(want.count));
+    assert_eq!(h.created_timestamp, created);
+    assert!(h.schema.is_none() && h.positive_span.is_empty() && h.zero_threshold.is_none());
+    let s = fams[3].metric[0].summary.as_ref().unwrap();
+    assert_eq!(
+        s.sample_count,
+        Some(want.sum_count),
+        "{}",
+        ctx("summary count")
+    );
+    assert!(
+        same(s.sample_sum.unwrap(), want.sum_sum),
+        "{}",
+        ctx("summary sum")
+    );
+    assert_eq!(
+        s.quantile.len(),
+        want.quantiles.len(),
+        "{}",
+        ctx("quantiles")
+    );
+    for (q, &(wq, wv)) in s.quantile.iter().zip(&want.quantiles) {
+        assert!(same(q.quantile.unwrap(), wq), "{}", ctx("quantile"));
+        assert!(same(q.value.unwrap(), wv), "{}", ctx("quantile value"));
+    }
+    assert_eq!(s.created_timestamp, created);
+
+    native_roundtrip(&case);
+}
+
+/// Native buckets from the case's observations (schema 0: bucket `i` holds
+/// `(2^(i-1), 2^i]`), encoded and decoded back.
+fn native_roundtrip(case: &Case) {
+    use prost::Message;
+    let threshold = if case.counter % 2 == 0 { 0.0 } else { 1e-128 };
+    let (mut pos, mut neg) = (BTreeMap::<i32, u64>::new(), BTreeMap::<i32, u64>::new());
+    let mut zero = 0;
+    // Spread indices with the gauge's bits, to reach gaps and far spans.
+    let spread = (case.gauge.to_bits() % 7) as i32;
+    for &v in &case.observations {
+        if v.is_nan() || v.is_infinite() {
+            continue;
+        }
+        if v.abs() <= threshold {
+            zero += 1;
+            continue;
+        }
+        let i = (v.abs().log2().ceil() as i32) * (1 + spread);
+        *if v > 0.0 { &mut pos } else { &mut neg }
+            .entry(i)
+            .or_default() += 1;
+    }
+    let positive: Vec<(i32, u64)> = pos.into_iter().collect();
+    let negative: Vec<(i32, u64)> = neg.into_iter().collect();
+    let n = crate::NativeBuckets {
+        schema: 0,
+        zero_threshold: threshold,
+        zero_count: zero,
+        count: case.observations.len() as u64,
+        sum: case.observations.iter().sum(),
+        positive: &positive,
+        negative: &negative,
+    };
+    let mut buf = Vec::new();
+    let classic: Option<(&[f64], &[u64])> = case.with_unit.then_some((
+        case.bounds.as_slice(),
+        &[1u64; 8][..case.bounds.len().min(8)],
+    ));
+    crate::NativeEncoder::default()
+        .encode_histogram(&mut buf, &n, classic, case.now)
+        .unwrap_or_else(|e| panic!("{e}: {n:?}"));
+    let h = crate::proto::Histogram::decode(buf.as_slice()).unwrap();
+    let ctx = || format!("{n:?}\n--- decoded: {h:?}");
+    assert_eq!(h.schema, Some(0));
+    assert_eq!(h.zero_count, Some(zero), "{}", ctx());
+    assert!(same(h.zero_threshold.unwrap(), threshold));
+    assert_eq!(h.sample_count, Some(n.count));
+    assert!(same(h.sample_sum.unwrap(), n.sum));
+    assert_eq!(h.bucket.len(), classic.map_or(0, |c| c.1.len()));
+    let expand = |spans: &[crate::proto::BucketSpan], deltas: &[i64]| {
+        let mut out = Vec::new();
+        let (mut index, mut count, mut d) = (0i64, 0i64, deltas.iter());
+        for s in spans {
+            index += i64::from(s.offset.unwrap());
+            for _ in 0..s.length.unwrap() {
+                count += d.next().expect("a delta per bucket");
+                if count != 0 {
+                    out.push((index as i32, count as u64));
+                }
+                index += 1;
+            }
+        }
+        assert!(d.next().is_none(), "a delta per bucket");
+        out
+    };
+    assert_eq!(
+        expand(&h.positive_span, &h.positive_delta),
+        positive,
+        "{}",
+        ctx()
+    );
+    assert_eq!(
+        expand(&h.negative_span, &h.negative_delta),
+        negative,
+        "{}",
+        ctx()
+    );
+    // Spans are never empty but for the marker an empty histogram gets, and
+    // gaps inside them are at most MAX_SPAN_GAP.
+    for spans in [&h.positive_span, &h.negative_span] {
+        for (k, s) in spans.iter().enumerate() {
+            if k > 0 {
+                assert!(s.offset.unwrap() > crate::MAX_SPAN_GAP as i32, "{}", ctx());
+            }
+        }
+    }
+}
+
 /// `_created` is written as exact decimal seconds: compare the digits, not a float.
 fn check_created(text: &str, nanos: u64) {
     let (secs, frac) = text.split_once('.').expect("created has a fraction");

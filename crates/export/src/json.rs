@@ -28,6 +28,7 @@
 
 use std::io::{self, Write};
 use std::ops::Range;
+use std::time::Duration;
 
 use lakemetrics_core::{FamilyView, Geometry, MetricKind, SeriesData, SeriesView, TimeRange};
 
@@ -103,10 +104,16 @@ pub(crate) fn write_footer<W: Write + ?Sized>(out: &mut W) -> io::Result<()> {
 }
 
 /// Writes one family object, preceded by a comma unless it is the first.
+///
+/// With `quantile_window`, a summary family says it (`quantile_window_ms`) and
+/// each of its series' history has two more columns: per epoch, the
+/// objectives' quantiles over the window ending with the epoch
+/// (`window_quantiles`) and the observations in it (`window_count`).
 pub(crate) fn write_family<W: Write + ?Sized>(
     out: &mut W,
     fam: &FamilyView<'_>,
     first: bool,
+    quantile_window: Option<Duration>,
     scratch: &mut Scratch,
 ) -> io::Result<()> {
     let Scratch { stage, cols } = scratch;
@@ -143,6 +150,10 @@ pub(crate) fn write_family<W: Write + ?Sized>(
             stage.extend_from_slice(b",\"window_ms\":");
             let w = fam.retention().window().as_nanos().min(u64::MAX as u128) as u64;
             put_millis(stage, w);
+            if let Some(qw) = quantile_window {
+                stage.extend_from_slice(b",\"quantile_window_ms\":");
+                put_millis(stage, qw.as_nanos().min(u64::MAX as u128) as u64);
+            }
         }
         _ => {}
     }
@@ -185,7 +196,15 @@ pub(crate) fn write_family<W: Write + ?Sized>(
             SeriesData::Histogram(_) | SeriesData::Summary(_)
         );
         if history_first {
-            write_history(stage, cols, fam, &series, epochs.clone(), &mut start_ms);
+            write_history(
+                stage,
+                cols,
+                fam,
+                &series,
+                epochs.clone(),
+                quantile_window,
+                &mut start_ms,
+            );
         }
         match series.data() {
             SeriesData::Counter(c) => {
@@ -227,7 +246,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
             }
         }
         if !history_first {
-            write_history(stage, cols, fam, &series, epochs, &mut start_ms);
+            write_history(stage, cols, fam, &series, epochs, None, &mut start_ms);
         }
         stage.push(b'}');
         if stage.len() >= FLUSH_BYTES {
@@ -243,13 +262,15 @@ pub(crate) fn write_family<W: Write + ?Sized>(
 
 /// Writes `,"history":{"start_ms":..,<columns>}` for one series: one value per
 /// epoch of [`SeriesView::history_epochs`], from one walk over its ring (for a
-/// counter, the walk already made into `cols.increases`).
+/// counter, the walk already made into `cols.increases`); for a summary with
+/// `quantile_window`, a second walk gives the windowed columns.
 fn write_history(
     stage: &mut Vec<u8>,
     cols: &mut Columns,
     fam: &FamilyView<'_>,
     series: &SeriesView<'_>,
     epochs: Range<u64>,
+    quantile_window: Option<Duration>,
     start_ms: &mut Millis,
 ) {
     let g = fam.geometry();
@@ -359,6 +380,32 @@ fn write_history(
             close_column(stage);
             append_column(stage, b",\"count\":[", count);
             append_column(stage, b",\"sum\":[", sum);
+            if let Some(window) = quantile_window {
+                // Every epoch of the columns gets a window (the core reports
+                // each one, with NaN when its window is empty); `Dense` keeps
+                // the columns aligned all the same.
+                let mut d = Dense::new(&g, &epochs);
+                count.clear();
+                stage.extend_from_slice(b",\"window_quantiles\":[");
+                s.for_each_window_quantiles(now, range, window, objectives, |w| {
+                    if let Some(gap) = d.point(w.start) {
+                        for _ in 0..gap {
+                            put_nan_quantiles(stage, objectives.len());
+                        }
+                        put_repeated(count, b"0,", gap);
+                        put_f64_array(stage, w.quantiles.iter().copied());
+                        stage.push(b',');
+                        put_u64_comma(count, w.count);
+                    }
+                });
+                let rest = d.rest();
+                for _ in 0..rest {
+                    put_nan_quantiles(stage, objectives.len());
+                }
+                put_repeated(count, b"0,", rest);
+                close_column(stage);
+                append_column(stage, b",\"window_count\":[", count);
+            }
         }
     }
     stage.push(b'}');

@@ -12,6 +12,10 @@
 //! - [`write_openmetrics`]: OpenMetrics 1.0.0 text, ending with `# EOF`.
 //! - [`write_json`]: the JSON schema documented in `docs/formats.md`, with
 //!   cumulative values and the per-epoch history the filter's time range selects.
+//! - [`write_protobuf`]: the Prometheus protobuf exposition (delimited
+//!   `io.prometheus.client.MetricFamily` messages), with the native histogram
+//!   encoding ([`NativeBuckets`], [`native_layout`]); the feature `protobuf`
+//!   adds the schema as prost messages ([`proto`]) to decode it.
 //! - [`Exporter`]: the same, one family at a time, for very large registries.
 //!
 //! `docs/formats.md` says exactly how each format is written (suffixes, escaping,
@@ -57,10 +61,17 @@ mod format;
 pub mod fuzzing;
 mod json;
 mod number;
+#[cfg(feature = "protobuf")]
+pub mod proto;
+mod protobuf;
 mod text;
 
 pub use exporter::Exporter;
 pub use format::{Format, JSON_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE};
+pub use protobuf::{
+    native_layout, NativeBuckets, NativeEncoder, NativeError, Span, MAX_SPAN_GAP,
+    PROTOBUF_CONTENT_TYPE,
+};
 pub use text::DEFAULT_HELP;
 
 /// `v` as both text formats write it in `le` and `quantile` label values (Go's
@@ -108,6 +119,18 @@ pub fn write_openmetrics<W: Write + ?Sized>(
     out: &mut W,
 ) -> io::Result<()> {
     write_format(Format::OpenMetrics, reg, filter, out)
+}
+
+/// Writes the families and series `filter` selects as the Prometheus protobuf
+/// exposition (content type [`PROTOBUF_CONTENT_TYPE`]): one varint-length-delimited
+/// `io.prometheus.client.MetricFamily` per family, named and labelled as in
+/// Prometheus text 0.0.4. `docs/formats.md` lists the fields written.
+pub fn write_protobuf<W: Write + ?Sized>(
+    reg: &Registry,
+    filter: &Filter,
+    out: &mut W,
+) -> io::Result<()> {
+    write_format(Format::Protobuf, reg, filter, out)
 }
 
 /// Writes the families and series `filter` selects as JSON (content type

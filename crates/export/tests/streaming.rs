@@ -12,8 +12,13 @@ use std::time::Duration;
 use lakemetrics_core::{Describe, Filter, ManualClock, Registry, Retention};
 use lakemetrics_export::{write_format, Exporter, Format};
 
-fn all_formats() -> [Format; 3] {
-    [Format::Prometheus, Format::OpenMetrics, Format::Json]
+fn all_formats() -> [Format; 4] {
+    [
+        Format::Prometheus,
+        Format::OpenMetrics,
+        Format::Json,
+        Format::Protobuf,
+    ]
 }
 
 #[test]
@@ -41,7 +46,13 @@ fn family_at_a_time_gives_the_same_bytes() {
         assert_eq!(families, visited, "{format}");
         let joined: Vec<u8> = chunks.concat().into_iter().chain(tail).collect();
         assert_eq!(joined, whole, "{format}");
-        if format != Format::Json {
+        if format == Format::Protobuf {
+            // Each chunk is one whole length-delimited MetricFamily.
+            for c in &chunks {
+                let fams = lakemetrics_export::proto::decode_all(c).unwrap();
+                assert_eq!(fams.len(), 1, "{format}: each chunk is a whole family");
+            }
+        } else if format != Format::Json {
             for c in &chunks {
                 assert!(
                     c.starts_with(b"# "),

@@ -8,6 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use lakemetrics_core::{Describe, Filter, ManualClock, Registry};
 use lakemetrics_export::{write_format, Exporter, Format};
@@ -158,15 +159,58 @@ fn allocations_do_not_grow_with_series() {
 #[test]
 fn a_reused_exporter_allocates_only_the_visit() {
     let reg = registry(10_000);
-    let mut exporter = Exporter::new(Format::Prometheus, Vec::new());
+    // Protobuf encodes each family whole into a buffer that grows with the
+    // family (its length goes in front), so a fresh exporter's allocations
+    // grow with series; a reused one's do not, as for the text formats.
+    for format in [Format::Prometheus, Format::Protobuf] {
+        let mut exporter = Exporter::new(format, Vec::new());
+        exporter.write_registry(&reg, &Filter::all()).unwrap();
+        exporter.get_mut().clear();
+        let (result, n) = counted(|| exporter.write_registry(&reg, &Filter::all()));
+        result.unwrap();
+        let visit = visit_allocations(&reg);
+        println!(
+            "{format}: reused exporter: {n} allocations per export of {} series; the visit alone: {visit}",
+            reg.series_count()
+        );
+        assert_eq!(n, visit, "{format}: allocations beyond the core visit's");
+    }
+}
+
+/// Summaries' windowed quantile columns (`Exporter::quantile_window`) are
+/// merged in the core's per-thread scratch buffers: a reused JSON exporter
+/// still allocates only what the visit does.
+#[test]
+fn windowed_summary_columns_allocate_only_the_visit() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = Registry::builder()
+        .clock(clock.clone())
+        .retention(
+            lakemetrics_core::Retention::new(Duration::from_secs(1), Duration::from_secs(60))
+                .unwrap(),
+        )
+        .build();
+    let summaries: Vec<_> = (0..200)
+        .map(|i| {
+            reg.summary("rpc_seconds", &[("service", &format!("s{i}"))])
+                .unwrap()
+        })
+        .collect();
+    for t in 0..120 {
+        clock.advance(Duration::from_millis(500));
+        for (i, s) in summaries.iter().enumerate() {
+            s.observe(((t * 7 + i) % 40) as f64 / 100.0 + 0.001);
+        }
+    }
+    let mut exporter =
+        Exporter::new(Format::Json, Vec::new()).quantile_window(Some(Duration::from_secs(10)));
     exporter.write_registry(&reg, &Filter::all()).unwrap();
     exporter.get_mut().clear();
     let (result, n) = counted(|| exporter.write_registry(&reg, &Filter::all()));
     result.unwrap();
+    let text = String::from_utf8_lossy(exporter.get_ref());
+    assert_eq!(text.matches("\"window_quantiles\":[[").count(), 200);
     let visit = visit_allocations(&reg);
-    println!(
-        "reused exporter: {n} allocations per export of {} series; the visit alone: {visit}",
-        reg.series_count()
-    );
+    println!("JSON with a quantile window: {n} allocations; the visit alone: {visit}");
     assert_eq!(n, visit, "allocations beyond the core visit's");
 }

@@ -58,7 +58,7 @@ pub(crate) async fn series(
     headers: HeaderMap,
 ) -> Result<Response, Rejection> {
     let pairs = query::parse(uri.query())?;
-    let filter = query::query(&pairs, true)?;
+    let (filter, quantile_window) = query::query(&pairs, true)?;
     let deadline = Instant::now() + app.config.scrape_timeout;
     let permit = app.permit(deadline).await?;
     // The limits are checked against a count taken just before the response is
@@ -95,6 +95,7 @@ pub(crate) async fn series(
         registry: app.registry.clone(),
         filter,
         format: Format::Json,
+        quantile_window,
         gzip,
         chunk_bytes: app.config.chunk_bytes,
         deadline,
@@ -111,7 +112,7 @@ pub(crate) async fn series(
 
 pub(crate) async fn families(State(app): AppState, uri: Uri) -> Result<Response, Rejection> {
     let pairs = query::parse(uri.query())?;
-    let filter = query::query(&pairs, false)?;
+    let (filter, _) = query::query(&pairs, false)?;
     let deadline = Instant::now() + app.config.scrape_timeout;
     let _permit = app.permit(deadline).await?;
     let reg = app.registry.clone();

@@ -1,5 +1,6 @@
-//! Content negotiation for `/metrics`: which text format (by `Accept`) and
-//! whether to gzip (by `Accept-Encoding`).
+//! Content negotiation for `/metrics`: which format (by `Accept`: Prometheus
+//! text 0.0.4, OpenMetrics 1.0.0 or the protobuf exposition) and whether to
+//! gzip (by `Accept-Encoding`).
 //!
 //! Both headers are parsed leniently, as scrapers send them: a malformed element
 //! is skipped, never an error, and when nothing acceptable is offered the
@@ -64,10 +65,11 @@ fn param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
 /// How specifically a media range matched a format: the most specific match
 /// decides the format's quality (RFC 9110, 12.5.1).
 fn specificity(format: Format, e: &Element<'_>) -> Option<u8> {
-    let (ty, sub, version) = match format {
-        Format::OpenMetrics => ("application", "openmetrics-text", "1.0.0"),
-        Format::Prometheus => ("text", "plain", "0.0.4"),
-        Format::Json => ("application", "json", ""),
+    let (ty, sub) = match format {
+        Format::OpenMetrics => ("application", "openmetrics-text"),
+        Format::Prometheus => ("text", "plain"),
+        Format::Json => ("application", "json"),
+        Format::Protobuf => ("application", "vnd.google.protobuf"),
     };
     let (t, s) = e.value.split_once('/')?;
     let (t, s) = (t.trim(), s.trim());
@@ -83,19 +85,46 @@ fn specificity(format: Format, e: &Element<'_>) -> Option<u8> {
     if !s.eq_ignore_ascii_case(sub) {
         return None;
     }
-    match param(e.params, "version") {
-        None => Some(2),
-        Some(v) if v == version => Some(3),
-        // Another version of the format (OpenMetrics 0.0.1, Prometheus text
-        // 1.0.0): a range we do not serve.
-        Some(_) => None,
+    match format {
+        Format::Protobuf => {
+            // Protobuf of another message, or another encoding (`text`,
+            // `compact-text`): a range we do not serve.
+            let proto = param(e.params, "proto");
+            let encoding = param(e.params, "encoding");
+            if proto.is_some_and(|p| p != "io.prometheus.client.MetricFamily")
+                || encoding.is_some_and(|v| !v.eq_ignore_ascii_case("delimited"))
+            {
+                return None;
+            }
+            Some(if proto.is_some() && encoding.is_some() {
+                3
+            } else {
+                2
+            })
+        }
+        _ => {
+            let version = match format {
+                Format::OpenMetrics => "1.0.0",
+                Format::Prometheus => "0.0.4",
+                _ => "",
+            };
+            match param(e.params, "version") {
+                None => Some(2),
+                Some(v) if v == version => Some(3),
+                // Another version of the format (OpenMetrics 0.0.1, Prometheus
+                // text 1.0.0): a range we do not serve.
+                Some(_) => None,
+            }
+        }
     }
 }
 
-/// The text format `Accept` asks for: the one with the higher quality; on a tie
-/// the more specifically named one; then Prometheus text 0.0.4, which is also
-/// the answer when neither is acceptable.
-pub(crate) fn text_format(headers: &HeaderMap) -> Format {
+/// The format `Accept` asks for: the one with the highest quality; on a tie
+/// the more specifically named one; on a tie again the first of Prometheus
+/// text 0.0.4, OpenMetrics, protobuf (text before binary, so that `*/*` and
+/// `application/*` get text). Prometheus text 0.0.4 is also the answer when
+/// none is acceptable.
+pub(crate) fn format(headers: &HeaderMap) -> Format {
     let elements = elements(headers, &ACCEPT);
     let score = |format| {
         elements
@@ -104,13 +133,15 @@ pub(crate) fn text_format(headers: &HeaderMap) -> Format {
             .max_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
             .map_or((0.0, 0), |(s, q)| (q, s))
     };
-    let (om_q, om_s) = score(Format::OpenMetrics);
-    let (prom_q, prom_s) = score(Format::Prometheus);
-    if om_q > 0.0 && (om_q > prom_q || (om_q == prom_q && om_s > prom_s)) {
-        Format::OpenMetrics
-    } else {
-        Format::Prometheus
+    let mut best = (Format::Prometheus, score(Format::Prometheus));
+    for format in [Format::OpenMetrics, Format::Protobuf] {
+        let (q, s) = score(format);
+        let (best_q, best_s) = best.1;
+        if q > 0.0 && (q > best_q || (q == best_q && s > best_s)) {
+            best = (format, (q, s));
+        }
     }
+    best.0
 }
 
 /// Whether `Accept-Encoding` takes gzip: `gzip` (or `x-gzip`) with a quality
@@ -146,6 +177,7 @@ mod tests {
     fn accept() {
         let om = Format::OpenMetrics;
         let prom = Format::Prometheus;
+        let pb = Format::Protobuf;
         let cases = [
             // Prometheus 2.x and 3.x, as they send it.
             ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", om),
@@ -167,11 +199,31 @@ mod tests {
             ("application/*;q=0.9, text/plain;q=0.5", om),
             ("application/openmetrics-text;q=bogus, text/plain;q=0.5", prom),
             (",,;;,", prom),
+            // Prometheus 2.42+ with native histograms enabled (the 2.x and 3.x
+            // spellings), and a Go client asking for protobuf alone.
+            ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.1", pb),
+            ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.8,application/openmetrics-text;version=1.0.0;q=0.7,application/openmetrics-text;version=0.0.1;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4", pb),
+            ("application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited", pb),
+            ("application/vnd.google.protobuf", pb),
+            ("APPLICATION/VND.GOOGLE.PROTOBUF;PROTO=io.prometheus.client.MetricFamily;ENCODING=DELIMITED", pb),
+            // q-values decide, whichever comes first.
+            ("text/plain;version=0.0.4;q=0.3,application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7", pb),
+            ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.2,text/plain;version=0.0.4;q=0.3", prom),
+            ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,application/openmetrics-text;version=1.0.0;q=0.6", om),
+            ("application/vnd.google.protobuf;q=0, text/plain;q=0.1", prom),
+            // Equal quality: the more specific range wins, then text.
+            ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,application/openmetrics-text;q=0.5", pb),
+            ("application/vnd.google.protobuf;q=0.5,application/openmetrics-text;version=1.0.0;q=0.5", om),
+            ("application/vnd.google.protobuf;q=0.5,text/plain;q=0.5", prom),
+            // Other protobuf messages or encodings are not ours to serve.
+            ("application/vnd.google.protobuf;proto=io.prometheus.client.Other;encoding=delimited", prom),
+            ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text", prom),
+            ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=compact-text;q=0.9,text/plain;q=0.1", prom),
         ];
         for (accept, want) in cases {
-            assert_eq!(text_format(&h(ACCEPT, accept)), want, "{accept}");
+            assert_eq!(format(&h(ACCEPT, accept)), want, "{accept}");
         }
-        assert_eq!(text_format(&HeaderMap::new()), prom);
+        assert_eq!(format(&HeaderMap::new()), prom);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use lakemetrics_core::labels::{is_valid_label_name, is_valid_metric_name};
 use lakemetrics_core::{Filter, MetricKind, NameMatch};
 use lakemetrics_export::Format;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::rejection::Rejection;
 use crate::time::TimeError;
@@ -154,10 +154,13 @@ pub(crate) fn scrape(pairs: &Pairs) -> Result<(Filter, Option<Format>), Rejectio
         None => None,
         Some("prometheus") => Some(Format::Prometheus),
         Some("openmetrics") => Some(Format::OpenMetrics),
+        Some("protobuf") => Some(Format::Protobuf),
         Some(other) => {
             return Err(Rejection::bad_value(
                 "format",
-                format!("{other:?} is not a text format: use prometheus or openmetrics"),
+                format!(
+                    "{other:?} is not a scrape format: use prometheus, openmetrics or protobuf"
+                ),
             ))
         }
     };
@@ -167,8 +170,9 @@ pub(crate) fn scrape(pairs: &Pairs) -> Result<(Filter, Option<Format>), Rejectio
 }
 
 /// `/api/v1/series` (with `range`) and `/api/v1/families` (without): see
-/// `docs/http.md` for the parameters.
-pub(crate) fn query(pairs: &Pairs, range: bool) -> Result<Filter, Rejection> {
+/// `docs/http.md` for the parameters. Returns the filter, and for
+/// `/api/v1/series` the `quantile_window` asked for, if any.
+pub(crate) fn query(pairs: &Pairs, range: bool) -> Result<(Filter, Option<Duration>), Rejection> {
     const SERIES: &[&str] = &[
         "name",
         "name[]",
@@ -179,6 +183,7 @@ pub(crate) fn query(pairs: &Pairs, range: bool) -> Result<Filter, Rejection> {
         "start",
         "end",
         "include_idle",
+        "quantile_window",
     ];
     const FAMILIES: &[&str] = &[
         "name",
@@ -193,6 +198,7 @@ pub(crate) fn query(pairs: &Pairs, range: bool) -> Result<Filter, Rejection> {
     let mut filter = Filter::all();
     let mut names = Vec::new();
     let (mut prefix, mut kind, mut start, mut end, mut idle) = (None, None, None, None, None);
+    let mut quantile_window = None;
     for (k, v) in pairs {
         match k.as_str() {
             "name" | "name[]" => names.push(metric_name(k, v)?),
@@ -219,6 +225,7 @@ pub(crate) fn query(pairs: &Pairs, range: bool) -> Result<Filter, Rejection> {
             }
             "start" if range => once(&mut start, k, v)?,
             "end" if range => once(&mut end, k, v)?,
+            "quantile_window" if range => once(&mut quantile_window, k, v)?,
             "include_idle" => once(&mut idle, k, v)?,
             _ => return Err(unknown(k, known)),
         }
@@ -288,7 +295,40 @@ pub(crate) fn query(pairs: &Pairs, range: bool) -> Result<Filter, Rejection> {
             }
         };
     }
-    Ok(filter)
+    let quantile_window = quantile_window
+        .map(|w| window("quantile_window", w))
+        .transpose()?;
+    Ok((filter, quantile_window))
+}
+
+/// The forms a window (`quantile_window`) takes, as error messages show them.
+const WINDOW_FORMS: &str =
+    "a positive duration with a unit: 30s, 5m, 1h30m, 1500ms, or ISO 8601 (PT30S)";
+
+/// A window: a positive duration with a unit (`30s`, `5m`, `1h30m`,
+/// `1500ms`, `PT30S`; parsed by `jiff`), at most what fits in `u64`
+/// nanoseconds.
+pub(crate) fn window(key: &str, s: &str) -> Result<Duration, Rejection> {
+    let refuse = |why: String| Rejection::bad_value(key, why).with("accepted", WINDOW_FORMS);
+    // jiff takes a sign of its own ("-5m", "5m ago"): a window has none.
+    let d: Option<jiff::SignedDuration> = if s.starts_with(['-', '+']) {
+        None
+    } else {
+        s.parse().ok()
+    };
+    let Some(d) = d.filter(|d| !d.is_negative()) else {
+        return Err(refuse(format!(
+            "{s:?} is not a duration: give {WINDOW_FORMS}"
+        )));
+    };
+    match u64::try_from(d.as_nanos()) {
+        Ok(0) => Err(refuse(format!("{s:?} is empty: give {WINDOW_FORMS}"))),
+        Ok(ns) => Ok(Duration::from_nanos(ns)),
+        Err(_) => Err(refuse(format!(
+            "{s:?} is too long: a window is at most {} ns (about 584 years)",
+            u64::MAX
+        ))),
+    }
 }
 
 /// `start` or `end`: see [`crate::time`]. Returns ns since the Unix epoch.
@@ -352,16 +392,17 @@ mod tests {
     #[test]
     fn filters() {
         let pairs = |s| parse(Some(s)).unwrap();
-        let f = query(
+        let (f, w) = query(
             &pairs("prefix=ingest_&kind=counter&label=handler:a:b&label!=x:"),
             true,
         )
         .unwrap();
+        assert_eq!(w, None);
         assert_eq!(f.name, NameMatch::Prefix("ingest_".into()));
         assert_eq!(f.kind, Some(MetricKind::Counter));
         assert_eq!(f.labels.len(), 2);
         assert!(f.matches_labels([("handler", "a:b"), ("x", "y")].into_iter()));
-        let f = query(&pairs("name=a&name=b"), true).unwrap();
+        let (f, _) = query(&pairs("name=a&name=b"), true).unwrap();
         assert_eq!(f.name, NameMatch::AnyOf(vec!["a".into(), "b".into()]));
         for bad in [
             "kind=timer",
@@ -376,10 +417,36 @@ mod tests {
             "kind=counter&kind=gauge",
             "bogus=1",
             "include_idle=maybe",
+            "quantile_window=30",
+            "quantile_window=0s",
+            "quantile_window=-30s",
+            "quantile_window=%2B30s",
+            "quantile_window=soon",
+            "quantile_window=1s&quantile_window=2s",
+            "quantile_window=600000000y",
         ] {
             assert!(query(&pairs(bad), true).is_err(), "{bad}");
         }
         assert!(query(&pairs("start=1"), false).is_err());
+        assert!(query(&pairs("quantile_window=30s"), false).is_err());
+        for (text, want) in [
+            ("30s", Duration::from_secs(30)),
+            ("1h30m", Duration::from_secs(5400)),
+            ("1500ms", Duration::from_millis(1500)),
+            ("PT2M", Duration::from_secs(120)),
+            ("2.5ms", Duration::from_micros(2500)),
+            ("5000ms", Duration::from_secs(5)),
+        ] {
+            let q = format!("quantile_window={text}");
+            let (_, w) = query(&parse(Some(&q)).unwrap(), true).unwrap();
+            assert_eq!(w, Some(want), "{text}");
+        }
+        let r = window("quantile_window", "30").unwrap_err();
+        assert_eq!(
+            (r.code, r.parameter.as_deref()),
+            ("bad_parameter", Some("quantile_window"))
+        );
+        assert!(r.message.contains("30s, 5m"), "{}", r.message);
         let (f, fmt) = scrape(&pairs("name[]=a&name[]=b&format=openmetrics")).unwrap();
         assert_eq!(f.name, NameMatch::AnyOf(vec!["a".into(), "b".into()]));
         assert_eq!(fmt, Some(Format::OpenMetrics));

@@ -1,5 +1,5 @@
-//! `GET /metrics`: the registry as Prometheus text 0.0.4 or OpenMetrics 1.0.0,
-//! negotiated by `Accept`, gzipped when `Accept-Encoding` asks, streamed from the
+//! `GET /metrics`: the registry as Prometheus text 0.0.4, OpenMetrics 1.0.0 or
+//! the Prometheus protobuf exposition, negotiated by `Accept`, gzipped when `Accept-Encoding` asks, streamed from the
 //! registry family by family.
 
 use std::time::Instant;
@@ -22,7 +22,7 @@ pub(crate) async fn metrics(
 ) -> Result<Response, Rejection> {
     let pairs = query::parse(uri.query())?;
     let (filter, format) = query::scrape(&pairs)?;
-    let format = format.unwrap_or_else(|| negotiate::text_format(&headers));
+    let format = format.unwrap_or_else(|| negotiate::format(&headers));
     let gzip = negotiate::wants_gzip(&headers);
     let deadline = Instant::now() + app.config.scrape_timeout;
     let permit = app.permit(deadline).await?;
@@ -30,6 +30,7 @@ pub(crate) async fn metrics(
         registry: app.registry.clone(),
         filter,
         format,
+        quantile_window: None,
         gzip,
         chunk_bytes: app.config.chunk_bytes,
         deadline,

@@ -375,6 +375,9 @@ pub(crate) struct Render {
     pub(crate) registry: Registry,
     pub(crate) filter: Filter,
     pub(crate) format: Format,
+    /// JSON: the window of summaries' windowed quantiles, if asked (see
+    /// [`Exporter::quantile_window`]).
+    pub(crate) quantile_window: Option<Duration>,
     pub(crate) gzip: bool,
     pub(crate) chunk_bytes: usize,
     pub(crate) deadline: Instant,
@@ -447,7 +450,7 @@ impl Render {
     }
 
     fn export<W: Sink>(&self, out: W) -> io::Result<W> {
-        let mut exporter = Exporter::new(self.format, out);
+        let mut exporter = Exporter::new(self.format, out).quantile_window(self.quantile_window);
         // After each family: stop early if the client left or time is up, so
         // that an abandoned scrape of a huge registry does not run to its end.
         exporter.write_registry_with(&self.registry, &self.filter, |w| {

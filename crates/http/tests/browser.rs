@@ -238,7 +238,10 @@ return {
     title: h.querySelector('h3 code').textContent,
     charts: Array.from(h.querySelectorAll('.chart-box')).map(chart),
   })),
-  explorer: ex ? Object.assign(chart(ex), { family: ex.getAttribute('data-family') }) : null,
+  explorer: ex ? Object.assign(chart(ex), {
+    family: ex.getAttribute('data-family'),
+    quantile_window: ex.hasAttribute('data-quantile-window-ms') ? num(ex, 'data-quantile-window-ms') : null,
+  }) : null,
   series_rows: Array.from(document.querySelectorAll('#explorer table.series tbody tr'))
     .map(tr => [tr.children[0].textContent, tr.children[1].textContent]),
   background: getComputedStyle(document.body).backgroundColor,
@@ -533,6 +536,33 @@ fn dashboard_draws_live_charts_in_chromium() {
     let ex = &state["explorer"];
     assert_eq!(ex["legend"], json!(["{method=\"get\"}"]), "{ex}");
     assert!(ex["title"].as_str().unwrap().contains("p99"), "{ex}");
+    // Its quantiles are over the same sliding window as histograms' (5 s by
+    // default), merged by the server from the summary's sketch, and the
+    // chart says so.
+    assert_eq!(ex["quantile_window"], 5000, "{ex}");
+    let text = ex["span"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("quantiles over 5 s windows, merged from the summary's sketch"),
+        "{text}"
+    );
+    // Another window is asked for and drawn over.
+    let smooth = |ms: u64| {
+        driver.execute(&format!(
+            "const s = document.getElementById('smooth'); s.value = '{ms}'; \
+             s.dispatchEvent(new Event('change')); return true;"
+        ));
+    };
+    smooth(15_000);
+    let state = driver.wait(started, "15 s summary windows", |v| {
+        v["explorer"]["quantile_window"] == 15_000 && all_drawn(v, 0)
+    });
+    let text = state["explorer"]["span"]["text"].as_str().unwrap();
+    assert!(text.contains("quantiles over 15 s windows"), "{text}");
+    assert!(state["explorer"]["points"].as_u64() >= Some(2), "{state:#}");
+    smooth(5_000);
+    driver.wait(started, "5 s summary windows", |v| {
+        v["explorer"]["quantile_window"] == 5000
+    });
     // Its objectives to choose from (they come with its series, not with
     // the families list).
     assert_eq!(state["quantile_shown"], true);

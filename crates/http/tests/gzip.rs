@@ -34,6 +34,7 @@ fn gzip_when_asked() {
     for path in [
         "/metrics",
         "/metrics?format=openmetrics",
+        "/metrics?format=protobuf",
         "/api/v1/series?name=rows",
     ] {
         let plain = get(addr, path, &[]);

@@ -2,11 +2,12 @@
 //!
 //! Lock-free, allocation-free recording into a sharded registry that keeps a
 //! bounded window of history for every series, with Prometheus text,
-//! OpenMetrics and JSON export. This is the crate to depend on: it re-exports
+//! OpenMetrics, JSON and Prometheus protobuf export. This is the crate to depend on: it re-exports
 //!
 //! - the engine, [`lakemetrics_core`], at the root ([`Registry`], [`Counter`],
 //!   [`Gauge`], [`Histogram`], [`Summary`], [`Filter`], ...);
-//! - the writers, [`lakemetrics_export`], as [`export`];
+//! - the writers, [`lakemetrics_export`], as [`export`] (with the `protobuf`
+//!   feature, also the protobuf schema to decode with, `export::proto`);
 //! - the ingestion-handler helpers, [`lakemetrics_handler`], as [`handler`], with
 //!   [`HandlerMetrics`] also at the root;
 //! - with the `store` feature (on by default), crash-safe checkpoints,

@@ -415,6 +415,7 @@ pub(crate) fn request(due: &[Due], batch: &Batch) -> WriteRequest {
                         timestamp: *ts,
                     })
                     .collect(),
+                histograms: Vec::new(),
             });
         }
     }

@@ -34,11 +34,13 @@
 mod client;
 mod encode;
 mod error;
+mod native;
 pub mod proto;
 mod writer;
 
 pub use encode::{compress, encode_registry};
 pub use error::Error;
+pub use native::native_histogram;
 pub use writer::{
     PushReport, RemoteWriter, RemoteWriterBuilder, Status, DEFAULT_INTERVAL, DEFAULT_MAX_BACKOFF,
     DEFAULT_MAX_SAMPLES, DEFAULT_MIN_BACKOFF, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_TIMEOUT,

@@ -6,8 +6,12 @@
 //! kept free on purpose, as the spec has them:
 //!
 //! - `WriteRequest`: 2 is reserved, 3 is `metadata` (not sent yet);
-//! - `TimeSeries`: 3 is `exemplars`, 4 is `histograms` (native histograms,
-//!   for when core has them).
+//! - `TimeSeries`: 3 is `exemplars`.
+//!
+//! `TimeSeries.histograms` (4) carries native histograms ([`Histogram`],
+//! [`BucketSpan`]); [`native_histogram`](crate::native_histogram) builds one
+//! from [`lakemetrics_export::NativeBuckets`]. Nothing sends it yet: core has
+//! no native histogram (see `docs/push.md`).
 //!
 //! A decoder skips fields it does not know, so a receiver reads these messages
 //! exactly as the full schema would.
@@ -29,6 +33,107 @@ pub struct TimeSeries {
     /// The samples, in timestamp order.
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample>,
+    /// Native histogram samples, in timestamp order (none sent yet).
+    #[prost(message, repeated, tag = "4")]
+    pub histograms: Vec<Histogram>,
+}
+
+/// A native histogram sample (`prompb.Histogram`, remote write 1.0 with
+/// native histograms): integer counts, spans and delta-encoded bucket counts.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Histogram {
+    /// Observations: `count_int` (1), or `count_float` (2) for float
+    /// histograms (not sent).
+    #[prost(oneof = "histogram::Count", tags = "1, 2")]
+    pub count: Option<histogram::Count>,
+    /// Sum of observations.
+    #[prost(double, tag = "3")]
+    pub sum: f64,
+    /// Bucket schema, -4..=8.
+    #[prost(sint32, tag = "4")]
+    pub schema: i32,
+    /// Half-width of the zero bucket.
+    #[prost(double, tag = "5")]
+    pub zero_threshold: f64,
+    /// Observations in the zero bucket: `zero_count_int` (6), or
+    /// `zero_count_float` (7).
+    #[prost(oneof = "histogram::ZeroCount", tags = "6, 7")]
+    pub zero_count: Option<histogram::ZeroCount>,
+    /// Spans of negative buckets.
+    #[prost(message, repeated, tag = "8")]
+    pub negative_spans: Vec<BucketSpan>,
+    /// Negative bucket counts, each a delta to the previous one (packed).
+    #[prost(sint64, repeated, tag = "9")]
+    pub negative_deltas: Vec<i64>,
+    /// Absolute negative counts of float histograms (not sent).
+    #[prost(double, repeated, tag = "10")]
+    pub negative_counts: Vec<f64>,
+    /// Spans of positive buckets.
+    #[prost(message, repeated, tag = "11")]
+    pub positive_spans: Vec<BucketSpan>,
+    /// Positive bucket counts, each a delta to the previous one (packed).
+    #[prost(sint64, repeated, tag = "12")]
+    pub positive_deltas: Vec<i64>,
+    /// Absolute positive counts of float histograms (not sent).
+    #[prost(double, repeated, tag = "13")]
+    pub positive_counts: Vec<f64>,
+    /// Whether this sample follows a counter reset ([`histogram::ResetHint`]).
+    #[prost(enumeration = "histogram::ResetHint", tag = "14")]
+    pub reset_hint: i32,
+    /// Milliseconds since the Unix epoch.
+    #[prost(int64, tag = "15")]
+    pub timestamp: i64,
+}
+
+/// The `oneof`s and the enum of [`Histogram`].
+pub mod histogram {
+    /// The observation count.
+    #[derive(Clone, Copy, PartialEq, prost::Oneof)]
+    pub enum Count {
+        /// An integer histogram's count.
+        #[prost(uint64, tag = "1")]
+        CountInt(u64),
+        /// A float histogram's count.
+        #[prost(double, tag = "2")]
+        CountFloat(f64),
+    }
+
+    /// The zero bucket's count.
+    #[derive(Clone, Copy, PartialEq, prost::Oneof)]
+    pub enum ZeroCount {
+        /// An integer histogram's zero count.
+        #[prost(uint64, tag = "6")]
+        ZeroCountInt(u64),
+        /// A float histogram's zero count.
+        #[prost(double, tag = "7")]
+        ZeroCountFloat(f64),
+    }
+
+    /// Whether a sample follows a counter reset.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+    #[repr(i32)]
+    pub enum ResetHint {
+        /// Unknown: the receiver works it out.
+        Unknown = 0,
+        /// A reset happened just before this sample.
+        Yes = 1,
+        /// No reset since the previous sample.
+        No = 2,
+        /// A gauge histogram: resets do not apply.
+        Gauge = 3,
+    }
+}
+
+/// A run of native buckets: `offset` empty ones after the previous span (the
+/// first span: its starting index), then `length` ones.
+#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
+pub struct BucketSpan {
+    /// Gap to the previous span, or the first span's starting index.
+    #[prost(sint32, tag = "1")]
+    pub offset: i32,
+    /// Buckets in the span.
+    #[prost(uint32, tag = "2")]
+    pub length: u32,
 }
 
 /// A label pair.
@@ -80,6 +185,7 @@ mod tests {
                     value: 1.0,
                     timestamp: 1_700_000_000_000,
                 }],
+                histograms: vec![],
             }],
         };
         #[rustfmt::skip]
@@ -135,10 +241,12 @@ mod tests {
                             timestamp: i64::MAX,
                         },
                     ],
+                    histograms: vec![],
                 },
                 TimeSeries {
                     labels: vec![Label::new("__name__", "g")],
                     samples: vec![],
+                    histograms: vec![],
                 },
             ],
         };
@@ -148,15 +256,16 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_skipped() {
-        // A TimeSeries with an exemplar-like field 3 and a histogram-like field
-        // 4: a 1.0 decoder (ours) reads the labels and skips the rest.
+        // A TimeSeries with an exemplar-like field 3 and a field 5 no version
+        // has: a 1.0 decoder (ours) reads the labels and skips the rest.
         let bytes = [
             0x0a, 9, // timeseries, 9 bytes
             0x0a, 3, 0x0a, 1, b'n', // a label with name "n"
             0x1a, 0, // field 3, empty
-            0x22, 0, // field 4, empty
+            0x2a, 0, // field 5, empty
         ];
         let req = WriteRequest::decode(&bytes[..]).unwrap();
         assert_eq!(req.timeseries[0].labels, [Label::new("n", "")]);
+        assert!(req.timeseries[0].histograms.is_empty());
     }
 }

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use super::ring::{suffix_min, widen, Filled, Rows, PAYLOAD_BITS};
 use super::state::{restored_epochs, Restored, SeriesState, StateData};
+use super::stripes::{stripe_index, sum_word};
 use super::window::{window_epochs, window_span, with_scratch, TimeRange};
 use crate::family::Shared;
 use crate::retention::Geometry;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{mutant, AtomicU64, Ordering};
 
 /// A base that was not read: payloads are 48 bits, so no word holds it.
 const MISSING: u64 = u64::MAX;
@@ -21,6 +22,11 @@ const MISSING: u64 = u64::MAX;
 /// block of 8 bytes per epoch plus 8 for the ring's head; without history
 /// (`Retention::NONE`) no block. The ring's shape is the family's: one pointer
 /// to what the family's series share (shape, name, clock), not a copy.
+///
+/// A counter of a striped family (`Describe::striped`) counts in its stripes
+/// instead of `total` (see [`super::stripes`]): they follow the rows in its
+/// ring block, one cache-line pair each (128 bytes on x86-64) and up to one
+/// less a word of padding, and it allocates that block even without history.
 #[derive(Debug)]
 pub struct CounterCore {
     total: AtomicU64,
@@ -68,8 +74,12 @@ impl CounterCore {
 
     /// Adds `n` at time `now`. `fresh` reads the clock again; it is called only
     /// when the ring is ahead of `now` (a stale reading, or a clock that went back).
+    /// A striped counter adds to this thread's stripe.
     #[inline]
     pub(crate) fn inc_by(&self, n: u64, now: u64, fresh: impl FnOnce() -> u64) {
+        if !self.shared.stripes.is_none() {
+            return self.inc_this_stripe(n, now, fresh);
+        }
         // The head is checked before the add: both compare with `now`, read
         // before either, so the order changes nothing but lets the head's loads
         // (through the shared shape and the ring's block) run beside the add,
@@ -84,6 +94,72 @@ impl CounterCore {
         if !current {
             self.start(now, prev, fresh);
         }
+    }
+
+    /// The stripes of a striped counter (empty if unstriped).
+    #[inline]
+    fn tail(&self) -> &[AtomicU64] {
+        // SAFETY: the rows were made with the family's shape from its slab.
+        #[allow(unsafe_code)]
+        unsafe {
+            self.rows.tail(&self.shared.geometry, &self.shared.rings)
+        }
+    }
+
+    /// Adds `n` at time `now` to this thread's stripe. Out of line, so that
+    /// the unstriped path stays small enough to inline into the handle (with
+    /// this inlined too, `inc_by` became a call with six registers saved).
+    #[inline(never)]
+    fn inc_this_stripe(&self, n: u64, now: u64, fresh: impl FnOnce() -> u64) {
+        self.inc_striped(n, now, stripe_index(), fresh);
+    }
+
+    /// Adds `n` at time `now` to stripe `k` of a striped counter (the loom
+    /// models name the stripe; recordings take their thread's).
+    #[inline]
+    pub(crate) fn inc_striped(&self, n: u64, now: u64, k: usize, fresh: impl FnOnce() -> u64) {
+        let current = self.rows.current(&self.shared.geometry, now).is_some();
+        let stripes = self.shared.stripes;
+        let tail = self.tail();
+        let Some(cell) = stripes.stripe(tail, k).first() else {
+            return;
+        };
+        // Relaxed: each stripe is one word, as the total (see `stripes`).
+        let prev = cell.fetch_add(n, Ordering::Relaxed);
+        if prev.checked_add(n).is_none() {
+            // As `saturate`, for this stripe; the sum saturates too.
+            cell.store(u64::MAX, Ordering::Relaxed);
+        }
+        if !current {
+            self.start(now, self.striped_base(k, prev), fresh);
+        }
+    }
+
+    /// The base of an epoch a striped writer starts: its own stripe before its
+    /// add, and every other stripe as it reads it now (after its add). A reader
+    /// that Acquires the head this writer publishes reads every stripe at or
+    /// after that, so the base is at most the sum it reads.
+    #[cold]
+    #[inline(never)]
+    fn striped_base(&self, k: usize, prev: u64) -> u64 {
+        let stripes = self.shared.stripes;
+        let tail = self.tail();
+        let own = stripes.stripe(tail, k).as_ptr();
+        let mut base = if mutant("stripes.base.own_after_add") {
+            // The writer's own add would land in the epoch before.
+            stripes.stripe(tail, k)[0].load(Ordering::Relaxed)
+        } else {
+            prev
+        };
+        if !mutant("stripes.base.own_only") {
+            for st in stripes.each(tail) {
+                if st.as_ptr() != own {
+                    // Relaxed: see above.
+                    base = base.saturating_add(st[0].load(Ordering::Relaxed));
+                }
+            }
+        }
+        base
     }
 
     /// After an add that wrapped past `u64::MAX`: the total saturates there.
@@ -106,10 +182,23 @@ impl CounterCore {
         }
     }
 
-    /// The cumulative total.
+    /// The cumulative total (of a striped counter: its stripes added up,
+    /// saturating at `u64::MAX`).
     #[inline]
     pub fn total(&self) -> u64 {
-        self.total.load(Ordering::Relaxed)
+        let stripes = self.shared.stripes;
+        if stripes.is_none() {
+            self.total.load(Ordering::Relaxed)
+        } else if mutant("stripes.read.first_only") {
+            stripes.stripe(self.tail(), 0)[0].load(Ordering::Relaxed)
+        } else {
+            sum_word(stripes, self.tail(), 0)
+        }
+    }
+
+    /// How many stripes the counter counts in (0: unstriped).
+    pub fn stripes(&self) -> usize {
+        self.shared.stripes.count()
     }
 
     /// The ring's shape.
@@ -125,7 +214,17 @@ impl CounterCore {
     /// Bytes this counter occupies (inline and on the heap), fixed at creation.
     /// The ring's shape, shared with the family, is not counted.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + Rows::<1>::bytes_for(&self.shared.geometry)
+        std::mem::size_of::<Self>() + CounterCore::block_bytes(&self.shared)
+    }
+
+    /// Bytes of a counter's ring block in a family sharing `shared`: the rows
+    /// (none without history) and the stripes.
+    pub(crate) fn block_bytes(shared: &Shared) -> usize {
+        let rows = Rows::<1>::bytes_for(&shared.geometry);
+        match shared.stripes.tail_words() {
+            0 => rows,
+            tail => (Rows::<1>::block_words(&shared.geometry) + tail) * 8,
+        }
     }
 
     /// Calls `f` with `[epoch, base, epoch, base, ...]` for every retained epoch
@@ -339,7 +438,12 @@ impl CounterCore {
             };
             self.rows.put(g, x, [b]);
         }
-        self.total.store(*total, Ordering::Relaxed);
+        let stripes = self.shared.stripes;
+        if stripes.is_none() {
+            self.total.store(*total, Ordering::Relaxed);
+        } else if let Some(w) = stripes.stripe(self.tail(), 0).first() {
+            w.store(*total, Ordering::Relaxed);
+        }
         true
     }
 }
@@ -516,6 +620,74 @@ mod tests {
         let mut out = Vec::new();
         let total = c.increases(now, 3..8, &mut out);
         assert_eq!((out, total), (vec![0, 5, 0, 25, 10], 80));
+    }
+
+    /// A striped counter's history and totals are what one unstriped counter
+    /// given the same recordings keeps, whichever stripes they go to.
+    #[test]
+    fn striped_counters_keep_the_same_history() {
+        for (len, stripes) in [(4, 2), (6, 4), (1, 2), (3, 16)] {
+            let g = Geometry::new(W, len);
+            let plain = CounterCore::new(Shared::detached(g), 0);
+            let striped = CounterCore::new(Shared::detached_striped(g, stripes), 0);
+            assert_eq!(striped.stripes(), stripes);
+            let mut now = 0;
+            for k in 0..40u64 {
+                now += [0, W / 3, W, 2 * W][(k % 4) as usize];
+                plain.inc_by(k + 1, now, || now);
+                striped.inc_striped(k + 1, now, (k * 7 % 5) as usize, || now);
+            }
+            assert_eq!(striped.total(), plain.total());
+            let pts = |c: &CounterCore| {
+                let mut v = Vec::new();
+                c.for_each_point(now, TimeRange::ALL, |p| v.push((p.start, p.increase)));
+                v
+            };
+            assert_eq!(pts(&striped), pts(&plain));
+            for w in [0, 1, W, 3 * W, 10 * W] {
+                let w = Duration::from_nanos(w);
+                assert_eq!(striped.increase(now, w), plain.increase(now, w));
+            }
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let e = now / W;
+            assert_eq!(
+                striped.increases(now, e.saturating_sub(5)..e + 1, &mut a),
+                plain.increases(now, e.saturating_sub(5)..e + 1, &mut b)
+            );
+            assert_eq!(a, b);
+            // Without history the stripes are still there, and count.
+            let life = CounterCore::new(Shared::detached_striped(Geometry::lifetime(), stripes), 0);
+            life.inc_striped(5, 10, 1, || 10);
+            life.inc_striped(u64::MAX, 10, 0, || 10);
+            assert_eq!(life.total(), u64::MAX);
+            assert!(life.memory_bytes() > plain.memory_bytes() - Rows::<1>::bytes_for(&g));
+        }
+    }
+
+    #[test]
+    fn striped_capture_and_restore_round_trip() {
+        let g = Geometry::new(W, 4);
+        let c = CounterCore::new(Shared::detached_striped(g, 2), 0);
+        c.inc_striped(1, 0, 0, || 0);
+        c.inc_striped(2, W, 1, || W);
+        c.inc_striped(4, 3 * W, 0, || 3 * W);
+        let (epochs, data) = c.capture(3 * W);
+        let state = SeriesState {
+            created: 0,
+            epochs,
+            data,
+        };
+        // Into a striped and an unstriped counter alike.
+        for d in [
+            CounterCore::new(Shared::detached_striped(g, 4), 3 * W + 1),
+            CounterCore::new(Shared::detached(g), 3 * W + 1),
+        ] {
+            assert!(d.restore(&state, true));
+            assert_eq!(d.total(), 7);
+            let mut v = Vec::new();
+            d.for_each_point(3 * W + 2, TimeRange::ALL, |p| v.push((p.start, p.increase)));
+            assert_eq!(v, [(0, 1), (W, 2), (3 * W, 4)]);
+        }
     }
 
     #[test]

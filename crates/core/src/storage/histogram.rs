@@ -20,6 +20,7 @@ use smallvec::SmallVec;
 use super::bins::{lap_tag, spread, Bins};
 use super::ring::{f64_from_48, f64_to_48, pack, payload, tag, widen, Filled, Rows};
 use super::state::{restored_epochs, Restored, SeriesState, StateData};
+use super::stripes::{stripe_index, sum_word, Stripes};
 use super::window::{f64_add, window_epochs, with_scratch, TimeRange};
 use crate::buckets::Buckets;
 use crate::retention::Geometry;
@@ -36,14 +37,22 @@ pub const HISTOGRAM_BINS: usize = 4;
 ///
 /// Memory: 16 bytes per bucket (`+Inf` included: its count, and its count when
 /// the open epoch started) plus, per epoch, 8 bytes for the sum and 8 per bin
-/// ([`HISTOGRAM_BINS`]).
+/// ([`HISTOGRAM_BINS`]). A histogram of a striped family (`Describe::striped`)
+/// counts in its stripes instead (see [`super::stripes`]): after the counts, in
+/// their allocation, one stripe per thread slot holding a count per bucket and
+/// the sum, each a whole number of cache-line pairs (128 bytes on x86-64 per 16
+/// words), plus up to one such line less a word to align them.
 #[derive(Debug)]
 pub struct HistogramCore {
     buckets: Buckets,
     /// Non-cumulative count per bucket, `+Inf` last.
     /// Then, per bucket, its open epoch (low 16 bits) and its count when that
     /// epoch started (low 48 bits): one allocation for both halves.
+    /// Then, if striped, the stripes (`stripes.tail_words()` words): per
+    /// stripe a count per bucket and the sum; the counts and `sum` stay 0.
     counts: Box<[AtomicU64]>,
+    /// Stripes of the counts and sum (`Stripes::NONE`: unstriped).
+    stripes: Stripes,
     sum: AtomicU64,
     /// Per slot: the sum (48-bit float) when the epoch started.
     rows: Rows<1>,
@@ -104,8 +113,20 @@ type Epochs = SmallVec<[(u64, f64); 64]>;
 
 impl HistogramCore {
     /// An empty histogram with `buckets`, created at `now`.
+    #[cfg(test)]
     pub(crate) fn new(buckets: Buckets, geometry: Geometry, now: u64) -> HistogramCore {
-        HistogramCore::with_bins(buckets, geometry, now, HISTOGRAM_BINS)
+        HistogramCore::with_bins(buckets, geometry, now, HISTOGRAM_BINS, Stripes::NONE)
+    }
+
+    /// An empty histogram with `stripes` (their count; widened here to the
+    /// buckets and the sum), created at `now`.
+    pub(crate) fn striped(
+        buckets: Buckets,
+        geometry: Geometry,
+        now: u64,
+        stripes: Stripes,
+    ) -> HistogramCore {
+        HistogramCore::with_bins(buckets, geometry, now, HISTOGRAM_BINS, stripes)
     }
 
     /// An empty histogram with `k` bins per epoch (the loom models use fewer, so
@@ -115,13 +136,22 @@ impl HistogramCore {
         geometry: Geometry,
         now: u64,
         k: usize,
+        stripes: Stripes,
     ) -> HistogramCore {
         let n = buckets.bounds().len() + 1;
         let now_e = geometry.epoch(now);
+        let stripes = stripes.with_cell_words(n + 1);
         HistogramCore {
-            counts: (0..2 * n)
-                .map(|i| AtomicU64::new(if i < n { 0 } else { pack(now_e, 0) }))
+            counts: (0..2 * n + stripes.tail_words())
+                .map(|i| {
+                    AtomicU64::new(if i < n || i >= 2 * n {
+                        0
+                    } else {
+                        pack(now_e, 0)
+                    })
+                })
                 .collect(),
+            stripes,
             sum: AtomicU64::new(0f64.to_bits()),
             rows: Rows::new(&geometry, now_e, |_| f64_to_48(0.0), None),
             bins: Bins::new(&geometry, k, now_e).with_keys(n),
@@ -130,22 +160,72 @@ impl HistogramCore {
         }
     }
 
-    /// Per bucket, its count.
+    /// Buckets, `+Inf` included.
+    #[inline]
+    fn n(&self) -> usize {
+        self.buckets.bounds().len() + 1
+    }
+
+    /// Per bucket, its count (zeros if striped: see [`HistogramCore::count`]).
     #[inline]
     fn counts(&self) -> &[AtomicU64] {
-        &self.counts[..self.counts.len() / 2]
+        self.counts.get(..self.n()).unwrap_or(&[])
     }
 
     /// Per bucket, its open epoch and its count when that epoch started.
     #[inline]
     fn last(&self) -> &[AtomicU64] {
-        &self.counts[self.counts.len() / 2..]
+        self.counts.get(self.n()..2 * self.n()).unwrap_or(&[])
+    }
+
+    /// The stripes' words (none if unstriped).
+    #[inline]
+    fn tail(&self) -> &[AtomicU64] {
+        self.counts.get(2 * self.n()..).unwrap_or(&[])
+    }
+
+    /// Bucket `j`'s count: of a striped histogram, its stripes added up.
+    #[inline]
+    fn count(&self, j: usize) -> u64 {
+        if self.stripes.is_none() {
+            // Relaxed: each bucket is its own exact counter.
+            self.counts()
+                .get(j)
+                .map_or(0, |c| c.load(Ordering::Relaxed))
+        } else if mutant("stripes.hist.first_only") {
+            let first = self.stripes.stripe(self.tail(), 0);
+            first.get(j).map_or(0, |c| c.load(Ordering::Relaxed))
+        } else {
+            sum_word(self.stripes, self.tail(), j)
+        }
+    }
+
+    /// The cumulative sum: of a striped histogram, its stripes' sums added up.
+    #[inline]
+    fn sum_value(&self) -> f64 {
+        if self.stripes.is_none() {
+            return f64::from_bits(self.sum.load(Ordering::Relaxed));
+        }
+        let n = self.n();
+        self.stripes.each(self.tail()).fold(0.0, |acc, st| {
+            acc + st
+                .get(n)
+                .map_or(0.0, |w| f64::from_bits(w.load(Ordering::Relaxed)))
+        })
+    }
+
+    /// How many stripes the histogram counts in (0: unstriped).
+    pub fn stripes(&self) -> usize {
+        self.stripes.count()
     }
 
     /// Records `v` at time `now`; `fresh` reads the clock again (called only when
     /// the ring is ahead of `now`).
     #[inline]
     pub(crate) fn observe(&self, v: f64, now: u64, fresh: impl FnOnce() -> u64) {
+        if !self.stripes.is_none() {
+            return self.observe_this_stripe(v, now, fresh);
+        }
         if self.rows.current(&self.geometry, now).is_none() {
             self.start(now, fresh);
         }
@@ -158,10 +238,35 @@ impl HistogramCore {
         f64_add(&self.sum, v);
     }
 
+    /// Records `v` at time `now` into this thread's stripe; out of line, so
+    /// that the unstriped path stays small enough to inline.
+    #[inline(never)]
+    fn observe_this_stripe(&self, v: f64, now: u64, fresh: impl FnOnce() -> u64) {
+        self.observe_striped(v, now, stripe_index(), fresh);
+    }
+
+    /// Records `v` at time `now` into stripe `k` of a striped histogram (the
+    /// loom models name the stripe; recordings take their thread's).
+    #[inline]
+    pub(crate) fn observe_striped(&self, v: f64, now: u64, k: usize, fresh: impl FnOnce() -> u64) {
+        if self.rows.current(&self.geometry, now).is_none() {
+            self.start(now, fresh);
+        }
+        let b = self.buckets.index(v);
+        let st = self.stripes.stripe(self.tail(), k);
+        // Relaxed: as unstriped, per stripe (see `stripes`).
+        if let Some(c) = st.get(b) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(s) = st.get(self.n()) {
+            f64_add(s, v);
+        }
+    }
+
     /// The sum's base word: the sum in 48 bits.
     #[inline]
     fn base(&self) -> u64 {
-        f64_to_48(f64::from_bits(self.sum.load(Ordering::Relaxed)))
+        f64_to_48(self.sum_value())
     }
 
     /// Fills the ring up to the epoch of `now`, then closes every bucket's open
@@ -178,8 +283,8 @@ impl HistogramCore {
             // restarts there too.
             let empty = |x: u64, lx: u64| self.bins.empty(g.slot(x), lx);
             if let Some(back) = self.rows.catch_up(g, fresh, |_| self.base(), empty) {
-                for (w, c) in self.last().iter().zip(self.counts().iter()) {
-                    w.store(pack(back, c.load(Ordering::Relaxed)), Ordering::Relaxed);
+                for (j, w) in self.last().iter().enumerate() {
+                    w.store(pack(back, self.count(j)), Ordering::Relaxed);
                 }
             }
             return;
@@ -191,7 +296,7 @@ impl HistogramCore {
     /// already), crediting the bucket's increase to the epoch it closes.
     fn close(&self, e: u64) {
         let g = &self.geometry;
-        for (j, (w, c)) in self.last().iter().zip(self.counts().iter()).enumerate() {
+        for (j, w) in self.last().iter().enumerate() {
             // Relaxed: the word carries its own epoch. The credit below may reach
             // the epoch's bins before the fill that opened the epoch reset them
             // (a fill resets, then opens): the bin word then takes the epoch's lap
@@ -204,7 +309,7 @@ impl HistogramCore {
                 if open >= e {
                     break;
                 }
-                let count = c.load(Ordering::Relaxed);
+                let count = self.count(j);
                 let new = pack(e, count);
                 match w.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
                     Ok(_) => {
@@ -251,10 +356,11 @@ impl HistogramCore {
     /// The heap allocations a histogram of this ring shape and bucket layout
     /// makes besides its inline state: the counts, the open epochs' bases, the
     /// rows and the bins (the layout itself is shared by the family).
-    pub(crate) fn allocations_for(g: &Geometry, buckets: &Buckets) -> [usize; 3] {
+    pub(crate) fn allocations_for(g: &Geometry, buckets: &Buckets, stripes: Stripes) -> [usize; 3] {
         let n = buckets.bounds().len() + 1;
+        let tail = stripes.with_cell_words(n + 1).tail_words();
         [
-            2 * n * std::mem::size_of::<AtomicU64>(),
+            (2 * n + tail) * std::mem::size_of::<AtomicU64>(),
             Rows::<1>::bytes_for(g),
             Bins::bytes_for(g.len(), HISTOGRAM_BINS),
         ]
@@ -263,19 +369,15 @@ impl HistogramCore {
     /// Cumulative counts and sum.
     pub fn snapshot(&self) -> HistogramSnapshot {
         HistogramSnapshot {
-            counts: self
-                .counts()
-                .iter()
-                .map(|c| c.load(Ordering::Relaxed))
-                .collect(),
-            sum: f64::from_bits(self.sum.load(Ordering::Relaxed)),
+            counts: (0..self.n()).map(|j| self.count(j)).collect(),
+            sum: self.sum_value(),
         }
     }
 
     /// Calls `f(counts, sum)` with the cumulative state without copying it out.
     pub fn with_cumulative<R>(&self, f: impl FnOnce(&mut dyn Iterator<Item = u64>, f64) -> R) -> R {
-        let sum = f64::from_bits(self.sum.load(Ordering::Relaxed));
-        let mut it = self.counts().iter().map(|c| c.load(Ordering::Relaxed));
+        let sum = self.sum_value();
+        let mut it = (0..self.n()).map(|j| self.count(j));
         f(&mut it, sum)
     }
 
@@ -318,11 +420,11 @@ impl HistogramCore {
             };
             let open = |counts: &mut [u64]| {
                 let near = head.max(now_e);
-                for (j, (w, c)) in self.last().iter().zip(self.counts().iter()).enumerate() {
+                for (j, w) in self.last().iter().enumerate() {
                     // Relaxed: see above; the count after it is at least its base.
                     let w = w.load(Ordering::Relaxed);
                     let open = epoch_of(tag(w), near);
-                    let count = c.load(Ordering::Relaxed);
+                    let count = self.count(j);
                     if let Ok(k) = epochs.binary_search_by_key(&open, |e| e.0) {
                         counts[k * n + j] += count - widen(count, payload(w)).min(count);
                     }
@@ -335,7 +437,7 @@ impl HistogramCore {
                 closed(counts);
                 open(counts);
             }
-            let total = f64::from_bits(self.sum.load(Ordering::Relaxed));
+            let total = self.sum_value();
             f(&epochs, counts, total, head)
         })
     }
@@ -530,10 +632,19 @@ impl HistogramCore {
                 }
             }
         }
-        for (dst, src) in self.counts().iter().zip(counts) {
+        // A striped histogram keeps the restored state in its first stripe.
+        let (cells, sum_cell) = if self.stripes.is_none() {
+            (self.counts(), Some(&self.sum))
+        } else {
+            let first = self.stripes.stripe(self.tail(), 0);
+            (first.get(..n).unwrap_or(&[]), first.get(n))
+        };
+        for (dst, src) in cells.iter().zip(counts) {
             dst.store(*src, Ordering::Relaxed);
         }
-        self.sum.store(sum.to_bits(), Ordering::Relaxed);
+        if let Some(s) = sum_cell {
+            s.store(sum.to_bits(), Ordering::Relaxed);
+        }
         true
     }
 }
@@ -616,6 +727,52 @@ mod tests {
         assert_eq!(h.quantile(0.5, W + 5, Duration::from_nanos(1)), 0.5);
         let q = h.quantile(0.5, W + 5, Duration::from_nanos(W));
         assert!(q > 1.0 && q <= 2.0, "{q}");
+    }
+
+    /// A striped histogram's state and history are what one unstriped
+    /// histogram given the same observations keeps, whichever stripes they go
+    /// to.
+    #[test]
+    fn striped_histograms_keep_the_same_history() {
+        let b = Buckets::new(vec![1.0, 2.0, 4.0]).unwrap();
+        for (len, stripes) in [(4, 2), (3, 4), (1, 2)] {
+            let g = Geometry::new(W, len);
+            let plain = HistogramCore::new(b.clone(), g, 0);
+            let striped = HistogramCore::striped(b.clone(), g, 0, Stripes::new(stripes, 1));
+            assert_eq!(striped.stripes(), stripes);
+            let mut now = 0;
+            for k in 0..40u64 {
+                now += [0, W / 3, W, 2 * W][(k % 4) as usize];
+                // Halves and quarters: sums are exact in any order.
+                let v = (k % 11) as f64 * 0.5;
+                observe(&plain, v, now);
+                striped.observe_striped(v, now, (k * 7 % 5) as usize, || now);
+            }
+            assert_eq!(striped.snapshot(), plain.snapshot());
+            let pts = |h: &HistogramCore| {
+                let mut v = Vec::new();
+                h.for_each_point(now, TimeRange::ALL, |p| {
+                    v.push((p.start, p.counts.to_vec(), p.sum))
+                });
+                v
+            };
+            assert_eq!(pts(&striped), pts(&plain));
+            for w in [0, 1, W, 3 * W] {
+                let w = Duration::from_nanos(w);
+                assert_eq!(striped.increase(now, w), plain.increase(now, w));
+            }
+            let (epochs, data) = striped.capture(now);
+            let state = SeriesState {
+                created: 0,
+                epochs,
+                data,
+            };
+            let back = HistogramCore::striped(b.clone(), g, now, Stripes::new(2, 1));
+            assert!(back.restore(&state, true));
+            assert_eq!(back.snapshot(), plain.snapshot());
+            assert_eq!(pts(&back), pts(&plain));
+            assert!(striped.memory_bytes() > plain.memory_bytes());
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub(crate) mod ring;
 pub(crate) mod seqlock;
 pub(crate) mod slab;
 pub(crate) mod state;
+pub(crate) mod stripes;
 pub(crate) mod summary;
 pub(crate) mod window;
 
@@ -37,5 +38,5 @@ pub use histogram::{
     bucket_quantile, HistogramCore, HistogramPoint, HistogramSnapshot, HISTOGRAM_BINS,
 };
 pub use state::{SeriesState, StateData};
-pub use summary::{SummaryCore, SummaryPoint, SUMMARY_BINS};
+pub use summary::{SummaryCore, SummaryPoint, SummaryWindow, SUMMARY_BINS};
 pub use window::{Span, TimeRange};

@@ -170,7 +170,10 @@ impl<const W: usize> Rows<W> {
     ) -> Rows<W> {
         const { assert!(W >= 1 && W <= 2, "rows are one or two words wide") };
         #[cfg(not(loom))]
-        if g.is_lifetime() && (0..W).all(|j| pack(0, init(j)) == 0) {
+        if g.is_lifetime()
+            && (0..W).all(|j| pack(0, init(j)) == 0)
+            && slab.is_none_or(|s| s.block_words() == Self::block_words(g))
+        {
             return Rows {
                 block: NonNull::from(&ZERO_BLOCK[0]),
             };
@@ -191,12 +194,13 @@ impl<const W: usize> Rows<W> {
         };
         let block = match slab {
             Some(slab) => {
-                assert_eq!(
-                    slab.block_words(),
-                    Self::block_words(g),
+                assert!(
+                    slab.block_words() >= Self::block_words(g),
                     "a slab of this shape"
                 );
-                slab.alloc(word)
+                // Words past the rows (a striped counter's stripes) start at 0.
+                let rows = Self::block_words(g);
+                slab.alloc(|i| if i < rows { word(i) } else { 0 })
             }
             None => {
                 let words: Box<[AtomicU64]> = (0..Self::block_words(g))
@@ -259,6 +263,24 @@ impl<const W: usize> Rows<W> {
         } else {
             Self::block_words(g) * std::mem::size_of::<AtomicU64>()
         }
+    }
+
+    /// The words of the block after the rows (a striped counter's stripes):
+    /// `slab`'s blocks are that much longer than the rows.
+    ///
+    /// # Safety
+    ///
+    /// The rows were made with shape `g` from `slab`.
+    #[inline]
+    pub(crate) unsafe fn tail(&self, g: &Geometry, slab: &Slab) -> &[AtomicU64] {
+        let rows = Self::block_words(g);
+        let n = slab.block_words().saturating_sub(rows);
+        if n == 0 {
+            return &[];
+        }
+        // SAFETY: a block from `slab` (the caller's promise) holds
+        // `slab.block_words()` words, the rows' first; it lives as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.block.as_ptr().add(rows), n) }
     }
 
     /// The head word.

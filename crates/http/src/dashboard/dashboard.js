@@ -295,17 +295,46 @@
     return out;
   }
 
+  // A summary's quantile q per epoch. With the server's windowed columns
+  // (asked for with quantile_window, see summaryWindowMs), the quantiles over
+  // the window ending with each epoch, computed by the server from the
+  // summary's sketch; a window that covered less than half an epoch is left
+  // out, as for histograms. Without them, the per-epoch quantiles.
   function summaryLine(fam, s, now, q) {
     var objectives = (fam.objectives || []).map(num);
     var j = objectives.indexOf(q);
     var out = new Map();
     if (j < 0) return out;
-    var col = (s.history && s.history.quantiles) || [];
-    epochsOf(fam, s, now).forEach(function (e) {
+    var h = s.history || {};
+    var windowed = Array.isArray(h.window_quantiles);
+    var col = (windowed ? h.window_quantiles : h.quantiles) || [];
+    var width = num(fam.resolution_ms);
+    var k = windowed ? Math.max(1, Math.round(num(fam.quantile_window_ms) / Math.max(width, 1))) : 1;
+    var epochs = epochsOf(fam, s, now);
+    epochs.forEach(function (e, idx) {
+      var cov = 0;
+      for (var i = idx; i >= 0 && i > idx - k; i--) cov += epochs[i].cov;
+      if (cov < width / 2 && epochs.length > 1) return;
       var v = num(col[e.i] && col[e.i][j]);
       if (isFinite(v)) out.set(e.t, v);
     });
     return out;
+  }
+
+  // The quantile_window to ask for a summary of epochs of width ms: the
+  // sliding window histograms use (windowEpochs whole epochs), in ms.
+  function summaryWindowMs(width) {
+    return windowEpochs(width) * width;
+  }
+
+  // What a summary chart's quantiles are over, from the answer.
+  function summaryHow(fam) {
+    var width = num(fam.resolution_ms);
+    var qw = num(fam.quantile_window_ms);
+    if (!(qw > 0) || !(width > 0)) return 'quantiles per epoch, as the summary keeps them';
+    var k = Math.max(1, Math.round(qw / width));
+    return 'quantiles ' + (k === 1 ? 'per epoch' : 'over ' + spanText(k * width) + ' windows') +
+      ', merged from the summary\'s sketch';
   }
 
   // ---- charts -----------------------------------------------------------------
@@ -699,6 +728,8 @@
     var q = new URLSearchParams();
     q.set('name', fam0.name);
     rangeParams(q, now);
+    var w0 = num(fam0.resolution_ms);
+    if (fam0.kind === 'summary' && w0 > 0) q.set('quantile_window', String(summaryWindowMs(w0)) + 'ms');
     var data = await getJSON('api/v1/series?' + q.toString());
     var fam = (data.families || [])[0];
     var at = num(data.timestamp_ms);
@@ -764,11 +795,14 @@
     } else {
       unit = unitOf(fam, false);
       what = qs.map(quantileName).join(', ');
-      how = 'quantiles per epoch, as the summary keeps them';
+      how = summaryHow(fam);
+      // The window the server merged the quantiles over, for the browser test.
+      if (fam.quantile_window_ms !== undefined) c.box.setAttribute('data-quantile-window-ms', String(num(fam.quantile_window_ms)));
       list.forEach(function (s) {
         qs.forEach(function (q) { lines.push({ name: qname(s, q), values: summaryLine(fam, s, at, q) }); });
       });
     }
+    if (fam.kind !== 'summary' || fam.quantile_window_ms === undefined) c.box.removeAttribute('data-quantile-window-ms');
     c.title.textContent = fam.name + ' · ' + fam.kind + ' · ' + what;
     var note = '';
     if (all.length > list.length) note = 'showing ' + list.length + ' of ' + all.length + ' series: narrow them with the label filter';

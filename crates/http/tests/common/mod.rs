@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use lakemetrics_core::{ManualClock, Registry, Retention};
 
+pub mod prometheus;
+
 /// 2023-11-14T22:13:20Z, a fixed time for registries whose output must not change.
 pub const T0: u64 = 1_700_000_000_000_000_000;
 

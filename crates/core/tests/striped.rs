@@ -1,0 +1,163 @@
+//! Striped families (`Describe::striped`) through the public API: threads that
+//! record into one series at once, epoch after epoch, leave the same totals and
+//! the same per-epoch history as the recordings add up to, and as an
+//! unstriped family given the same recordings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lakemetrics_core::{
+    Describe, Filter, HistogramPoint, ManualClock, Registry, Retention, SeriesData, TimeRange,
+};
+
+const THREADS: u64 = 4;
+const EPOCHS: u64 = 6;
+
+fn registry(clock: &Arc<ManualClock>) -> Registry {
+    Registry::builder()
+        .clock(clock.clone())
+        .retention(Retention::new(Duration::from_secs(1), Duration::from_secs(10)).unwrap())
+        .build()
+}
+
+/// Epoch `e`'s recordings by thread `t`: how many, and what each adds.
+fn plan(e: u64, t: u64) -> (u64, u64) {
+    (100 + 37 * e + t, 1 + (e + t) % 3)
+}
+
+/// Per epoch, `(start, increase)` of the counter `name`, and its total.
+fn counter_history(reg: &Registry, name: &str) -> (Vec<(u64, u64)>, u64) {
+    let mut out = (Vec::new(), 0);
+    reg.visit(&Filter::all(), |fam| {
+        for s in fam.series() {
+            if let SeriesData::Counter(c) = s.data() {
+                if fam.name() == name {
+                    c.for_each_point(s.now(), TimeRange::ALL, |p| {
+                        out.0.push((p.start, p.increase))
+                    });
+                    out.1 = c.total();
+                }
+            }
+        }
+    });
+    out
+}
+
+/// Per epoch, `(start, counts, sum)` of the histogram `name`.
+fn histogram_history(reg: &Registry, name: &str) -> Vec<(u64, Vec<u64>, f64)> {
+    let mut out = Vec::new();
+    reg.visit(&Filter::all(), |fam| {
+        for s in fam.series() {
+            if let SeriesData::Histogram(h) = s.data() {
+                if fam.name() == name {
+                    h.for_each_point(s.now(), TimeRange::ALL, |p: HistogramPoint<'_>| {
+                        out.push((p.start, p.counts.to_vec(), p.sum))
+                    });
+                }
+            }
+        }
+    });
+    out
+}
+
+#[test]
+fn threads_recording_into_one_striped_series_keep_exact_history() {
+    let start = 1_700_000_000_000_000_000;
+    let clock = Arc::new(ManualClock::new(start));
+    let reg = registry(&clock);
+    reg.register(Describe::counter("striped_total").striped())
+        .unwrap();
+    reg.register(Describe::histogram("striped_seconds").striped())
+        .unwrap();
+    let c = reg.counter("striped_total", &[]).unwrap();
+    let plain = reg.counter("plain_total", &[]).unwrap();
+    let h = reg.histogram("striped_seconds", &[]).unwrap();
+    let plain_h = reg.histogram("plain_seconds", &[]).unwrap();
+    assert!(c.core().stripes() >= 2 && h.core().stripes() >= 2);
+    assert_eq!(plain.core().stripes(), 0);
+
+    let mut want = Vec::new();
+    for e in 0..EPOCHS {
+        // All threads at once within the epoch; the clock moves between epochs.
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let (c, plain, h, plain_h) = (&c, &plain, &h, &plain_h);
+                s.spawn(move || {
+                    let (n, by) = plan(e, t);
+                    for i in 0..n {
+                        c.inc_by(by);
+                        plain.inc_by(by);
+                        // Quarters: the sums are exact in any order.
+                        let v = (i % 48) as f64 * 0.25;
+                        h.observe(v);
+                        plain_h.observe(v);
+                    }
+                });
+            }
+        });
+        let inc: u64 = (0..THREADS).map(|t| plan(e, t).0 * plan(e, t).1).sum();
+        want.push((start + e * 1_000_000_000, inc));
+        clock.advance(Duration::from_secs(1));
+    }
+    clock.advance(Duration::from_millis(500));
+
+    let (history, total) = counter_history(&reg, "striped_total");
+    assert_eq!(history, want);
+    assert_eq!(total, want.iter().map(|w| w.1).sum::<u64>());
+    assert_eq!(c.get(), plain.get());
+    assert_eq!(counter_history(&reg, "plain_total").0, want);
+    for w in [1, 3, 10] {
+        let w = Duration::from_secs(w);
+        assert_eq!(c.increase(w), plain.increase(w));
+    }
+
+    let hist = histogram_history(&reg, "striped_seconds");
+    assert_eq!(hist.len(), EPOCHS as usize);
+    assert_eq!(hist, histogram_history(&reg, "plain_seconds"));
+    assert_eq!(h.snapshot(), plain_h.snapshot());
+    for (k, (_, counts, _)) in hist.iter().enumerate() {
+        let n: u64 = (0..THREADS).map(|t| plan(k as u64, t).0).sum();
+        assert_eq!(counts.iter().sum::<u64>(), n);
+    }
+}
+
+/// Striping is a layout: registering a family again with or without it is no
+/// conflict, and the first registration's layout stays.
+#[test]
+fn the_first_registration_decides_the_layout() {
+    let reg = Registry::new();
+    reg.register(Describe::counter("a_total").striped())
+        .unwrap();
+    reg.register(Describe::counter("a_total")).unwrap();
+    reg.register(Describe::histogram("b_seconds")).unwrap();
+    reg.register(Describe::histogram("b_seconds").striped())
+        .unwrap();
+    assert!(reg.counter("a_total", &[]).unwrap().core().stripes() >= 2);
+    assert_eq!(reg.histogram("b_seconds", &[]).unwrap().core().stripes(), 0);
+}
+
+/// The memory a striped series adds is what `Describe::striped` and
+/// docs/architecture.md state: `120 + 128 × stripes` bytes (x86-64's 128-byte
+/// line pairs) for a counter or a histogram with up to 15 buckets, and 16 more
+/// for a counter without history (it then allocates its ring block).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn striped_memory_is_as_stated() {
+    for retention in [Retention::DEFAULT, Retention::NONE] {
+        let reg = Registry::builder().retention(retention).build();
+        reg.register(Describe::counter("s_total").striped())
+            .unwrap();
+        reg.register(Describe::histogram("s_seconds").striped())
+            .unwrap();
+        let c = reg.counter("s_total", &[]).unwrap();
+        let h = reg.histogram("s_seconds", &[]).unwrap();
+        let stripes = c.core().stripes();
+        assert_eq!(h.core().stripes(), stripes);
+        let extra = 120 + 128 * stripes;
+        let no_history = if retention.has_history() { 0 } else { 16 };
+        let plain_c = reg.counter("p_total", &[]).unwrap().memory_bytes();
+        let plain_h = reg.histogram("p_seconds", &[]).unwrap().memory_bytes();
+        assert_eq!(c.memory_bytes(), plain_c + extra + no_history);
+        assert_eq!(h.memory_bytes(), plain_h + extra);
+    }
+}
