@@ -61,6 +61,7 @@ for m in "${mutants[@]}"; do
         gauge.*) pattern='loom_gauge' ;;
         bins.*) pattern='loom_(bins|histogram|summary)' ;;
         stripes.*) pattern='loom_striped' ;;
+        native.*) pattern='loom_native' ;;
         *) pattern='loom_(counter|histogram|summary)' ;;
     esac
     # Two passes: every candidate model for at most 10 s first (a broken protocol

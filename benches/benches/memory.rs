@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! CARGO_TARGET_DIR=/work/target-bench cargo bench -p lakemetrics-benches --bench memory \
-//!     -- --bench [--sizes 10000,100000,1000000]
+//!     -- --bench [--sizes 10000,100000,1000000] [--kinds native,histogram]
 //! ```
 //!
 //! The parent (`--bench`) runs this binary again as a child for every cell (library,
@@ -36,7 +36,9 @@
 //! `metrics`, whose histograms queue observations until the exporter drains them,
 //! the child then runs the exporter's upkeep (as its scrape or upkeep task would):
 //! that is when it builds the per-series distribution (buckets, or the summary's
-//! rolling sketches). Histograms use Prometheus' 11 default buckets everywhere.
+//! rolling sketches). Histograms use Prometheus' 11 default buckets everywhere;
+//! native histograms (lakemetrics and prometheus-client) schema 3 with a limit of
+//! 160 buckets, native buckets only.
 //!
 //! The system allocator (glibc malloc) throughout; transparent huge pages are
 //! `madvise`-only on the test machine, so RSS moves in 4 KiB pages. RSS counts
@@ -90,6 +92,8 @@ enum Kind {
     Gauge,
     Histogram,
     Summary,
+    /// A native (exponential) histogram at schema 3, limit 160 buckets.
+    Native,
 }
 
 /// The lakemetrics retentions measured; peers keep no history (`Keep::None`).
@@ -117,7 +121,17 @@ const LIBS: [Lib; 5] = [
     Lib::Metrics,
     Lib::Measured,
 ];
-const KINDS: [Kind; 4] = [Kind::Counter, Kind::Gauge, Kind::Histogram, Kind::Summary];
+const KINDS: [Kind; 5] = [
+    Kind::Counter,
+    Kind::Gauge,
+    Kind::Histogram,
+    Kind::Summary,
+    Kind::Native,
+];
+/// The native histograms' schema and bucket limit (lakemetrics and
+/// prometheus-client alike).
+const NATIVE_SCHEMA: i8 = 3;
+const NATIVE_MAX_BUCKETS: u32 = 160;
 
 impl Lib {
     fn name(self) -> &'static str {
@@ -131,7 +145,11 @@ impl Lib {
     }
 
     fn has(self, kind: Kind) -> bool {
-        kind != Kind::Summary || matches!(self, Lib::Lakemetrics | Lib::Metrics)
+        match kind {
+            Kind::Summary => matches!(self, Lib::Lakemetrics | Lib::Metrics),
+            Kind::Native => matches!(self, Lib::Lakemetrics | Lib::PrometheusClient),
+            _ => true,
+        }
     }
 
     fn keeps(self) -> &'static [Keep] {
@@ -155,6 +173,7 @@ impl Kind {
             Kind::Gauge => "gauge",
             Kind::Histogram => "histogram",
             Kind::Summary => "summary",
+            Kind::Native => "native",
         }
     }
 }
@@ -298,6 +317,9 @@ fn lakemetrics_child(kind: Kind, keep: Keep, n: usize, v: &dyn Fn(usize) -> f64)
         Kind::Gauge => Describe::gauge(NAME),
         Kind::Histogram => Describe::histogram(NAME),
         Kind::Summary => Describe::summary(NAME),
+        Kind::Native => Describe::histogram(NAME)
+            .native(NATIVE_SCHEMA)
+            .native_max_buckets(NATIVE_MAX_BUCKETS),
     };
     reg.register(keep.describe(describe.help("Requests.")))
         .unwrap();
@@ -327,7 +349,7 @@ fn lakemetrics_child(kind: Kind, keep: Keep, n: usize, v: &dyn Fn(usize) -> f64)
                 || (),
             )
         }),
-        Kind::Histogram => lakemetrics_growth(&reg, || {
+        Kind::Histogram | Kind::Native => lakemetrics_growth(&reg, || {
             grow(
                 n,
                 |i, h, s| {
@@ -386,6 +408,9 @@ fn lakemetrics_probe(kind: Kind, keep: Keep) -> u64 {
         Kind::Gauge => Describe::gauge(NAME),
         Kind::Histogram => Describe::histogram(NAME),
         Kind::Summary => Describe::summary(NAME),
+        Kind::Native => Describe::histogram(NAME)
+            .native(NATIVE_SCHEMA)
+            .native_max_buckets(NATIVE_MAX_BUCKETS),
     };
     if keep.applies(kind) {
         reg.register(keep.describe(describe)).unwrap();
@@ -394,7 +419,7 @@ fn lakemetrics_probe(kind: Kind, keep: Keep) -> u64 {
     (match kind {
         Kind::Counter => reg.counter(NAME, &labels).unwrap().memory_bytes(),
         Kind::Gauge => reg.gauge(NAME, &labels).unwrap().memory_bytes(),
-        Kind::Histogram => reg.histogram(NAME, &labels).unwrap().memory_bytes(),
+        Kind::Histogram | Kind::Native => reg.histogram(NAME, &labels).unwrap().memory_bytes(),
         Kind::Summary => reg.summary(NAME, &labels).unwrap().memory_bytes(),
     }) as u64
 }
@@ -448,7 +473,9 @@ fn prometheus_child(kind: Kind, n: usize, v: &dyn Fn(usize) -> f64) -> Growth {
                 || (),
             ))
         }
-        Kind::Summary => unreachable!("prometheus has no summary"),
+        Kind::Summary | Kind::Native => {
+            unreachable!("prometheus has no summary or native histogram")
+        }
     }
 }
 
@@ -524,6 +551,28 @@ fn prometheus_client_child(kind: Kind, n: usize, v: &dyn Fn(usize) -> f64) -> Gr
                 || (),
             ))
         }
+        Kind::Native => {
+            fn native() -> PcHistogram {
+                PcHistogram::new_native(
+                    prometheus_client::metrics::histogram::NativeHistogramConfig::with_schema(
+                        NATIVE_SCHEMA,
+                    )
+                    .max_buckets(NATIVE_MAX_BUCKETS as usize),
+                )
+            }
+            let family =
+                Family::<PcLabels, PcHistogram, fn() -> PcHistogram>::new_with_constructor(native);
+            reg.register(NAME, "Requests.", family.clone());
+            growth(grow(
+                n,
+                |i, h, s| {
+                    let x = family.get_or_create(&key(h, s)).clone();
+                    x.observe(v(i));
+                    x
+                },
+                || (),
+            ))
+        }
         Kind::Summary => unreachable!("prometheus-client has no summary"),
     }
 }
@@ -570,6 +619,7 @@ fn metrics_child(kind: Kind, n: usize, v: &dyn Fn(usize) -> f64) -> Growth {
                 || (),
             ))
         }
+        Kind::Native => unreachable!("metrics has no native histogram"),
         Kind::Histogram | Kind::Summary => {
             metrics::describe_histogram!(NAME, "Requests.");
             // The exporter's upkeep (or a scrape) moves the queued observations
@@ -634,7 +684,7 @@ fn measured_child(kind: Kind, n: usize, v: &dyn Fn(usize) -> f64) -> Growth {
             black_box(&vec);
             g
         }
-        Kind::Summary => unreachable!("measured has no summary"),
+        Kind::Summary | Kind::Native => unreachable!("measured has no summary or native histogram"),
     };
     black_box(&warm);
     g
@@ -689,11 +739,11 @@ enum Outcome {
     Skipped { est_bytes: f64 },
 }
 
-fn parent(sizes: &[usize]) {
+fn parent(sizes: &[usize], kinds: &[Kind]) {
     let start = Instant::now();
     let mut results: BTreeMap<(Row, usize), Outcome> = BTreeMap::new();
     let mut rows: Vec<Row> = Vec::new();
-    for kind in KINDS {
+    for &kind in kinds {
         for lib in LIBS {
             if !lib.has(kind) {
                 continue;
@@ -764,10 +814,10 @@ fn table(rows: &[Row], sizes: &[usize], results: &BTreeMap<(Row, usize), Outcome
     t.push('\n');
     for &row @ (lib, kind, keep) in rows {
         write!(t, "| {} | {} | {} |", lib.name(), kind.name(), keep.name()).unwrap();
-        let reference = if kind == Kind::Summary {
-            Lib::Metrics
-        } else {
-            Lib::Measured
+        let reference = match kind {
+            Kind::Summary => Lib::Metrics,
+            Kind::Native => Lib::PrometheusClient,
+            _ => Lib::Measured,
         };
         for &n in sizes {
             match &results[&(row, n)] {
@@ -789,7 +839,8 @@ fn table(rows: &[Row], sizes: &[usize], results: &BTreeMap<(Row, usize), Outcome
     }
     t.push_str("\n× ref: bytes per series divided by `measured`'s for the kind and size ");
     t.push_str("(by `metrics`' for summaries: `measured`, `prometheus` and ");
-    t.push_str("`prometheus-client` have none).\n");
+    t.push_str("`prometheus-client` have none; by `prometheus-client`'s for native ");
+    t.push_str("histograms, which only it has among the peers).\n");
     t
 }
 
@@ -913,5 +964,14 @@ fn main() {
             .collect(),
         None => SIZES.to_vec(),
     };
-    parent(&sizes);
+    let kinds: Vec<Kind> = match args.iter().position(|a| a == "--kinds") {
+        Some(i) => args
+            .get(i + 1)
+            .expect("--kinds KIND,KIND,...")
+            .split(',')
+            .map(|k| parse(&KINDS, Kind::name, k.trim()))
+            .collect(),
+        None => KINDS.to_vec(),
+    };
+    parent(&sizes, &kinds);
 }

@@ -62,6 +62,11 @@ impl Buckets {
         Ok(Buckets(bounds.into()))
     }
 
+    /// No finite bound: only `+Inf` (a histogram with native buckets only).
+    pub(crate) fn none() -> Buckets {
+        Buckets(Arc::from([]))
+    }
+
     /// `count` bounds starting at `start`, each `factor` times the one before.
     pub fn exponential(start: f64, factor: f64, count: usize) -> Result<Buckets> {
         if !(start > 0.0) || !(factor > 1.0) || count == 0 {

@@ -15,7 +15,9 @@ use crate::sketch::SketchMapping;
 use crate::storage::ring::Rows;
 use crate::storage::slab::Slab;
 use crate::storage::stripes::Stripes;
-use crate::storage::{chunk, CounterCore, GaugeCore, HistogramCore, SummaryCore};
+use crate::storage::{
+    chunk, CounterCore, GaugeCore, HistogramCore, NativeConfig, NativeCore, SummaryCore,
+};
 use crate::{ClockSource, Error, MetricKind, Result};
 
 /// The description of a family: kind, metadata, layout and limits. Register it with
@@ -52,6 +54,8 @@ pub struct Describe {
     pub(crate) idle_ttl: Option<Duration>,
     pub(crate) memory_budget: Option<u64>,
     pub(crate) striped: bool,
+    /// Native buckets (histograms only); validated when the family is built.
+    pub(crate) native: Option<NativeConfig>,
 }
 
 /// `striped` is shown only when set, so that an unstriped family prints as it
@@ -69,7 +73,8 @@ impl std::fmt::Debug for Describe {
             .field("retention", &self.retention)
             .field("max_series", &self.max_series)
             .field("idle_ttl", &self.idle_ttl)
-            .field("memory_budget", &self.memory_budget);
+            .field("memory_budget", &self.memory_budget)
+            .field("native", &self.native);
         if self.striped {
             d.field("striped", &self.striped);
         }
@@ -96,6 +101,7 @@ impl Describe {
             idle_ttl: None,
             memory_budget: None,
             striped: false,
+            native: None,
         }
     }
 
@@ -139,6 +145,57 @@ impl Describe {
     pub fn unit(mut self, unit: impl Into<String>) -> Describe {
         self.unit = Some(unit.into());
         self
+    }
+
+    /// Native (exponential) buckets at `schema` (-4..=8, growth `2^(2^-schema)`),
+    /// histograms only: with [`Describe::buckets`] too, the histogram keeps
+    /// both; without, only native buckets (and exports count, sum and `+Inf`
+    /// as classic text). An out-of-range schema, zero threshold or bucket limit
+    /// fails registration with `Error::InvalidConfig`.
+    ///
+    /// ```
+    /// use lakemetrics_core::{Describe, Registry};
+    /// let reg = Registry::new();
+    /// reg.register(Describe::histogram("lat").native(3).native_max_buckets(100)).unwrap();
+    /// let h = reg.histogram("lat", &[]).unwrap();
+    /// h.observe(0.25);
+    /// assert_eq!(h.native_snapshot().unwrap().positive, vec![(-16, 1)]);
+    /// assert!(Registry::new().register(Describe::histogram("x").native(9)).is_err());
+    /// ```
+    pub fn native(mut self, schema: i8) -> Describe {
+        self.native = Some(NativeConfig {
+            schema,
+            ..self.native_or_default()
+        });
+        self
+    }
+
+    /// The native zero bucket's threshold (default [`crate::DEFAULT_ZERO_THRESHOLD`]):
+    /// values with `|v| <=` it are counted there. Implies native buckets.
+    pub fn native_zero_threshold(mut self, threshold: f64) -> Describe {
+        self.native = Some(NativeConfig {
+            zero_threshold: threshold,
+            ..self.native_or_default()
+        });
+        self
+    }
+
+    /// Most native buckets before the resolution is halved (default
+    /// [`crate::DEFAULT_NATIVE_MAX_BUCKETS`]). Implies native buckets.
+    pub fn native_max_buckets(mut self, max: u32) -> Describe {
+        self.native = Some(NativeConfig {
+            max_buckets: max,
+            ..self.native_or_default()
+        });
+        self
+    }
+
+    fn native_or_default(&self) -> NativeConfig {
+        self.native.unwrap_or(NativeConfig {
+            schema: 3,
+            zero_threshold: crate::DEFAULT_ZERO_THRESHOLD,
+            max_buckets: crate::DEFAULT_NATIVE_MAX_BUCKETS,
+        })
     }
 
     /// Histogram bucket layout (histograms only).
@@ -633,6 +690,8 @@ pub(crate) struct Family {
     /// Stripes of the family's series (`Stripes::NONE`: unstriped); a
     /// histogram's are widened to its counts and sum.
     pub(crate) stripes: Stripes,
+    /// Native buckets, validated (histograms only).
+    pub(crate) native: Option<NativeConfig>,
 }
 
 /// Registry-wide defaults a family falls back on.
@@ -676,6 +735,8 @@ impl Family {
                 ),
             });
         }
+        only(d.native.is_some(), "native buckets", MetricKind::Histogram)?;
+        let native = d.native.map(NativeConfig::validated).transpose()?;
         only(
             d.objectives.is_some() || d.mapping.is_some(),
             "objectives",
@@ -712,10 +773,12 @@ impl Family {
         }
         // Every kind keeps one history point per epoch at the family's resolution.
         let geometry = retention.geometry(MAX_SLOTS);
-        let buckets = d
-            .buckets
-            .clone()
-            .unwrap_or_else(|| defaults.buckets.clone());
+        // Native buckets without classic ones: only `+Inf` (count and sum).
+        let buckets = match (&d.buckets, native) {
+            (Some(b), _) => b.clone(),
+            (None, Some(_)) => Buckets::none(),
+            (None, None) => defaults.buckets.clone(),
+        };
         // A counter's stripe is its total; a histogram's, its bucket counts and
         // sum (`HistogramCore` widens it to that).
         let stripes = if d.striped {
@@ -741,6 +804,7 @@ impl Family {
             help: d.help.clone(),
             unit: d.unit.clone(),
             buckets,
+            native,
             objectives,
             mapping: d.mapping.unwrap_or(defaults.mapping),
             retention,
@@ -787,7 +851,9 @@ impl Family {
                     g,
                     &self.buckets,
                     self.stripes,
-                )),
+                )) + self
+                    .native
+                    .map_or(0, |n| chunks(&NativeCore::allocations_for(g, &n))),
             ),
             MetricKind::Summary => (
                 size_of::<Series<SummaryCore, Arc<Shared>>>(),
@@ -834,6 +900,8 @@ impl Family {
             Some("memory_budget")
         } else if self.kind == MetricKind::Histogram && self.buckets != other.buckets {
             Some("buckets")
+        } else if self.native != other.native {
+            Some("native")
         } else if self.kind == MetricKind::Summary
             && (self.objectives != other.objectives || self.mapping != other.mapping)
         {
@@ -868,7 +936,14 @@ impl Family {
             d = d.striped();
         }
         match self.kind {
-            MetricKind::Histogram => d.buckets(self.buckets.clone()),
+            MetricKind::Histogram => {
+                let mut d = d;
+                if !self.buckets.bounds().is_empty() {
+                    d = d.buckets(self.buckets.clone());
+                }
+                d.native = self.native;
+                d
+            }
             MetricKind::Summary => d.objectives(self.objectives.to_vec()).sketch(self.mapping),
             _ => d,
         }
@@ -905,7 +980,8 @@ impl Family {
             MetricKind::Gauge => wrap!(Gauge, GaugeCore::new(shared, now), ()),
             MetricKind::Histogram => {
                 let core =
-                    HistogramCore::striped(self.buckets.clone(), self.geometry, now, self.stripes);
+                    HistogramCore::striped(self.buckets.clone(), self.geometry, now, self.stripes)
+                        .with_native(self.native.map(|n| NativeCore::new(n, self.geometry, now)));
                 wrap!(Histogram, core, shared)
             }
             MetricKind::Summary => {

@@ -226,9 +226,11 @@ impl Histogram {
     #[inline]
     pub fn observe(&self, v: f64) {
         let s = &*self.0;
-        s.core.observe(v, s.shared().clock.now_nanos(), || {
-            s.shared().clock.now_nanos()
-        });
+        let now = s.shared().clock.now_nanos();
+        s.core.observe(v, now, || s.shared().clock.now_nanos());
+        if let Some(n) = s.core.native() {
+            n.observe(v, now, || s.shared().clock.now_nanos());
+        }
     }
 
     /// Records a duration in seconds.
@@ -240,6 +242,25 @@ impl Histogram {
     /// Cumulative counts and sum.
     pub fn snapshot(&self) -> HistogramSnapshot {
         self.0.core.snapshot()
+    }
+
+    /// The `q`-quantile over the last `window` from the native buckets' history,
+    /// within `native_quantile_error(min(schema, 5))` relative error (see
+    /// `NativeCore::quantile`); `None` without native buckets, NaN when nothing
+    /// was observed then.
+    pub fn native_quantile(&self, q: f64, window: Duration) -> Option<f64> {
+        let s = &*self.0;
+        let n = s.core.native()?;
+        Some(n.quantile(q, s.shared().clock.now_nanos(), window))
+    }
+
+    /// The native buckets with the count and sum, if the family has native
+    /// buckets (see `Describe::native`).
+    pub fn native_snapshot(&self) -> Option<crate::NativeSnapshot> {
+        let core = &self.0.core;
+        let n = core.native()?;
+        let snap = core.snapshot();
+        Some(n.snapshot(snap.count(), snap.sum))
     }
 
     /// The `q`-quantile over the last `window`, interpolated within buckets like

@@ -40,6 +40,7 @@ mod index;
 mod intern;
 mod kind;
 pub mod labels;
+mod native_index;
 mod registry;
 mod retention;
 mod rodata;
@@ -57,6 +58,9 @@ pub use filter::{Filter, LabelMatch, NameMatch};
 pub use handles::{Counter, Gauge, Histogram, Summary};
 pub use intern::Sym;
 pub use kind::MetricKind;
+pub use native_index::{
+    native_index, native_relative_width, native_upper_bound, reduce_index, MAX_SCHEMA, MIN_SCHEMA,
+};
 pub use registry::{Registry, RegistryBuilder, OVERFLOW_LABEL, OVERFLOW_METRIC};
 pub use retention::{Geometry, Retention, MAX_SLOTS};
 pub use sketch::{SketchMapping, MAX_SKETCH_BUCKETS};
@@ -64,6 +68,10 @@ pub use storage::{
     bucket_quantile, CounterCore, CounterPoint, GaugeCore, GaugePoint, HistogramCore,
     HistogramPoint, HistogramSnapshot, SeriesState, Span, StateData, SummaryCore, SummaryPoint,
     SummaryWindow, TimeRange, HISTOGRAM_BINS, SUMMARY_BINS,
+};
+pub use storage::{
+    native_quantile_error, NativeConfig, NativeCore, NativeSnapshot, DEFAULT_NATIVE_MAX_BUCKETS,
+    DEFAULT_ZERO_THRESHOLD, MAX_NATIVE_BUCKETS, NATIVE_BINS,
 };
 pub use typed::{
     DynamicCounter, DynamicFamily, DynamicGauge, DynamicHistogram, DynamicSummary, DynamicValue,

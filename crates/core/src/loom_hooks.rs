@@ -160,3 +160,24 @@ pub fn summary_windows(
     });
     out
 }
+
+/// Native buckets at `schema` with a limit of `max_buckets` (zero threshold 0)
+/// and ring shape `g`, created at `now`.
+pub fn native(schema: i8, max_buckets: u32, g: Geometry, now: u64) -> crate::NativeCore {
+    let cfg = crate::NativeConfig {
+        schema,
+        zero_threshold: 0.0,
+        max_buckets,
+    };
+    crate::NativeCore::new(cfg, g, now)
+}
+
+/// Records `v` at `now` into native buckets.
+pub fn observe_native(n: &crate::NativeCore, v: f64, now: u64, clock: &AtomicU64) {
+    n.observe(v, now, fresh(clock));
+}
+
+/// What a reader of native buckets sees.
+pub fn native_view(n: &crate::NativeCore) -> crate::NativeSnapshot {
+    n.loom_view()
+}

@@ -57,12 +57,21 @@ fn memory_does_not_grow_with_recordings_or_time() {
     let g = reg.gauge("g", &[("k", "v")]).unwrap();
     let h = reg.histogram("h", &[("k", "v")]).unwrap();
     let s = reg.summary("s", &[("k", "v")]).unwrap();
+    // Native buckets with a small limit: the resolution halves along the way.
+    reg.register(
+        lakemetrics_core::Describe::histogram("n")
+            .native(8)
+            .native_max_buckets(16),
+    )
+    .unwrap();
+    let n = reg.histogram("n", &[("k", "v")]).unwrap();
     let sizes = |()| {
         [
             c.memory_bytes(),
             g.memory_bytes(),
             h.memory_bytes(),
             s.memory_bytes(),
+            n.memory_bytes(),
         ]
     };
     let w = Duration::from_secs(5);
@@ -72,6 +81,7 @@ fn memory_does_not_grow_with_recordings_or_time() {
         g.set(i as f64);
         h.observe((i % 50) as f64 / 10.0);
         s.observe(1.0 + (i % 97) as f64);
+        n.observe((1.0 + (i % 997) as f64) * if i % 3 == 0 { -1e-3 } else { 1e3 });
         if i % 500 == 0 {
             std::hint::black_box((
                 c.increase(w),
@@ -79,6 +89,7 @@ fn memory_does_not_grow_with_recordings_or_time() {
                 g.max_over(w),
                 h.quantile(0.9, w),
                 s.quantile(0.9, w),
+                n.native_quantile(0.9, w),
             ));
             let mut points = 0;
             c.core()

@@ -109,6 +109,40 @@ fn recording_into_striped_series_allocates_nothing() {
 }
 
 #[test]
+fn native_histogram_recording_allocates_nothing() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = registry(&clock);
+    // A small bucket limit, so that schema reductions (and, at schema -4, a
+    // full table) happen on the recording path too.
+    reg.register(
+        lakemetrics_core::Describe::histogram("nh")
+            .native(8)
+            .native_max_buckets(8),
+    )
+    .unwrap();
+    reg.register(
+        lakemetrics_core::Describe::histogram("both")
+            .buckets(lakemetrics_core::Buckets::default())
+            .native(3),
+    )
+    .unwrap();
+    let nh = reg.histogram("nh", &[]).unwrap();
+    let both = reg.histogram("both", &[]).unwrap();
+    let n = allocations(|| {
+        for i in 0..100_000u64 {
+            clock.advance(Duration::from_millis(7));
+            let v = (1.0 + (i % 1000) as f64) * 10f64.powi((i % 40) as i32 - 20);
+            nh.observe(if i % 2 == 0 { v } else { -v });
+            nh.observe(f64::NAN);
+            nh.observe(0.0);
+            both.observe((i % 100) as f64 / 10.0);
+        }
+    });
+    assert_eq!(n, 0, "recording allocated {n} times");
+    assert_eq!(nh.native_snapshot().unwrap().schema, -4);
+}
+
+#[test]
 fn labeled_lookup_of_an_existing_series_allocates_nothing() {
     let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
     let reg = registry(&clock);

@@ -226,6 +226,9 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                     put_u64(stage, count);
                     stage.extend_from_slice(b",\"sum\":");
                     put_f64(stage, sum);
+                    if let Some(n) = h.native() {
+                        write_native(stage, &n.snapshot(count, sum));
+                    }
                 });
             }
             SeriesData::Summary(s) => {
@@ -258,6 +261,61 @@ pub(crate) fn write_family<W: Write + ?Sized>(
     out.write_all(stage)?;
     stage.clear();
     Ok(())
+}
+
+/// Writes `,"native":{..}` for a histogram with native buckets (shape in
+/// docs/formats.md): schema, zero threshold and count, and per sign the spans
+/// (`[offset, length]`, the first offset the first bucket's index, each next one
+/// the gap since the previous span's end, as Prometheus' protobuf has them) and
+/// the buckets' counts (absolute, not deltas), in index order.
+fn write_native(stage: &mut Vec<u8>, n: &lakemetrics_core::NativeSnapshot) {
+    let mut itoa = itoa::Buffer::new();
+    stage.extend_from_slice(b",\"native\":{\"schema\":");
+    stage.extend_from_slice(itoa.format(n.schema).as_bytes());
+    stage.extend_from_slice(b",\"zero_threshold\":");
+    put_f64(stage, n.zero_threshold);
+    stage.extend_from_slice(b",\"zero_count\":");
+    put_u64(stage, n.zero_count);
+    for (name, buckets) in [("positive", &n.positive), ("negative", &n.negative)] {
+        stage.extend_from_slice(b",\"");
+        stage.extend_from_slice(name.as_bytes());
+        stage.extend_from_slice(b"_spans\":[");
+        let mut next: Option<i32> = None;
+        let mut k = 0;
+        while k < buckets.len() {
+            // A span: the run of consecutive indexes from bucket k.
+            let start = buckets[k].0;
+            let mut len = 1;
+            while buckets
+                .get(k + len)
+                .is_some_and(|b| b.0 == start + len as i32)
+            {
+                len += 1;
+            }
+            if next.is_some() {
+                stage.push(b',');
+            }
+            let offset = next.map_or(i64::from(start), |e| i64::from(start) - i64::from(e));
+            stage.push(b'[');
+            stage.extend_from_slice(itoa.format(offset).as_bytes());
+            stage.push(b',');
+            stage.extend_from_slice(itoa.format(len).as_bytes());
+            stage.push(b']');
+            next = Some(start + len as i32);
+            k += len;
+        }
+        stage.extend_from_slice(b"],\"");
+        stage.extend_from_slice(name.as_bytes());
+        stage.extend_from_slice(b"\":[");
+        for (j, b) in buckets.iter().enumerate() {
+            if j > 0 {
+                stage.push(b',');
+            }
+            put_u64(stage, b.1);
+        }
+        stage.push(b']');
+    }
+    stage.push(b'}');
 }
 
 /// Writes `,"history":{"start_ms":..,<columns>}` for one series: one value per

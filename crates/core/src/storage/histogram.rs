@@ -18,6 +18,7 @@ use std::time::Duration;
 use smallvec::SmallVec;
 
 use super::bins::{lap_tag, spread, Bins};
+use super::native::NativeCore;
 use super::ring::{f64_from_48, f64_to_48, pack, payload, tag, widen, Filled, Rows};
 use super::state::{restored_epochs, Restored, SeriesState, StateData};
 use super::stripes::{stripe_index, sum_word, Stripes};
@@ -59,6 +60,8 @@ pub struct HistogramCore {
     /// Per slot: the closed epoch's observations in bins of bucket indexes.
     bins: Bins,
     geometry: Geometry,
+    /// Native buckets, if configured (see [`super::native`]).
+    native: Option<Box<NativeCore>>,
 }
 
 impl Drop for HistogramCore {
@@ -157,7 +160,20 @@ impl HistogramCore {
             bins: Bins::new(&geometry, k, now_e).with_keys(n),
             buckets,
             geometry,
+            native: None,
         }
+    }
+
+    /// This histogram with native buckets `native` beside the classic ones.
+    pub(crate) fn with_native(mut self, native: Option<NativeCore>) -> HistogramCore {
+        self.native = native.map(Box::new);
+        self
+    }
+
+    /// The native buckets, if configured.
+    #[inline]
+    pub fn native(&self) -> Option<&NativeCore> {
+        self.native.as_deref()
     }
 
     /// Buckets, `+Inf` included.
@@ -351,6 +367,7 @@ impl HistogramCore {
             + std::mem::size_of_val(&*self.counts)
             + Rows::<1>::bytes_for(&self.geometry)
             + self.bins.heap_bytes()
+            + self.native.as_ref().map_or(0, |n| n.memory_bytes())
     }
 
     /// The heap allocations a histogram of this ring shape and bucket layout

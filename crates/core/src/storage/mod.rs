@@ -12,6 +12,7 @@ pub(crate) mod bins;
 pub(crate) mod counter;
 pub(crate) mod gauge;
 pub(crate) mod histogram;
+pub(crate) mod native;
 pub(crate) mod ring;
 pub(crate) mod seqlock;
 pub(crate) mod slab;
@@ -36,6 +37,10 @@ pub(crate) fn chunk(size: usize) -> usize {
 pub use gauge::{GaugeCore, GaugePoint};
 pub use histogram::{
     bucket_quantile, HistogramCore, HistogramPoint, HistogramSnapshot, HISTOGRAM_BINS,
+};
+pub use native::{
+    native_quantile_error, NativeConfig, NativeCore, NativeSnapshot, DEFAULT_NATIVE_MAX_BUCKETS,
+    DEFAULT_ZERO_THRESHOLD, MAX_NATIVE_BUCKETS, NATIVE_BINS,
 };
 pub use state::{SeriesState, StateData};
 pub use summary::{SummaryCore, SummaryPoint, SummaryWindow, SUMMARY_BINS};
