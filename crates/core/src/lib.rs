@@ -47,6 +47,7 @@ mod rodata;
 mod sketch;
 mod storage;
 mod sync;
+mod typed;
 mod view;
 
 pub use buckets::{Buckets, DEFAULT_BUCKETS, MAX_BUCKETS};
@@ -71,6 +72,11 @@ pub use storage::{
 pub use storage::{
     native_quantile_error, NativeConfig, NativeCore, NativeSnapshot, DEFAULT_NATIVE_MAX_BUCKETS,
     DEFAULT_ZERO_THRESHOLD, MAX_NATIVE_BUCKETS, NATIVE_BINS,
+};
+pub use typed::{
+    DynamicCounter, DynamicFamily, DynamicGauge, DynamicHistogram, DynamicSummary, DynamicValue,
+    Handle, LabelSet, LabelValue, TypedCounter, TypedFamily, TypedGauge, TypedHistogram,
+    TypedSummary,
 };
 pub use view::{FamilyView, Labels, SeriesData, SeriesView};
 

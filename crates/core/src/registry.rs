@@ -769,6 +769,91 @@ impl Registry {
         Ok(s)
     }
 
+    /// Checks, creating nothing, that every label set of `sets` is valid for a
+    /// series of `name` as a `kind`, and (if `limits`) that the series not yet in the index
+    /// fit the family's and the registry's series limits. Typed families call it
+    /// before creating their series, so that a refused registration creates none
+    /// (unless another thread creates series of the family meanwhile: the limits
+    /// are checked again, exactly, by each creation).
+    pub(crate) fn check_label_sets(
+        &self,
+        name: &str,
+        kind: MetricKind,
+        sets: &[Vec<(&str, &str)>],
+        limits: bool,
+    ) -> Result<()> {
+        let inner = &*self.inner;
+        validate_metric_name(name)?;
+        for labels in sets {
+            validate_labels(labels, inner.max_label_value_len, inner.max_labels)?;
+            if let Some(l) = reserved_label(kind, labels) {
+                return Err(Error::ReservedLabel {
+                    name: l.into(),
+                    kind,
+                });
+            }
+        }
+        let family = inner.families.read().get(name).cloned();
+        if let Some(f) = &family {
+            if f.kind != kind {
+                return Err(Error::KindConflict {
+                    name: name.into(),
+                    existing: f.kind,
+                    requested: kind,
+                });
+            }
+        }
+        if !limits {
+            return Ok(());
+        }
+        let missing = sets
+            .iter()
+            .filter(|labels| self.find(self.key(name, labels), name, labels).is_none())
+            .count();
+        if missing == 0 {
+            return Ok(());
+        }
+        let (len, max, arc) = match &family {
+            // Relaxed: an estimate; `create` checks again under the list's lock.
+            Some(f) => (
+                f.len.load(StdOrdering::Relaxed),
+                f.max_series,
+                f.name_arc.clone(),
+            ),
+            None => (0, inner.defaults.max_series_per_family, Arc::from(name)),
+        };
+        if len.saturating_add(missing) > max {
+            return Err(Error::CardinalityLimit {
+                name: arc,
+                limit: max,
+                scope: "family",
+            });
+        }
+        if family.as_ref().is_none_or(|f| !f.internal)
+            // Relaxed: an estimate, as above.
+            && inner
+                .series_count
+                .load(StdOrdering::Relaxed)
+                .saturating_add(missing)
+                > inner.max_series
+        {
+            return Err(Error::CardinalityLimit {
+                name: arc,
+                limit: inner.max_series,
+                scope: "registry",
+            });
+        }
+        Ok(())
+    }
+
+    /// The overflow series of the family `name` (created as a `kind` if new),
+    /// counting the lookup in the self-metric.
+    #[cold]
+    pub(crate) fn overflow_series(&self, name: &str, kind: MetricKind) -> Result<AnySeries> {
+        let family = self.family(name, kind)?;
+        Ok(self.overflow(&family))
+    }
+
     /// The series `name{labels}` if the index has it (under the shard's read lock).
     fn find(&self, hash: u64, name: &str, labels: &[(&str, &str)]) -> Option<AnySeries> {
         self.inner

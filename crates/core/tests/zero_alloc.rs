@@ -7,7 +7,9 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lakemetrics_core::{Describe, Filter, ManualClock, Registry, Retention, SeriesData, TimeRange};
+use lakemetrics_core::{
+    Describe, Filter, LabelSet, LabelValue, ManualClock, Registry, Retention, SeriesData, TimeRange,
+};
 
 struct Counting;
 
@@ -164,6 +166,76 @@ fn labeled_lookup_of_an_existing_series_allocates_nothing() {
     });
     assert_eq!(n, 0, "lookups allocated {n} times");
     assert_eq!(reg.counter("requests", &labels).unwrap().get(), 20_000);
+}
+
+/// A typed label set, implemented by hand (core does not depend on the derive).
+#[derive(Clone, Copy)]
+enum Status {
+    Ok,
+    Error,
+}
+
+impl LabelValue for Status {
+    const VALUES: &'static [&'static str] = &["ok", "error"];
+    fn ordinal(&self) -> usize {
+        *self as usize
+    }
+}
+
+impl LabelSet for Status {
+    const NAMES: &'static [&'static str] = &["status"];
+    const CARDINALITY: usize = 2;
+    fn index(&self) -> usize {
+        self.ordinal()
+    }
+    fn value(index: usize, _label: usize) -> &'static str {
+        Self::VALUES.get(index).copied().unwrap_or("")
+    }
+}
+
+#[test]
+fn typed_and_dynamic_label_sets_record_without_allocating() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = registry(&clock);
+    let fixed = [("handler", "csv")];
+    let c = reg.typed_counter::<Status>("requests", &fixed).unwrap();
+    let g = reg.typed_gauge::<Status>("depth", &fixed).unwrap();
+    let h = reg.typed_histogram::<Status>("latency", &fixed).unwrap();
+    let s = reg.typed_summary::<Status>("sizes", &fixed).unwrap();
+    let tenants = reg
+        .dynamic_counter::<Status>("tenant_requests", &fixed, "tenant")
+        .unwrap();
+    let acme = tenants.intern("acme").unwrap();
+    let n = allocations(|| {
+        for i in 0..10_000u64 {
+            clock.advance(Duration::from_millis(7));
+            let status = if i % 3 == 0 {
+                Status::Error
+            } else {
+                Status::Ok
+            };
+            c.get(&status).inc();
+            g.get(&status).set(i as f64);
+            h.get(&status).observe(0.1);
+            s.get(&status).observe(10.0);
+            acme.get(&status).inc();
+            // Interning a known value again: a hash and a read lock, no
+            // allocation (only its first interning creates series).
+            tenants.intern("acme").unwrap().get(&status).inc();
+        }
+    });
+    assert_eq!(n, 0, "typed recording allocated {n} times");
+    let total = c.get(&Status::Ok).get() + c.get(&Status::Error).get();
+    assert_eq!(total, 10_000);
+    assert_eq!(
+        reg.counter(
+            "tenant_requests",
+            &[("handler", "csv"), ("tenant", "acme"), ("status", "error")]
+        )
+        .unwrap()
+        .get(),
+        2 * 3_334
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use lakemetrics_core::bucket_quantile;
 
-use crate::metrics::{gauge_to_u64, HandlerMetrics};
+use crate::metrics::{gauge_to_u64, HandlerMetrics, Outcome};
 
 /// A handler's health over a recent window; see [`HandlerMetrics::health`].
 ///
@@ -85,9 +85,9 @@ impl HandlerMetrics {
     /// The cumulative figures (what Prometheus exports), however old.
     pub fn totals(&self) -> Totals {
         let m = &*self.inner;
-        let failures = m.failed.get();
+        let failures = m.batches.get(&Outcome::Failure).get();
         Totals {
-            batches: m.succeeded.get() + failures,
+            batches: m.batches.get(&Outcome::Success).get() + failures,
             failures,
             records: m.records.get(),
             bytes: m.bytes.get(),
@@ -127,8 +127,8 @@ impl HandlerMetrics {
     /// ```
     pub fn health(&self, window: Duration) -> Health {
         let m = &*self.inner;
-        let succeeded = m.succeeded.increase(window);
-        let failures = m.failed.increase(window);
+        let succeeded = m.batches.get(&Outcome::Success).increase(window);
+        let failures = m.batches.get(&Outcome::Failure).increase(window);
         let batches = succeeded + failures;
         let latency = {
             let inc = m.duration.increase(window);
@@ -149,7 +149,8 @@ impl HandlerMetrics {
             bytes: m.bytes.increase(window),
             throughput: Throughput {
                 records_per_second: m.records.rate(window),
-                batches_per_second: m.succeeded.rate(window) + m.failed.rate(window),
+                batches_per_second: m.batches.get(&Outcome::Success).rate(window)
+                    + m.batches.get(&Outcome::Failure).rate(window),
             },
             bytes_per_second: m.bytes.rate(window),
             error_ratio: if batches == 0 {

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lakemetrics_core::{Buckets, Counter, Describe, Gauge, Histogram, Registry, Result, Retention};
+use lakemetrics_core::{
+    Buckets, Counter, Describe, Gauge, Histogram, LabelSet, LabelValue, Registry, Result,
+    Retention, TypedCounter,
+};
 
 use crate::kind::KindTable;
 use crate::names::{
@@ -62,8 +65,9 @@ pub(crate) struct Inner {
     pub(crate) registry: Registry,
     pub(crate) stopwatch: Stopwatch,
     pub(crate) duration: Histogram,
-    pub(crate) succeeded: Counter,
-    pub(crate) failed: Counter,
+    /// `<prefix>batches_total` by outcome: both series created up front,
+    /// found by index.
+    pub(crate) batches: TypedCounter<Outcome>,
     pub(crate) kinds: KindTable,
     pub(crate) bytes: Counter,
     pub(crate) records: Counter,
@@ -187,14 +191,11 @@ impl HandlerMetricsBuilder {
 
         let h: &str = &self.handler;
         let one = [(HANDLER_LABEL, h)];
-        let outcome =
-            |o: &str| reg.counter(names.batches(), &[(HANDLER_LABEL, h), (OUTCOME_LABEL, o)]);
         let kinds = std::iter::once(KIND_DROPPED).chain(self.kinds.iter().map(String::as_str));
         let inner = Inner {
             stopwatch: Stopwatch::for_clock(reg.clock()),
             duration: reg.histogram(names.batch_duration(), &one)?,
-            succeeded: outcome(OUTCOME_SUCCESS)?,
-            failed: outcome(OUTCOME_FAILURE)?,
+            batches: reg.typed_counter::<Outcome>(names.batches(), &one)?,
             kinds: KindTable::new(reg, names.errors(), h, kinds)?,
             bytes: reg.counter(names.bytes(), &one)?,
             records: reg.counter(names.records(), &one)?,
@@ -208,6 +209,34 @@ impl HandlerMetricsBuilder {
         Ok(HandlerMetrics {
             inner: Arc::new(inner),
         })
+    }
+}
+
+/// How a batch ended: the `outcome` label of `<prefix>batches_total`, a typed
+/// label set (its two series are created with the handler, in this order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Success,
+    Failure,
+}
+
+impl LabelValue for Outcome {
+    const VALUES: &'static [&'static str] = &[OUTCOME_SUCCESS, OUTCOME_FAILURE];
+    #[inline]
+    fn ordinal(&self) -> usize {
+        *self as usize
+    }
+}
+
+impl LabelSet for Outcome {
+    const NAMES: &'static [&'static str] = &[OUTCOME_LABEL];
+    const CARDINALITY: usize = 2;
+    #[inline]
+    fn index(&self) -> usize {
+        self.ordinal()
+    }
+    fn value(index: usize, _label: usize) -> &'static str {
+        Self::VALUES.get(index).copied().unwrap_or_default()
     }
 }
 
@@ -266,7 +295,7 @@ impl HandlerMetrics {
     pub fn record_success(&self, elapsed: Duration) {
         let m = &*self.inner;
         m.duration.observe_duration(elapsed);
-        m.succeeded.inc();
+        m.batches.get(&Outcome::Success).inc();
     }
 
     /// Records a batch that failed with `kind` after `elapsed`, measured
@@ -276,7 +305,7 @@ impl HandlerMetrics {
     pub fn record_failure(&self, elapsed: Duration, kind: &str) {
         let m = &*self.inner;
         m.duration.observe_duration(elapsed);
-        m.failed.inc();
+        m.batches.get(&Outcome::Failure).inc();
         m.kinds.count(kind);
     }
 

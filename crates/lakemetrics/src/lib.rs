@@ -19,7 +19,10 @@
 //!   `lakemetrics::metrics::install(&registry)`, and every `counter!`,
 //!   `gauge!` and `histogram!` in the process records into `registry`.
 //! - with the `push` feature (on by default), Prometheus remote write,
-//!   `lakemetrics_push`, as `push`.
+//!   `lakemetrics_push`, as `push`;
+//! - with the `derive` feature (on by default), `#[derive(LabelSet)]` and
+//!   `#[derive(LabelValue)]` for typed label sets ([`Registry::typed_counter`]
+//!   and friends), from `lakemetrics_derive`.
 //!
 //! The `lakemetrics` binary runs a simulated ingestion service that records
 //! through all of it: `cargo run --release --bin lakemetrics -- demo`.
@@ -57,6 +60,9 @@
 pub struct ReadmeDoctests;
 
 pub use lakemetrics_core::*;
+/// `#[derive(LabelSet)]` and `#[derive(LabelValue)]`: see [`LabelSet`](trait@LabelSet).
+#[cfg(feature = "derive")]
+pub use lakemetrics_derive::{LabelSet, LabelValue};
 pub use lakemetrics_export as export;
 pub use lakemetrics_handler as handler;
 pub use lakemetrics_handler::HandlerMetrics;
