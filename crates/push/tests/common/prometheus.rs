@@ -162,6 +162,9 @@ impl Prometheus {
     }
 }
 
+// Shared with `crates/lakemetrics/tests/demo_remote_write.rs`, which does
+// not query histograms.
+#[allow(dead_code)]
 impl Prometheus {
     /// The value of instant query `expr` at `at_ms`, which must have exactly
     /// one result.
