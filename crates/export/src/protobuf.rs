@@ -152,6 +152,12 @@ pub(crate) struct Scratch {
     metric: Vec<u8>,
     /// The histogram or summary message being encoded.
     inner: Vec<u8>,
+    /// A native histogram's buckets, refilled per series.
+    native: lakemetrics_core::NativeSnapshot,
+    /// One side's spans, refilled per series.
+    spans: Vec<Span>,
+    /// One side's deltas, refilled per series.
+    deltas: Vec<i64>,
 }
 
 /// Writes one family as a length-delimited `MetricFamily`.
@@ -209,10 +215,13 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                 let inner = &mut scratch.inner;
                 inner.clear();
                 let bounds = fam.bucket_bounds();
+                let native = h.native();
+                let snap = &mut scratch.native;
                 h.with_cumulative(|counts, sum| {
                     let mut cum = 0u64;
                     // Buckets go after count and sum; count is only known at
                     // the end, so they are staged in `metric`'s spare tail.
+                    // A native-only family has no finite bound: no bucket.
                     let mark = m.len();
                     for (i, c) in counts.enumerate() {
                         cum = cum.wrapping_add(c);
@@ -220,11 +229,37 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                             put_bucket(m, cum, le);
                         }
                     }
-                    put_u64(inner, 1, cum);
+                    let mut count = cum;
+                    if let Some(n) = native {
+                        // The native count is the classic one raised to the
+                        // buckets' total when an observation races the read.
+                        n.snapshot_into(cum, sum, snap);
+                        count = snap.count;
+                    }
+                    put_u64(inner, 1, count);
                     put_f64(inner, 2, sum);
                     inner.extend_from_slice(&m[mark..]);
                     m.truncate(mark);
                 });
+                if native.is_some() {
+                    let nb = NativeBuckets {
+                        schema: i32::from(snap.schema),
+                        zero_threshold: snap.zero_threshold,
+                        zero_count: snap.zero_count,
+                        count: snap.count,
+                        sum: snap.sum,
+                        positive: &snap.positive,
+                        negative: &snap.negative,
+                    };
+                    let mark = inner.len();
+                    // Core's snapshot always passes `validate` (schema and
+                    // threshold checked at registration, indices sorted and
+                    // merged, count raised to the buckets'); were it ever
+                    // refused, the series is written as its classic part.
+                    if put_native(inner, &nb, &mut scratch.spans, &mut scratch.deltas).is_err() {
+                        inner.truncate(mark);
+                    }
+                }
                 put_timestamp(inner, 15, Timestamp::new(series.created()));
                 put_bytes(m, 7, inner);
             }
@@ -817,6 +852,110 @@ mod tests {
             .unwrap();
         let h = proto::Histogram::decode(buf.as_slice()).unwrap();
         assert!(h.positive_span.is_empty());
+    }
+
+    /// Rebuilds one side's `(index, count)` buckets from spans and deltas.
+    fn buckets_of(spans: &[proto::BucketSpan], deltas: &[i64]) -> Vec<(i32, u64)> {
+        let (mut out, mut idx, mut count, mut d) = (Vec::new(), 0i32, 0i64, deltas.iter());
+        for s in spans {
+            // The first offset is an index; later ones, gaps after the
+            // previous span's end (where `idx` already is).
+            idx += s.offset.unwrap();
+            for _ in 0..s.length.unwrap() {
+                count += d.next().unwrap();
+                if count != 0 {
+                    out.push((idx, count as u64));
+                }
+                idx += 1;
+            }
+        }
+        assert!(d.next().is_none(), "deltas left over");
+        out
+    }
+
+    /// The registry's native histograms (native-only and native beside
+    /// classic buckets) decode with prost to exactly core's snapshot.
+    #[test]
+    fn registry_native_histograms_decode_to_the_core_snapshot() {
+        use lakemetrics_core::{Buckets, Describe, Filter, Registry};
+        let reg = Registry::new();
+        reg.register(Describe::histogram("only").native(3)).unwrap();
+        reg.register(
+            Describe::histogram("both")
+                .buckets(Buckets::new(vec![0.1, 1.0, 10.0]).unwrap())
+                .native(1),
+        )
+        .unwrap();
+        let mut handles = Vec::new();
+        for name in ["only", "both"] {
+            for series in ["a", "b", "empty"] {
+                let h = reg.histogram(name, &[("s", series)]).unwrap();
+                if series != "empty" {
+                    // "b" has negative values too.
+                    let scales: &[f64] = if series == "a" { &[1.0] } else { &[1.0, -0.01] };
+                    for scale in scales {
+                        for v in [0.0, 0.5, 0.5, 3.0, 7.5, 1e3, 1e-3, f64::NAN] {
+                            h.observe(v * scale);
+                        }
+                    }
+                }
+                handles.push((name, series, h));
+            }
+        }
+        let mut out = Vec::new();
+        crate::write_protobuf(&reg, &Filter::all(), &mut out).unwrap();
+        let fams = proto::decode_all(&out).unwrap();
+        assert_eq!(fams.len(), 2);
+        for (name, series, h) in &handles {
+            let snap = h.native_snapshot().unwrap();
+            let fam = fams.iter().find(|f| f.name() == *name).unwrap();
+            let m = fam
+                .metric
+                .iter()
+                .find(|m| m.label[0].value() == *series)
+                .unwrap();
+            let p = m.histogram.as_ref().unwrap();
+            assert_eq!(p.sample_count(), snap.count, "{name}{{{series}}}");
+            assert_eq!(p.sample_sum().to_bits(), snap.sum.to_bits());
+            assert_eq!(p.schema(), i32::from(snap.schema));
+            assert_eq!(p.zero_threshold(), snap.zero_threshold);
+            assert_eq!(p.zero_count(), snap.zero_count);
+            assert_eq!(
+                buckets_of(&p.positive_span, &p.positive_delta),
+                snap.positive
+            );
+            assert_eq!(
+                buckets_of(&p.negative_span, &p.negative_delta),
+                snap.negative
+            );
+            let classic = h.snapshot();
+            if *name == "only" {
+                // Native-only: no classic bucket (the count stands for +Inf).
+                assert!(p.bucket.is_empty());
+            } else {
+                let mut cum = 0;
+                let want: Vec<(f64, u64)> = [0.1, 1.0, 10.0]
+                    .iter()
+                    .zip(&classic.counts)
+                    .map(|(&le, &c)| {
+                        cum += c;
+                        (le, cum)
+                    })
+                    .collect();
+                let got: Vec<(f64, u64)> = p
+                    .bucket
+                    .iter()
+                    .map(|b| (b.upper_bound(), b.cumulative_count()))
+                    .collect();
+                assert_eq!(got, want);
+            }
+            if *series != "empty" {
+                let sides = if *series == "a" { 1 } else { 2 };
+                assert_eq!(snap.count, 8 * sides);
+                assert_eq!(snap.positive.len(), 5);
+                assert_eq!(snap.negative.len(), if *series == "a" { 0 } else { 5 });
+            }
+        }
     }
 
     /// Label pairs on both sides of the one-byte-length fast path.

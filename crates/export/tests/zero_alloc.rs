@@ -214,3 +214,43 @@ fn windowed_summary_columns_allocate_only_the_visit() {
     println!("JSON with a quantile window: {n} allocations; the visit alone: {visit}");
     assert_eq!(n, visit, "allocations beyond the core visit's");
 }
+
+/// Native histograms (one native-only family, one with classic buckets too)
+/// are written with their native fields from a snapshot reused across series:
+/// a reused protobuf exporter still allocates only what the visit does.
+#[test]
+fn native_histograms_in_protobuf_allocate_only_the_visit() {
+    let reg = Registry::builder()
+        .clock(Arc::new(ManualClock::new(1_700_000_000_000_000_000)))
+        .build();
+    reg.register(Describe::histogram("native_only_seconds").native(3))
+        .unwrap();
+    reg.register(
+        Describe::histogram("both_seconds")
+            .buckets(lakemetrics_core::Buckets::new(vec![0.01, 0.1, 1.0]).unwrap())
+            .native(2),
+    )
+    .unwrap();
+    for (i, name) in (0..2000).flat_map(|i| [(i, "native_only_seconds"), (i, "both_seconds")]) {
+        let h = reg
+            .histogram(name, &[("handler", &format!("h{i}"))])
+            .unwrap();
+        // A different number of buckets per series, both signs and zero.
+        for k in 0..(i % 13) {
+            h.observe((k as f64 - 3.0) * 0.37 * (1 + i % 7) as f64);
+        }
+    }
+    let mut exporter = Exporter::new(Format::Protobuf, Vec::new());
+    exporter.write_registry(&reg, &Filter::all()).unwrap();
+    let first = exporter.get_ref().clone();
+    exporter.get_mut().clear();
+    let (result, n) = counted(|| exporter.write_registry(&reg, &Filter::all()));
+    result.unwrap();
+    assert_eq!(exporter.get_ref(), &first, "same output twice");
+    let visit = visit_allocations(&reg);
+    println!(
+        "protobuf with native histograms: {n} allocations per export of {} series; the visit alone: {visit}",
+        reg.series_count()
+    );
+    assert_eq!(n, visit, "allocations beyond the core visit's");
+}

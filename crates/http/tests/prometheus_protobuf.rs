@@ -12,9 +12,14 @@
 //!   and `histogram_quantile` over the buckets gives the hand-computed value.
 //!
 //! A second test serves a native histogram written by
-//! `lakemetrics_export::NativeEncoder` (core has no native histogram yet, so
-//! a small server in the test frames it as a `MetricFamily`) and checks that
+//! `lakemetrics_export::NativeEncoder` (framed by a small server in the test,
+//! so edge cases core never produces can be served) and checks that
 //! Prometheus reads the spans and deltas as the buckets they encode.
+//!
+//! A third serves the registry's own native histograms (one native-only, one
+//! native beside classic buckets) and checks `histogram_count`,
+//! `histogram_sum` (exact) and `histogram_quantile` (within the bound that
+//! follows from the schema) against core.
 //!
 //! The tests fail, not skip, when `prometheus` is missing.
 
@@ -427,5 +432,157 @@ fn prometheus_reads_our_native_histogram_encoding() {
 
     drop(prom);
     drop(server);
+    assert!(started.elapsed() < DEADLINE + Duration::from_secs(5));
+}
+
+/// 1,062 positive observations of 12 values from 0.003 to about 10 (each
+/// 2.1 times the last, so in a bucket of its own at schemas 2 and 3), the
+/// `k`-th observed `50 + 7k` times. Twelve buckets: within [`NATIVE_BINS`]
+/// (16), the most distinct buckets an epoch of core's history keeps exactly;
+/// beyond that, bins merge neighbouring buckets and `native_quantile` is no
+/// longer within the schema's bound (`docs/formats.md`).
+///
+/// [`NATIVE_BINS`]: lakemetrics_core::NATIVE_BINS
+fn native_observations() -> Vec<f64> {
+    (0..12)
+        .flat_map(|k| std::iter::repeat_n(0.003 * 2.1f64.powi(k), 50 + 7 * k as usize))
+        .collect()
+}
+
+/// The registry's native histograms through a real Prometheus 2.42: scraped
+/// as protobuf (the text formats have no native form, so a native series in
+/// Prometheus proves the protobuf body was used), they are native series
+/// there (2.42 keeps only the native part of a histogram with both; it has no
+/// `scrape_classic_histograms` yet), with exactly our count and sum, and
+/// `histogram_quantile` agrees with `Histogram::native_quantile`.
+///
+/// The bound: Prometheus 2.42's `histogram_quantile` on a native histogram
+/// finds the bucket holding rank `q * count` and interpolates linearly inside
+/// it (`promql/quantile.go`, "TODO: use a better estimation than linear");
+/// `native_quantile` finds the same rank's bucket (nearest rank) and returns
+/// its geometric middle `sqrt(lower * upper)`. Both lie in the same bucket
+/// `(lower, upper]` with `upper / lower = base = 2^(2^-schema)`; the test
+/// checks that (Prometheus' value inside the bucket core's snapshot puts the
+/// rank in), so their ratio is within `sqrt(base) = 1 +
+/// native_quantile_error(schema)` either way. The data are checked to put
+/// each rank at least two observations inside its bucket, so the two rank
+/// conventions (Prometheus' `q * count`, core's `ceil(q * count)`) cannot
+/// pick neighbouring buckets. The schemas here (3 and 2) are at most 5, the
+/// history's finest, so core's quantile is at the exposed schema.
+#[test]
+fn prometheus_reads_the_registrys_native_histograms() {
+    use lakemetrics_core::native_quantile_error;
+    let started = Instant::now();
+    let reg = Registry::new();
+    reg.register(
+        Describe::histogram("lmtest_native_only_seconds")
+            .help("Native only.")
+            .native(3),
+    )
+    .unwrap();
+    reg.register(
+        Describe::histogram("lmtest_native_both_seconds")
+            .help("Native and classic.")
+            .buckets(Buckets::new(vec![0.01, 0.1, 1.0]).unwrap())
+            .native(2),
+    )
+    .unwrap();
+    let only = reg
+        .histogram("lmtest_native_only_seconds", &[("handler", "csv")])
+        .unwrap();
+    let both = reg
+        .histogram("lmtest_native_both_seconds", &[("handler", "csv")])
+        .unwrap();
+    for v in native_observations() {
+        only.observe(v);
+        both.observe(v);
+    }
+
+    let server = HttpExporter::builder(&reg)
+        .listen(([127, 0, 0, 1], 0))
+        .token(prometheus::TOKEN)
+        .start()
+        .unwrap();
+    let job = "lakemetrics-registry-native";
+    let prom = prometheus::start(
+        &[prometheus::job(job, server.local_addr(), "")],
+        &["--enable-feature=native-histograms"],
+    );
+    prom.wait_ready(started);
+    prom.wait_scrapes(started, job);
+
+    for (name, h) in [
+        ("lmtest_native_only_seconds", &only),
+        ("lmtest_native_both_seconds", &both),
+    ] {
+        let snap = h.native_snapshot().unwrap();
+        assert_eq!(snap.count, 1062);
+        assert!(snap.schema <= 5, "{name}: schema {}", snap.schema);
+        let sel = format!("{name}{{job=\"{job}\",handler=\"csv\"}}");
+        assert_eq!(
+            query_one(prom.addr, &format!("histogram_count({sel})")),
+            snap.count as f64,
+            "{name}"
+        );
+        assert_eq!(
+            query_one(prom.addr, &format!("histogram_sum({sel})")),
+            h.snapshot().sum,
+            "{name}"
+        );
+        // One native series: no classic _bucket/_count/_sum series, even for
+        // the family with classic buckets (2.42 keeps the native part).
+        let classic = prometheus::query(
+            prom.addr,
+            &format!("{{__name__=~\"{name}_.+\",job=\"{job}\"}}"),
+        )
+        .unwrap();
+        assert!(classic.is_empty(), "{name}: {classic:?}");
+        let sqrt_base = 1.0 + native_quantile_error(snap.schema);
+        for q in [0.5, 0.9, 0.99] {
+            // The bucket holding rank q * count, from core's snapshot.
+            let rank = q * snap.count as f64;
+            let mut before = 0u64;
+            let &(index, c) = snap
+                .positive
+                .iter()
+                .find(|&&(_, c)| {
+                    let found = (before + c) as f64 >= rank;
+                    if !found {
+                        before += c;
+                    }
+                    found
+                })
+                .unwrap();
+            assert!(
+                before as f64 + 2.0 <= rank && rank + 2.0 <= (before + c) as f64,
+                "{name} q={q}: rank {rank} is within two of its bucket's edge ({before}..{})",
+                before + c
+            );
+            let (lower, upper) = (snap.upper_bound(index - 1), snap.upper_bound(index));
+            let theirs = query_one(prom.addr, &format!("histogram_quantile({q}, {sel})"));
+            let ours = h
+                .native_quantile(q, Duration::from_secs(24 * 3600))
+                .unwrap();
+            println!(
+                "{name} q={q}: prometheus {theirs}, ours {ours}, bucket ({lower}, {upper}], ratio {}",
+                theirs / ours
+            );
+            assert!(
+                lower <= theirs && theirs <= upper,
+                "{name} q={q}: prometheus {theirs} outside ({lower}, {upper}]"
+            );
+            assert!(
+                lower < ours && ours <= upper,
+                "{name} q={q}: ours {ours} outside ({lower}, {upper}]"
+            );
+            let ratio = (theirs / ours).max(ours / theirs);
+            assert!(
+                ratio <= sqrt_base * (1.0 + 1e-12),
+                "{name} q={q}: ratio {ratio} above sqrt(base) {sqrt_base}"
+            );
+        }
+    }
+    drop(prom);
+    server.shutdown();
     assert!(started.elapsed() < DEADLINE + Duration::from_secs(5));
 }

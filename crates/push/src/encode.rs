@@ -18,7 +18,8 @@ use lakemetrics_core::{
 };
 use prost::Message;
 
-use crate::proto::{Label, Sample, TimeSeries, WriteRequest};
+use crate::proto::histogram::ResetHint;
+use crate::proto::{Histogram, Label, Sample, TimeSeries, WriteRequest};
 
 /// Per series (by a 64-bit hash of its name and labels), the newest epoch the
 /// receiver acknowledged.
@@ -33,6 +34,10 @@ pub(crate) struct Due {
     pub(crate) streams: Vec<Vec<Label>>,
     /// `(epoch, timestamp ms, values)`, oldest first.
     pub(crate) epochs: Vec<(u64, i64, Vec<f64>)>,
+    /// In native mode, a histogram with native buckets: its one stream's one
+    /// sample (then `epochs` holds one entry with no values, for the cursor
+    /// and the batching).
+    pub(crate) native: Option<Histogram>,
 }
 
 /// What one visit of the registry found due.
@@ -69,11 +74,18 @@ fn series_key(name: &str, series: &SeriesView<'_>) -> u64 {
 /// each one's cursor that the ring still holds. Cursors of series the visit no
 /// longer finds are forgotten; epochs between a cursor and the oldest one
 /// retained are counted as lost (the cursor is moved past them).
+///
+/// With `native`, a histogram series with native buckets is one stream (its
+/// name and labels) with one remote-write `Histogram` sample when an epoch
+/// closed since its cursor: core's cumulative native buckets as read now,
+/// stamped with the time of that read (core keeps native buckets
+/// cumulatively, not per epoch, so no earlier epoch's end can be rebuilt).
 pub(crate) fn collect(
     registry: &Registry,
     filter: &Filter,
     external: &[Label],
     cursors: &mut Cursors,
+    native: bool,
 ) -> Collected {
     let mut out = Collected::default();
     let mut seen: Cursors = HashMap::with_capacity(cursors.len());
@@ -91,13 +103,19 @@ pub(crate) fn collect(
         let oldest = g.oldest_retained(now_e);
         for series in fam.series() {
             let key = series_key(name, &series);
+            let native_series =
+                native && matches!(series.data(), SeriesData::Histogram(h) if h.native().is_some());
             let created = g.epoch(series.created());
             let cursor = cursors.get(&key).copied();
             let mut first = created.max(cursor.map_or(oldest, |c| c + 1));
             if first < oldest {
                 // Only a series with a cursor can lose epochs: one first
                 // seen now sends what the ring holds.
-                out.lost += (oldest - first) * stream_count(fam) as u64;
+                // A native histogram sends its cumulative state, which
+                // holds every observation: nothing of it is lost.
+                if !native_series {
+                    out.lost += (oldest - first) * stream_count(fam) as u64;
+                }
                 first = oldest;
             }
             // The cursor moves past what was lost; it stays where it was
@@ -105,6 +123,34 @@ pub(crate) fn collect(
             seen.insert(key, first.saturating_sub(1));
             if first > last_closed {
                 continue;
+            }
+            if let (true, SeriesData::Histogram(h)) = (native, series.data()) {
+                if let Some(n) = h.native() {
+                    let snap = h.snapshot();
+                    let snap = n.snapshot(snap.count(), snap.sum);
+                    let buckets = lakemetrics_export::NativeBuckets {
+                        schema: i32::from(snap.schema),
+                        zero_threshold: snap.zero_threshold,
+                        zero_count: snap.zero_count,
+                        count: snap.count,
+                        sum: snap.sum,
+                        positive: &snap.positive,
+                        negative: &snap.negative,
+                    };
+                    let ts = (series.now() / 1_000_000) as i64;
+                    // Core's snapshot always validates (schema and threshold
+                    // checked at registration, indices sorted and merged);
+                    // were it refused, the series sends its classic form.
+                    if let Ok(hist) = crate::native_histogram(&buckets, ts, ResetHint::Unknown) {
+                        out.series.push(Due {
+                            key,
+                            streams: vec![series_labels(name, &series, external, None)],
+                            epochs: vec![(last_closed, ts, Vec::new())],
+                            native: Some(hist),
+                        });
+                        continue;
+                    }
+                }
             }
             let epochs = values(&series, fam.objectives(), first, last_closed);
             if !epochs.is_empty() {
@@ -114,6 +160,7 @@ pub(crate) fn collect(
                     key,
                     streams,
                     epochs,
+                    native: None,
                 });
             }
         }
@@ -122,7 +169,7 @@ pub(crate) fn collect(
     out
 }
 
-/// How many streams each series of a family has.
+/// How many streams each series of a family has (in the classic form).
 fn stream_count(fam: &lakemetrics_core::FamilyView<'_>) -> usize {
     match fam.kind() {
         MetricKind::Counter | MetricKind::Gauge => 1,
@@ -140,29 +187,8 @@ fn streams(
     series: &SeriesView<'_>,
     external: &[Label],
 ) -> Vec<Vec<Label>> {
-    let base = |metric: &str, extra: Option<(&str, String)>| -> Vec<Label> {
-        let mut labels: Vec<Label> = Vec::with_capacity(series.labels().len() + external.len() + 2);
-        labels.push(Label::new("__name__", metric));
-        for (k, v) in series.labels() {
-            if !v.is_empty() {
-                labels.push(Label::new(k, v));
-            }
-        }
-        // External labels never replace a series' own.
-        for l in external {
-            if !labels.iter().any(|m| m.name == l.name) {
-                labels.push(l.clone());
-            }
-        }
-        if let Some((k, v)) = extra {
-            labels.retain(|m| m.name != k);
-            labels.push(Label {
-                name: k.to_string(),
-                value: v,
-            });
-        }
-        labels.sort_by(|a, b| a.name.cmp(&b.name));
-        labels
+    let base = |metric: &str, extra: Option<(&str, String)>| {
+        series_labels(metric, series, external, extra)
     };
     match kind {
         MetricKind::Counter => {
@@ -197,6 +223,39 @@ fn streams(
             v
         }
     }
+}
+
+/// One stream's labels: `__name__` = `metric`, the series' labels, the
+/// external ones it lacks, and `extra` (`le`, `quantile`), sorted by name as
+/// the spec asks.
+fn series_labels(
+    metric: &str,
+    series: &SeriesView<'_>,
+    external: &[Label],
+    extra: Option<(&str, String)>,
+) -> Vec<Label> {
+    let mut labels: Vec<Label> = Vec::with_capacity(series.labels().len() + external.len() + 2);
+    labels.push(Label::new("__name__", metric));
+    for (k, v) in series.labels() {
+        if !v.is_empty() {
+            labels.push(Label::new(k, v));
+        }
+    }
+    // External labels never replace a series' own.
+    for l in external {
+        if !labels.iter().any(|m| m.name == l.name) {
+            labels.push(l.clone());
+        }
+    }
+    if let Some((k, v)) = extra {
+        labels.retain(|m| m.name != k);
+        labels.push(Label {
+            name: k.to_string(),
+            value: v,
+        });
+    }
+    labels.sort_by(|a, b| a.name.cmp(&b.name));
+    labels
 }
 
 /// Per epoch in `first..=last` (all closed), the value of every stream at the
@@ -405,6 +464,18 @@ pub(crate) fn request(due: &[Due], batch: &Batch) -> WriteRequest {
     let mut timeseries = Vec::new();
     for (i, range) in batch {
         let d = &due[*i];
+        if let Some(h) = &d.native {
+            // One stream, one epoch: the histogram is in the batch that
+            // holds that epoch.
+            if !range.is_empty() {
+                timeseries.push(TimeSeries {
+                    labels: d.streams[0].clone(),
+                    samples: Vec::new(),
+                    histograms: vec![h.clone()],
+                });
+            }
+            continue;
+        }
         for (s, labels) in d.streams.iter().enumerate() {
             timeseries.push(TimeSeries {
                 labels: labels.clone(),
@@ -441,11 +512,24 @@ pub fn compress(req: &WriteRequest) -> Vec<u8> {
 }
 
 /// Every due sample of the series `filter` selects, as one request (no
-/// cursors: every closed epoch the ring holds). For tests, benchmarks and
-/// one-shot pushes.
+/// cursors: every closed epoch the ring holds), histograms in their classic
+/// form. For tests, benchmarks and one-shot pushes.
 pub fn encode_registry(registry: &Registry, filter: &Filter, external: &[Label]) -> WriteRequest {
+    encode_registry_with(registry, filter, external, false)
+}
+
+/// [`encode_registry`], with `native_histograms` as
+/// [`RemoteWriterBuilder::native_histograms`](crate::RemoteWriterBuilder::native_histograms)
+/// sets it: histograms with native buckets as one remote-write `Histogram`
+/// sample each (their cumulative native buckets now, stamped now) when true.
+pub fn encode_registry_with(
+    registry: &Registry,
+    filter: &Filter,
+    external: &[Label],
+    native_histograms: bool,
+) -> WriteRequest {
     let mut cursors = Cursors::new();
-    let due = collect(registry, filter, external, &mut cursors);
+    let due = collect(registry, filter, external, &mut cursors, native_histograms);
     let all: Batch = (0..due.series.len())
         .map(|i| (i, 0..due.series[i].epochs.len()))
         .collect();
@@ -534,7 +618,7 @@ mod tests {
             let mut prev = 0.0;
             for _ in 0..20 {
                 clock.advance(Duration::from_millis(500));
-                let due = collect(&reg, &Filter::all(), &[], &mut cursors);
+                let due = collect(&reg, &Filter::all(), &[], &mut cursors, false);
                 for d in &due.series {
                     for (e, _, v) in &d.epochs {
                         assert!(v[0] >= prev, "{v:?} after {prev}");
@@ -663,22 +747,22 @@ mod tests {
         let mut cursors = Cursors::new();
         c.inc();
         clock.advance(Duration::from_secs(3));
-        let due = collect(&reg, &Filter::all(), &[], &mut cursors);
+        let due = collect(&reg, &Filter::all(), &[], &mut cursors, false);
         assert_eq!(due.series[0].epochs.len(), 3);
         assert_eq!(due.lost, 0);
         // Acknowledge epoch 1 only (as an ack of a first batch would).
         cursors.insert(due.series[0].key, due.series[0].epochs[1].0);
-        let due = collect(&reg, &Filter::all(), &[], &mut cursors);
+        let due = collect(&reg, &Filter::all(), &[], &mut cursors, false);
         assert_eq!(due.series[0].epochs.len(), 1);
         // 20 s later the ring (10 epochs) holds epochs 14..=23 only: 2..=13
         // left it unsent.
         clock.advance(Duration::from_secs(20));
-        let due = collect(&reg, &Filter::all(), &[], &mut cursors);
+        let due = collect(&reg, &Filter::all(), &[], &mut cursors, false);
         assert_eq!(due.lost, 12);
         assert_eq!(due.series[0].epochs.first().unwrap().0, 14 + T0 / SEC);
         assert_eq!(due.series[0].epochs.len(), 9);
         // Counted once.
-        let due = collect(&reg, &Filter::all(), &[], &mut cursors);
+        let due = collect(&reg, &Filter::all(), &[], &mut cursors, false);
         assert_eq!(due.lost, 0);
     }
 
@@ -690,16 +774,132 @@ mod tests {
         reg.histogram("lat", &[]).unwrap().observe(0.5);
         let mut cursors = Cursors::new();
         clock.advance(Duration::from_secs(1));
-        let due = collect(&reg, &Filter::all(), &[], &mut cursors);
+        let due = collect(&reg, &Filter::all(), &[], &mut cursors, false);
         assert_eq!(due.samples(), 5);
         cursors.insert(due.series[0].key, due.series[0].epochs[0].0);
         // Now in epoch 24, the ring keeps 15..=24 (24 open): epochs 1..=14
         // closed and left unsent, 14 lost epochs of 5 streams (3 buckets,
         // sum, count); 15..=23 are due.
         clock.advance(Duration::from_secs(23));
-        let due = collect(&reg, &Filter::all(), &[], &mut cursors);
+        let due = collect(&reg, &Filter::all(), &[], &mut cursors, false);
         assert_eq!(due.lost, 14 * 5);
         assert_eq!(due.samples(), 9 * 5);
+    }
+
+    /// Classic mode (the default): a native-only histogram sends its `+Inf`
+    /// bucket, `_sum` and `_count` per closed epoch, as text writes it.
+    #[test]
+    fn a_native_only_histogram_in_classic_mode_sends_inf_sum_and_count() {
+        let (reg, clock) = registry();
+        reg.register(Describe::histogram("lat").native(3)).unwrap();
+        let h = reg.histogram("lat", &[]).unwrap();
+        h.observe(0.5);
+        h.observe(2.0);
+        clock.advance(Duration::from_secs(1));
+        let req = encode_registry(&reg, &Filter::all(), &[]);
+        type Stream<'a> = (Vec<(&'a str, &'a str)>, Vec<(i64, f64)>);
+        let got: Vec<Stream<'_>> = req
+            .timeseries
+            .iter()
+            .map(|t| {
+                assert!(t.histograms.is_empty());
+                (names(t), samples(t))
+            })
+            .collect();
+        let at = (T0 / 1_000_000) as i64 + 1000;
+        assert_eq!(
+            got,
+            [
+                (
+                    vec![("__name__", "lat_bucket"), ("le", "+Inf")],
+                    vec![(at, 2.0)]
+                ),
+                (vec![("__name__", "lat_sum")], vec![(at, 2.5)]),
+                (vec![("__name__", "lat_count")], vec![(at, 2.0)]),
+            ]
+        );
+    }
+
+    /// Native mode: one `Histogram` per native series (native-only or with
+    /// classic buckets), the cumulative state read now and stamped now, and
+    /// nothing again until another epoch closes; other kinds unchanged.
+    #[test]
+    fn native_mode_sends_one_native_histogram_per_series() {
+        use crate::proto::histogram::{Count, ZeroCount};
+        let (reg, clock) = registry();
+        reg.register(Describe::histogram("only").native(3)).unwrap();
+        reg.register(
+            Describe::histogram("both")
+                .buckets(Buckets::new(vec![1.0]).unwrap())
+                .native(0),
+        )
+        .unwrap();
+        let only = reg.histogram("only", &[]).unwrap();
+        let both = reg.histogram("both", &[("a", "b")]).unwrap();
+        let rows = reg.counter("rows", &[]).unwrap();
+        for v in [0.0, 0.5, 3.0, -2.0] {
+            only.observe(v);
+            both.observe(v);
+        }
+        rows.inc();
+        clock.advance(Duration::from_millis(1500));
+        let mut cursors = Cursors::new();
+        let due = collect(&reg, &Filter::all(), &[], &mut cursors, true);
+        let all: Batch = (0..due.series.len())
+            .map(|i| (i, 0..due.series[i].epochs.len()))
+            .collect();
+        assert_eq!(batch_samples(&due.series, &all), 3);
+        let req = request(&due.series, &all);
+        let now_ms = (T0 / 1_000_000) as i64 + 1500;
+        for (name, h) in [("only", &only), ("both", &both)] {
+            let t = req
+                .timeseries
+                .iter()
+                .find(|t| t.labels[0].value == name)
+                .unwrap();
+            assert!(t.samples.is_empty());
+            let [hist] = &t.histograms[..] else {
+                panic!("{name}: {:?}", t.histograms)
+            };
+            let snap = h.native_snapshot().unwrap();
+            assert_eq!(hist.timestamp, now_ms);
+            assert_eq!(hist.count, Some(Count::CountInt(4)));
+            assert_eq!(hist.sum, snap.sum);
+            assert_eq!(hist.schema, i32::from(snap.schema));
+            assert_eq!(hist.zero_count, Some(ZeroCount::ZeroCountInt(1)));
+            assert_eq!(hist.zero_threshold, snap.zero_threshold);
+            let want = crate::native_histogram(
+                &lakemetrics_export::NativeBuckets {
+                    schema: i32::from(snap.schema),
+                    zero_threshold: snap.zero_threshold,
+                    zero_count: snap.zero_count,
+                    count: snap.count,
+                    sum: snap.sum,
+                    positive: &snap.positive,
+                    negative: &snap.negative,
+                },
+                now_ms,
+                ResetHint::Unknown,
+            )
+            .unwrap();
+            assert_eq!(hist, &want);
+        }
+        // The counter is unchanged: its total at the closed epoch's end.
+        let c = req
+            .timeseries
+            .iter()
+            .find(|t| t.labels[0].value == "rows_total")
+            .unwrap();
+        assert_eq!(samples(c), [((T0 / 1_000_000) as i64 + 1000, 1.0)]);
+        // Acknowledged: nothing is due until the next epoch closes.
+        for d in &due.series {
+            cursors.insert(d.key, d.epochs.last().unwrap().0);
+        }
+        let again = collect(&reg, &Filter::all(), &[], &mut cursors, true);
+        assert!(again.series.is_empty());
+        clock.advance(Duration::from_secs(1));
+        let next = collect(&reg, &Filter::all(), &[], &mut cursors, true);
+        assert_eq!(next.samples(), 3);
     }
 
     #[test]
@@ -710,6 +910,7 @@ mod tests {
             epochs: (0..epochs)
                 .map(|e| (e as u64, 0, vec![0.0; streams]))
                 .collect(),
+            native: None,
         };
         let all = [due(1, 3), due(3, 2), due(5, 1)];
         assert_eq!(

@@ -38,7 +38,7 @@ mod native;
 pub mod proto;
 mod writer;
 
-pub use encode::{compress, encode_registry};
+pub use encode::{compress, encode_registry, encode_registry_with};
 pub use error::Error;
 pub use native::native_histogram;
 pub use writer::{

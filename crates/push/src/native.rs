@@ -1,10 +1,10 @@
 //! Native histograms for remote write: a [`NativeBuckets`] as one
 //! `prompb.Histogram` sample.
 //!
-//! Nothing calls this yet: core has no native histogram. When it does, a
-//! writer sends a native histogram series either as this message (in
-//! `TimeSeries.histograms`) or as classic `_bucket`/`_sum`/`_count` samples;
-//! remote write 1.0 has no negotiation, so the choice is configuration (see
+//! A writer sends a histogram with native buckets as this message (in
+//! `TimeSeries.histograms`) when `RemoteWriterBuilder::native_histograms` is
+//! on, or as classic `_bucket`/`_sum`/`_count` samples otherwise; remote
+//! write 1.0 has no negotiation, so the choice is configuration (see
 //! `docs/push.md`).
 
 use lakemetrics_export::{native_layout, NativeBuckets, NativeError, Span};

@@ -56,6 +56,7 @@ pub struct RemoteWriterBuilder {
     external: Vec<(String, String)>,
     auth: Option<Auth>,
     filter: Filter,
+    native_histograms: bool,
 }
 
 #[derive(Clone)]
@@ -214,6 +215,27 @@ impl RemoteWriterBuilder {
         self
     }
 
+    /// Sends histograms with native buckets (`Describe::native`) as native
+    /// histograms (default `false`: the classic form).
+    ///
+    /// When true, such a series is one remote-write 1.0 `Histogram` sample
+    /// (in `TimeSeries.histograms`) per round in which an epoch of it closed:
+    /// its cumulative native buckets, count and sum as read then, stamped
+    /// with the time of that read. The receiver must accept native
+    /// histograms (Prometheus: `--enable-feature=native-histograms`, 2.40 and
+    /// later); remote write 1.0 has no negotiation, so a writer cannot learn
+    /// whether it does: this is configuration.
+    ///
+    /// When false, every histogram is sent in its classic form, one sample per
+    /// closed epoch per stream: `_bucket` per bound, `+Inf` included, `_sum`
+    /// and `_count`. A native-only histogram (no classic buckets) so sends
+    /// its `le="+Inf"` bucket, `_sum` and `_count`, as the text exposition
+    /// writes it.
+    pub fn native_histograms(mut self, on: bool) -> Self {
+        self.native_histograms = on;
+        self
+    }
+
     /// Checks the settings, registers the self-metrics and starts the
     /// writer's thread, which pushes first after one interval.
     pub fn start(self) -> Result<RemoteWriter, Error> {
@@ -278,6 +300,7 @@ impl RemoteWriterBuilder {
                 timeout: self.timeout,
                 min_backoff: self.min_backoff,
                 max_backoff: self.max_backoff,
+                native_histograms: self.native_histograms,
             },
             rng: seed(),
             status: status.clone(),
@@ -373,6 +396,7 @@ impl RemoteWriter {
             external: Vec::new(),
             auth: None,
             filter: Filter::all(),
+            native_histograms: false,
         }
     }
 
@@ -428,6 +452,7 @@ struct Config {
     timeout: Duration,
     min_backoff: Duration,
     max_backoff: Duration,
+    native_histograms: bool,
 }
 
 struct Pusher {
@@ -492,6 +517,7 @@ impl Pusher {
             &self.filter,
             &self.external,
             &mut self.cursors,
+            self.cfg.native_histograms,
         );
         let mut report = PushReport {
             lost: due.lost,

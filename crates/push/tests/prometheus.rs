@@ -327,3 +327,100 @@ fn interval_pushes_resend_an_outage_on_the_real_clock() {
         );
     }
 }
+
+/// With `native_histograms(true)`, the registry's native histograms (one
+/// native-only, one native beside classic buckets) arrive in a Prometheus
+/// 2.42 started with `--enable-feature=native-histograms` as native series:
+/// no classic `_bucket`/`_sum`/`_count` streams, `histogram_count` and
+/// `histogram_sum` exactly ours, and `histogram_quantile` within `sqrt(base)`
+/// of `Histogram::native_quantile` (the bound and why it holds:
+/// `crates/http/tests/prometheus_protobuf.rs`,
+/// `prometheus_reads_the_registrys_native_histograms`).
+#[test]
+fn prometheus_receives_native_histograms() {
+    use lakemetrics_core::native_quantile_error;
+    let prom = Prometheus::start_with(&["--enable-feature=native-histograms"]);
+    let (reg, clock, ms0) = registry(Duration::from_secs(60));
+    reg.register(Describe::histogram("lmpush_native_only").native(3))
+        .unwrap();
+    reg.register(
+        Describe::histogram("lmpush_native_both")
+            .buckets(Buckets::new(vec![0.01, 0.1, 1.0]).unwrap())
+            .native(2),
+    )
+    .unwrap();
+    let only = reg.histogram("lmpush_native_only", &[]).unwrap();
+    let both = reg.histogram("lmpush_native_both", &[]).unwrap();
+    // Twelve values, each in a bucket of its own and within the 16 distinct
+    // buckets an epoch of core's history keeps exactly; the k-th 50 + 7k
+    // times (1,062 in all).
+    for k in 0..12 {
+        for _ in 0..50 + 7 * k {
+            let v = 0.003 * 2.1f64.powi(k);
+            only.observe(v);
+            both.observe(v);
+        }
+    }
+    clock.advance(Duration::from_secs(1));
+    let writer = RemoteWriter::builder(&reg, prom.write_url())
+        .interval(Duration::from_secs(3600))
+        .native_histograms(true)
+        .filter(Filter::all().prefix("lmpush_native_"))
+        .start()
+        .unwrap();
+    let report = writer.flush(Duration::from_secs(20));
+    // One histogram sample per series.
+    assert_eq!(
+        (report.sent, report.dropped, report.pending),
+        (2, 0, 0),
+        "{report:?}\n{}",
+        prom.log()
+    );
+    // Stamped with the time the push read them: the clock's, a second in.
+    let at = ms0 + 1000;
+    for (name, h) in [("lmpush_native_only", &only), ("lmpush_native_both", &both)] {
+        let snap = h.native_snapshot().unwrap();
+        assert_eq!(snap.count, 1062);
+        assert_eq!(
+            prom.query_one(&format!("histogram_count({name})"), at),
+            1062.0,
+            "{name}"
+        );
+        assert_eq!(
+            prom.query_one(&format!("histogram_sum({name})"), at),
+            h.snapshot().sum,
+            "{name}"
+        );
+        assert_eq!(
+            prom.count(&format!("{{__name__=~\"{name}_.+\"}}"), at),
+            0,
+            "{name}: classic streams were sent"
+        );
+        let sqrt_base = 1.0 + native_quantile_error(snap.schema);
+        for q in [0.5, 0.9, 0.99] {
+            let rank = q * snap.count as f64;
+            let mut before = 0u64;
+            let &(index, c) = snap
+                .positive
+                .iter()
+                .find(|&&(_, c)| {
+                    let found = (before + c) as f64 >= rank;
+                    if !found {
+                        before += c;
+                    }
+                    found
+                })
+                .unwrap();
+            assert!(before as f64 + 2.0 <= rank && rank + 2.0 <= (before + c) as f64);
+            let (lower, upper) = (snap.upper_bound(index - 1), snap.upper_bound(index));
+            let theirs = prom.query_one(&format!("histogram_quantile({q}, {name})"), at);
+            let ours = h.native_quantile(q, Duration::from_secs(60)).unwrap();
+            println!("{name} q={q}: prometheus {theirs}, ours {ours}, bucket ({lower}, {upper}]");
+            assert!(lower <= theirs && theirs <= upper, "{name} q={q}: {theirs}");
+            assert!(lower < ours && ours <= upper, "{name} q={q}: {ours}");
+            let ratio = (theirs / ours).max(ours / theirs);
+            assert!(ratio <= sqrt_base * (1.0 + 1e-12), "{name} q={q}: {ratio}");
+        }
+    }
+    writer.shutdown();
+}

@@ -571,16 +571,27 @@ impl NativeCore {
     /// classic part (`count` is raised to the buckets' total if an observation
     /// racing this read is in the buckets but not yet in it).
     pub fn snapshot(&self, count: u64, sum: f64) -> NativeSnapshot {
-        let (schema, zero_count, mut positive, mut negative) = self.read(|s, zero, words| {
-            let (mut pos, mut neg) = (Vec::new(), Vec::new());
+        let mut snap = NativeSnapshot::default();
+        self.snapshot_into(count, sum, &mut snap);
+        snap
+    }
+
+    /// [`NativeCore::snapshot`] into `out`, reusing its bucket vectors: once
+    /// they have grown to the histogram's bucket count, this allocates nothing
+    /// (exporters keep one `NativeSnapshot` across series).
+    pub fn snapshot_into(&self, count: u64, sum: f64, out: &mut NativeSnapshot) {
+        out.positive.clear();
+        out.negative.clear();
+        let (pos, neg) = (&mut out.positive, &mut out.negative);
+        let (schema, zero_count) = self.read(|s, zero, words| {
             for &w in words {
                 let i = reduce_index(entry_index(w), (entry_schema(w) - s) as u32);
-                let out = if entry_neg(w) { &mut neg } else { &mut pos };
-                out.push((i, entry_count(w)));
+                let side = if entry_neg(w) { &mut *neg } else { &mut *pos };
+                side.push((i, entry_count(w)));
             }
-            (s, zero, pos, neg)
+            (s, zero)
         });
-        for v in [&mut positive, &mut negative] {
+        for v in [&mut out.positive, &mut out.negative] {
             v.sort_unstable_by_key(|b| b.0);
             v.dedup_by(|b, a| {
                 let same = a.0 == b.0;
@@ -590,17 +601,12 @@ impl NativeCore {
                 same
             });
         }
-        let mut snap = NativeSnapshot {
-            schema,
-            zero_threshold: self.config.zero_threshold,
-            zero_count,
-            count,
-            sum,
-            positive,
-            negative,
-        };
-        snap.count = snap.count.max(snap.bucket_total());
-        snap
+        out.schema = schema;
+        out.zero_threshold = self.config.zero_threshold;
+        out.zero_count = zero_count;
+        out.count = count;
+        out.sum = sum;
+        out.count = out.count.max(out.bucket_total());
     }
 
     /// The history schema (module docs).

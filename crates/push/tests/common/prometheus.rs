@@ -35,6 +35,8 @@ impl Drop for TempDir {
 
 pub struct Prometheus {
     child: Option<Child>,
+    /// Flags beyond the ones every start has.
+    extra: Vec<String>,
     pub addr: SocketAddr,
     pub dir: TempDir,
 }
@@ -43,6 +45,12 @@ impl Prometheus {
     /// Starts Prometheus on a free port and waits until it is ready (30 s at
     /// most). Panics if the binary is missing: the test does not skip.
     pub fn start() -> Prometheus {
+        Prometheus::start_with(&[])
+    }
+
+    /// [`Prometheus::start`] with `extra` flags (e.g.
+    /// `--enable-feature=native-histograms`), kept for restarts.
+    pub fn start_with(extra: &[&str]) -> Prometheus {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -50,6 +58,7 @@ impl Prometheus {
             .port();
         let mut p = Prometheus {
             child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             addr: format!("127.0.0.1:{port}").parse().unwrap(),
             dir: TempDir::new("prometheus"),
         };
@@ -76,6 +85,7 @@ impl Prometheus {
             .arg(format!("--web.listen-address={}", self.addr))
             .arg("--web.enable-remote-write-receiver")
             .arg("--log.level=warn")
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -149,6 +159,42 @@ impl Prometheus {
                 (s["metric"].clone(), values)
             })
             .collect()
+    }
+}
+
+// Shared with `crates/lakemetrics/tests/demo_remote_write.rs`, which does
+// not query histograms.
+#[allow(dead_code)]
+impl Prometheus {
+    /// The value of instant query `expr` at `at_ms`, which must have exactly
+    /// one result.
+    pub fn query_one(&self, expr: &str, at_ms: i64) -> f64 {
+        let path = format!(
+            "/api/v1/query?query={}&time={}.{:03}",
+            urlencode(expr),
+            at_ms / 1000,
+            at_ms % 1000
+        );
+        let (status, body) = get(self.addr, &path).expect("query Prometheus");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status, 200, "{v}");
+        let r = v["data"]["result"].as_array().unwrap();
+        assert_eq!(r.len(), 1, "{expr}: {v}");
+        r[0]["value"][1].as_str().unwrap().parse().unwrap()
+    }
+
+    /// How many series instant query `expr` returns at `at_ms`.
+    pub fn count(&self, expr: &str, at_ms: i64) -> usize {
+        let path = format!(
+            "/api/v1/query?query={}&time={}.{:03}",
+            urlencode(expr),
+            at_ms / 1000,
+            at_ms % 1000
+        );
+        let (status, body) = get(self.addr, &path).expect("query Prometheus");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status, 200, "{v}");
+        v["data"]["result"].as_array().unwrap().len()
     }
 }
 
