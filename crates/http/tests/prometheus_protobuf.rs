@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::prometheus::{self, expected, query_one, DEADLINE};
+use common::prometheus::{self, expected, populate, query_one, DEADLINE};
 use lakemetrics_core::{Buckets, Describe, Registry};
 use lakemetrics_http::HttpExporter;
 
@@ -140,42 +140,7 @@ fn header_values(raw: &[u8], name: &str) -> Vec<String> {
 fn prometheus_scrapes_protobuf_and_stores_our_series() {
     let started = Instant::now();
     let reg = Registry::new();
-    reg.register(Describe::counter("lmtest_rows").help("Rows ingested."))
-        .unwrap();
-    reg.counter("lmtest_rows", &[("handler", "csv")])
-        .unwrap()
-        .inc_by(1_234_567);
-    reg.counter(
-        "lmtest_rows",
-        &[("handler", "json \"v2\" \\ back\nslash ✓ <script>")],
-    )
-    .unwrap()
-    .inc_by(42);
-    reg.counter("lmtest_errors_total", &[("kind", "parse_error")])
-        .unwrap()
-        .inc_by(7);
-    reg.gauge("lmtest_queue_depth", &[("handler", "csv")])
-        .unwrap()
-        .set(12.5);
-    reg.gauge("lmtest_temperature", &[]).unwrap().set(-3.25);
-    reg.register(
-        Describe::histogram("lmtest_batch_seconds")
-            .help("Batch time.")
-            .buckets(Buckets::new(vec![0.25, 0.5, 1.0, 2.5]).unwrap()),
-    )
-    .unwrap();
-    let h = reg
-        .histogram("lmtest_batch_seconds", &[("handler", "csv")])
-        .unwrap();
-    for v in [0.1, 0.3, 0.3, 2.0, 5.0] {
-        h.observe(v);
-    }
-    reg.register(Describe::summary("lmtest_rpc_seconds").objectives(vec![0.5, 0.9, 0.99]))
-        .unwrap();
-    let s = reg.summary("lmtest_rpc_seconds", &[]).unwrap();
-    for i in 1..=100 {
-        s.observe(f64::from(i) / 100.0);
-    }
+    populate(&reg);
     let want = expected(&reg);
     assert_eq!(want.len(), 2 + 1 + 2 + (5 + 2) + (3 + 2));
 

@@ -8,10 +8,52 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lakemetrics_core::{Filter, Registry, SeriesData};
+use lakemetrics_core::{Buckets, Describe, Filter, Registry, SeriesData};
 use serde_json::Value;
 
 use super::{free_port, TempDir};
+
+/// The series both scrape tests (text and protobuf) expect Prometheus to store:
+/// counters (one label value full of characters to escape), gauges, a classic
+/// histogram and a summary.
+pub fn populate(reg: &Registry) {
+    reg.register(Describe::counter("lmtest_rows").help("Rows ingested."))
+        .unwrap();
+    reg.counter("lmtest_rows", &[("handler", "csv")])
+        .unwrap()
+        .inc_by(1_234_567);
+    reg.counter(
+        "lmtest_rows",
+        &[("handler", "json \"v2\" \\ back\nslash ✓ <script>")],
+    )
+    .unwrap()
+    .inc_by(42);
+    reg.counter("lmtest_errors_total", &[("kind", "parse_error")])
+        .unwrap()
+        .inc_by(7);
+    reg.gauge("lmtest_queue_depth", &[("handler", "csv")])
+        .unwrap()
+        .set(12.5);
+    reg.gauge("lmtest_temperature", &[]).unwrap().set(-3.25);
+    reg.register(
+        Describe::histogram("lmtest_batch_seconds")
+            .help("Batch time.")
+            .buckets(Buckets::new(vec![0.25, 0.5, 1.0, 2.5]).unwrap()),
+    )
+    .unwrap();
+    let h = reg
+        .histogram("lmtest_batch_seconds", &[("handler", "csv")])
+        .unwrap();
+    for v in [0.1, 0.3, 0.3, 2.0, 5.0] {
+        h.observe(v);
+    }
+    reg.register(Describe::summary("lmtest_rpc_seconds").objectives(vec![0.5, 0.9, 0.99]))
+        .unwrap();
+    let s = reg.summary("lmtest_rpc_seconds", &[]).unwrap();
+    for i in 1..=100 {
+        s.observe(f64::from(i) / 100.0);
+    }
+}
 
 pub const TOKEN: &str = "prometheus-test-token";
 pub const DEADLINE: Duration = Duration::from_secs(30);
