@@ -132,3 +132,32 @@ fn a_reader_racing_a_close_never_counts_twice() {
         );
     });
 }
+
+/// Two writers in epoch 1 while bucket 0 holds one observation of epoch 0: one
+/// starts the epoch (closing the bucket, then publishing the head), the other
+/// either starts it too or finds the head already there and records at once.
+/// Either way both observations are epoch 1's: a close never counts into the
+/// old epoch what a writer of the new one added (the bug of closing after the
+/// fill, where the second writer could add between the head's publication and
+/// the close's read of the count). Two threads: with a reader in a third the
+/// model does not finish in 10 minutes; `a_reader_racing_a_close_never_counts_twice`
+/// races a reader with the close.
+#[test]
+fn a_writer_that_finds_the_epoch_started_records_into_it() {
+    model(|| {
+        let s = setup(4);
+        write(&s, 0.5, 9);
+        let other = {
+            let s = s.clone();
+            thread::spawn(move || write(&s, 0.5, 10))
+        };
+        write(&s, 0.5, 10);
+        other.join().unwrap();
+        let view = histogram_view(&s.s, 10);
+        assert_eq!(
+            increases(&view),
+            [(0, vec![1, 0]), (1, vec![2, 0])],
+            "{view:?}"
+        );
+    });
+}

@@ -285,13 +285,26 @@ impl HistogramCore {
         f64_to_48(self.sum_value())
     }
 
-    /// Fills the ring up to the epoch of `now`, then closes every bucket's open
-    /// epoch into its bins.
+    /// Closes every bucket's open epoch into its bins, then fills the ring up to
+    /// the epoch of `now`.
     #[cold]
     #[inline(never)]
     fn start(&self, now: u64, fresh: impl FnOnce() -> u64) {
         let g = &self.geometry;
         let e = g.epoch(now);
+        // The buckets close before the fill publishes the head: a writer that
+        // finds the head at `e` and records without starting the epoch itself
+        // then adds after every close read the count it credits to the old
+        // epoch (the close's reads precede, in this thread, the head's Release;
+        // the other writer's add depends on its read of the head), so its
+        // observation lands in `e`. Closed after the fill, a close could count
+        // into the old epoch an observation made in `e` by a writer that saw
+        // the new head. A writer behind the head closes nothing (every bucket
+        // is at its epoch or past it).
+        let close_after = mutant("hist.close_after_fill");
+        if !close_after {
+            self.close(e);
+        }
         let reset = |x: u64, lx: u64, ls: u64| self.bins.reset(g.slot(x), lx, ls);
         if self.rows.fill(g, e, |_| self.base(), reset) == Filled::Behind {
             // As for summaries: the bins of the epochs a rewind restarts are
@@ -305,7 +318,9 @@ impl HistogramCore {
             }
             return;
         }
-        self.close(e);
+        if close_after {
+            self.close(e);
+        }
     }
 
     /// Moves every bucket's open epoch to `e` (unless it is there or past it
