@@ -13,8 +13,8 @@
 //! `vdso`), not libc's wrapper around it: 4.6 to 4.7 ns per read on the project's
 //! shared VM against 6.5 to 9.1 ns through libc in the same runs (`clock_now` in
 //! `benches/benches/record.rs`). A counter increment hides most of it behind its
-//! `lock xadd`; a gauge set, which has no locked instruction, does not (9.1 ns
-//! against 4.3 to 4.8 ns with the ticker). A program for which that
+//! `lock xadd`; a gauge set, which has no locked instruction, does not (9.0 to 9.6 ns
+//! against 4.4 to 4.8 ns with the ticker). A program for which that
 //! matters can start a ticker thread with [`start_clock_ticker`]: while it runs, a
 //! read is one load of a word it refreshes every millisecond. Nothing in
 //! lakemetrics starts it; it runs until its [`TickerHandle`] is stopped or dropped,
