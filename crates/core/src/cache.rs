@@ -42,7 +42,12 @@
 //! entry, one more for the box. Measured against the `thread_local!` cache
 //! (`labeled_lookup_inc` in `benches/benches/record.rs`, medians of three
 //! interleaved runs): `counter()` 21.3 -> 22.1 ns, `with_counter` 13.5 -> 14.2 ns,
-//! `with_counter_static` 7.7 -> 7.8 ns. Filling needs `ThreadLocal::get_or`, which gives the thread an id if it has none
+//! `with_counter_static` 7.7 -> 7.8 ns. Since then a thread remembers the cache
+//! it probed last and its slots there in a native thread-local ([`LAST`], keyed
+//! by a number unique to each cache), so a thread that keeps probing one
+//! registry skips `ThreadLocal::get` altogether: `with_counter` 24.3 -> 21.5 ns,
+//! `with_counter_static` 18.9 -> 17.0 ns on the shared VM (`docs/benchmarks.md`,
+//! branch `lookup`). Filling needs `ThreadLocal::get_or`, which gives the thread an id if it has none
 //! and would panic if `thread_local`'s own destructor already ran on this thread
 //! (a lookup from another thread-local destructor during thread teardown); see
 //! [`LookupCache::slots`] for how that is avoided.
@@ -197,12 +202,29 @@ struct Slots {
 }
 
 /// A registry's lookup cache: a set of slots per thread, dropped with it.
-#[derive(Default)]
 pub(crate) struct LookupCache {
     /// Boxed so that `ThreadLocal`'s buckets (sized by thread id, 2^k entries at a
-    /// time) hold pointers, not 10.5 KB arrays for threads that never come here.
+    /// time) hold pointers, not 10.5 KB arrays for threads that never come here
+    /// (and so that a thread's slots never move: [`LAST`] points at them).
     threads: ThreadLocal<Box<Slots>>,
+    /// This cache's number, unique in the process (never 0), for [`LAST`].
+    id: u64,
 }
+
+impl Default for LookupCache {
+    fn default() -> Self {
+        // Relaxed: only uniqueness matters. A u64 bumped once per registry does
+        // not wrap.
+        let id = NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed);
+        LookupCache {
+            threads: ThreadLocal::new(),
+            id,
+        }
+    }
+}
+
+/// Numbers of lookup caches; 0 means none.
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The owner of a lookup cache (a registry), as a thread's [`Exit`] holds it.
 pub(crate) type Owner = Weak<dyn AsRef<LookupCache> + Send + Sync>;
@@ -218,6 +240,12 @@ thread_local! {
     /// This thread's serial (0 until it first fills a cache). No destructor, so
     /// it stays readable while the thread's other thread-locals are destroyed.
     static SERIAL: Cell<u64> = const { Cell::new(0) };
+    /// The cache this thread probed last (its `id`) and this thread's slots in
+    /// it: a hit skips `ThreadLocal::get` (a call to `thread_local`'s thread-id
+    /// accessor, then the bucket, the entry's presence flag and the box, all
+    /// dependent loads) for one compare of a native thread-local. No destructor,
+    /// so never inaccessible. See [`LookupCache::this_thread`] for why it is sound.
+    static LAST: Cell<(u64, *const Slots)> = const { Cell::new((0, std::ptr::null())) };
     static EXIT: Exit = const { Exit { owners: RefCell::new(Vec::new()) } };
 }
 
@@ -229,6 +257,9 @@ struct Exit {
 
 impl Drop for Exit {
     fn drop(&mut self) {
+        // From here on, lookups on this thread go through `ThreadLocal::get`
+        // (see `LookupCache::this_thread`).
+        let _ = LAST.try_with(|l| l.set((0, std::ptr::null())));
         let serial = SERIAL.with(Cell::get);
         for owner in self.owners.get_mut().drain(..) {
             if let Some(owner) = owner.upgrade() {
@@ -314,10 +345,44 @@ impl LookupCache {
         labels: &[(&str, &str)],
         hit: impl FnOnce(&Entry) -> Option<R>,
     ) -> Option<R> {
-        // `get`, not `get_or`: never gives the thread an id, so never panics.
-        let slots = self.threads.get()?;
+        let slots = self.this_thread()?;
         let entries = slots.entries.try_borrow().ok()?;
         hit(entries.get(slot(name, labels))?.as_ref()?)
+    }
+
+    /// This thread's slots, if it has any: through [`LAST`] when this cache was
+    /// the last this thread probed, else through `ThreadLocal::get` (`get`, not
+    /// `get_or`: never gives the thread an id, so never panics), then noted in
+    /// [`LAST`].
+    #[inline]
+    #[allow(unsafe_code)]
+    fn this_thread(&self) -> Option<&Slots> {
+        if let Ok((id, at)) = LAST.try_with(Cell::get) {
+            if id == self.id {
+                // SAFETY: this thread stored `(self.id, at)` below, with `at`
+                // from `self.threads.get()`: this thread's boxed slots in this
+                // cache, which this thread owns (its `Exit` registered). Ids are
+                // unique in the process, so `id == self.id` means that cache is
+                // `self`, which is alive while `&self` is, and `ThreadLocal` frees
+                // its boxes only when it is dropped (a release clears the entries
+                // in place): the box is still there. Only this thread uses it:
+                // `LAST` is cleared by this thread's `Exit` before the thread
+                // gives up its `thread_local` id (see below), and a thread that
+                // takes over the id of an ended one starts with `LAST` empty.
+                return Some(unsafe { &*at });
+            }
+        }
+        let slots: &Slots = self.threads.get()?;
+        // Only slots this thread's `Exit` will release: `Exit` was registered
+        // after `thread_local`'s own id guard (the thread took its id first), so
+        // under the last-registered-first-run order of thread-local destructors
+        // (glibc's and std's) its drop clears `LAST` before the thread gives its
+        // id back, after which another thread may be handed these slots.
+        let serial = SERIAL.with(Cell::get);
+        if serial != 0 && slots.owner.get() == serial {
+            let _ = LAST.try_with(|l| l.set((self.id, slots as *const Slots)));
+        }
+        Some(slots)
     }
 
     /// Calls `f` with the cached series for this call site, if it matches.

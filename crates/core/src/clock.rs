@@ -9,9 +9,12 @@
 //! resolution, and it keeps time in a child made by `fork` (the child inherits the
 //! offset, and `CLOCK_MONOTONIC` is system-wide).
 //!
-//! The vDSO read costs about 4 ns. A counter increment hides most of it behind its
-//! `lock xadd` (+0.5 ns over a one-load clock on the project's VM); a gauge set,
-//! which has no locked instruction, does not (+4 ns). A program for which that
+//! The read calls the vDSO's own `clock_gettime`, found once per process (see
+//! `vdso`), not libc's wrapper around it: 4.6 to 4.7 ns per read on the project's
+//! shared VM against 6.5 to 9.1 ns through libc in the same runs (`clock_now` in
+//! `benches/benches/record.rs`). A counter increment hides most of it behind its
+//! `lock xadd`; a gauge set, which has no locked instruction, does not (9.0 to 9.6 ns
+//! against 4.4 to 4.8 ns with the ticker). A program for which that
 //! matters can start a ticker thread with [`start_clock_ticker`]: while it runs, a
 //! read is one load of a word it refreshes every millisecond. Nothing in
 //! lakemetrics starts it; it runs until its [`TickerHandle`] is stopped or dropped,
@@ -41,8 +44,8 @@ pub trait Clock: Send + Sync + 'static {
 /// The default clock: `CLOCK_MONOTONIC_COARSE`, read through the vDSO on every
 /// call, plus the offset to wall time measured once per process.
 ///
-/// A read is a call into the vDSO (no syscall, about 4 ns; see the module docs for
-/// what that adds to a recording). Timestamps never go backwards and lag real time
+/// A read is a call into the vDSO (no syscall, about 4.7 ns on the project's VM;
+/// see the module docs for what that adds to a recording). Timestamps never go backwards and lag real time
 /// by at most the kernel's coarse resolution (1 to 4 ms), far below any sensible
 /// retention resolution. On systems other than Linux the clock is `Instant`-based
 /// instead (about 20 ns).
@@ -90,21 +93,37 @@ impl Clock for CoarseClock {
         if t != 0 {
             t
         } else {
-            offset().wrapping_add(monotonic_coarse())
+            // Relaxed: `OFFSET` was stored before this clock existed (`new`
+            // calls `offset()`), and whatever handed the clock to this thread
+            // ordered that store before this load; no `OnceLock` state check
+            // on the recording path.
+            OFFSET
+                .load(StdOrdering::Relaxed)
+                .wrapping_add(monotonic_coarse())
         }
     }
 }
 
+/// Wall time minus monotonic time, once `offset()` has run (every
+/// [`CoarseClock`] is made by `new`, which runs it).
+static OFFSET: StdAtomicU64 = StdAtomicU64::new(0);
+
 /// Wall time minus monotonic time, measured once per process (a forked child
-/// inherits it, which is right: `CLOCK_MONOTONIC` is system-wide).
-#[inline]
+/// inherits it, which is right: `CLOCK_MONOTONIC` is system-wide). Also finds
+/// the vDSO's `clock_gettime` first, so that the measurement and every later
+/// read use the same function.
 fn offset() -> u64 {
-    static OFFSET: OnceLock<u64> = OnceLock::new();
-    *OFFSET.get_or_init(|| {
+    static ONCE: OnceLock<u64> = OnceLock::new();
+    *ONCE.get_or_init(|| {
+        #[cfg(target_os = "linux")]
+        crate::vdso::resolve();
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        wall.saturating_sub(monotonic_coarse())
+        let off = wall.saturating_sub(monotonic_coarse());
+        // Relaxed: see `CoarseClock::now_nanos`.
+        OFFSET.store(off, StdOrdering::Relaxed);
+        off
     })
 }
 
@@ -302,15 +321,15 @@ extern "C" fn after_fork_in_child() {
 
 #[cfg(target_os = "linux")]
 #[inline]
-#[allow(unsafe_code)]
 fn monotonic_coarse() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC_COARSE is always
-    // available on Linux >= 2.6.32 and the call cannot fail with these arguments.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    // CLOCK_MONOTONIC_COARSE is always available on Linux >= 2.6.32 and the call
+    // cannot fail with these arguments. Straight into the vDSO when it was found
+    // (see `vdso`: a third of the read was libc's wrapper).
+    crate::vdso::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts);
     (ts.tv_sec as u64)
         .wrapping_mul(1_000_000_000)
         .wrapping_add(ts.tv_nsec as u64)

@@ -48,6 +48,7 @@ mod sketch;
 mod storage;
 mod sync;
 mod typed;
+mod vdso;
 mod view;
 
 pub use buckets::{Buckets, DEFAULT_BUCKETS, MAX_BUCKETS};

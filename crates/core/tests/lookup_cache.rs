@@ -84,6 +84,40 @@ fn kinds_and_registries_do_not_mix() {
 }
 
 #[test]
+fn a_registry_made_where_a_dropped_one_was_finds_only_its_own_series() {
+    // A thread remembers the cache it probed last (by a number unique to each
+    // registry, not by address): a new registry, often allocated where the
+    // dropped one was, must not be answered from the old one's slots, on this
+    // thread or on one that used both.
+    let check = || {
+        let labels = [("h", "x")];
+        for round in 1..=3u64 {
+            let reg = Registry::new();
+            for _ in 0..round {
+                reg.with_counter("m", &labels, |c| c.inc()).unwrap();
+                reg.with_counter_static("s", &[("h", "x")], |c| c.inc())
+                    .unwrap();
+            }
+            assert_eq!(reg.counter("m", &labels).unwrap().get(), round);
+            assert_eq!(reg.counter("s", &[("h", "x")]).unwrap().get(), round);
+        }
+    };
+    check();
+    std::thread::spawn(check).join().unwrap();
+    // Two registries alternating on one thread, the last-probed one switching
+    // on every call.
+    let labels = [("h", "x")];
+    let (a, b) = (Registry::new(), Registry::new());
+    for _ in 0..5 {
+        a.with_counter("m", &labels, |c| c.inc()).unwrap();
+        b.with_counter("m", &labels, |c| c.inc_by(2)).unwrap();
+    }
+    drop(b);
+    a.with_counter("m", &labels, |c| c.inc()).unwrap();
+    assert_eq!(a.counter("m", &labels).unwrap().get(), 6);
+}
+
+#[test]
 fn static_call_sites_find_their_series() {
     let reg = Registry::new();
     for _ in 0..5 {
