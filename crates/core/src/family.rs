@@ -265,24 +265,19 @@ impl Describe {
 
     /// Stripes every series of this family (counters and classic histograms
     /// only): a series keeps one copy of its cumulative state per stripe, each
-    /// on its own cache lines, and each live thread owns one of them (a slot
-    /// taken on its first striped recording and given back when it exits) and
-    /// adds to it with a plain load and store, so threads recording into one
-    /// series at once neither take turns owning one cache line nor pay a locked
-    /// instruction. Threads past the stripe count share one more stripe (with
-    /// atomic adds). Reads add the stripes up; totals, history and windowed
-    /// answers are exact as without stripes. (A signal handler that records
-    /// into a striped series it interrupted can lose the interrupted add:
-    /// record from signal handlers into unstriped series.)
+    /// on its own cache lines, and each thread records into one of them
+    /// (threads are numbered round-robin on first use), so threads recording
+    /// into one series at once do not take turns owning one cache line. Reads
+    /// add the stripes up; totals, history and windowed answers are exact as
+    /// without stripes.
     ///
-    /// There are as many owned stripes as CPUs the process may use (rounded up
-    /// to a power of two, at least 2 and at most 16), plus the shared one, and
-    /// each takes a cache-line pair (128 bytes on x86-64) per 16 words of state
-    /// (a counter's 8-byte total; a histogram's bucket counts and sum), plus up
-    /// to 120 bytes to align the first: a striped counter or histogram (up to 15
-    /// buckets, `+Inf` included) takes `120 + 128 × (stripes + 1)` bytes more
-    /// than an unstriped one (504 with 2 stripes, 2,296 with 16; a counter
-    /// without history 16 more).
+    /// There are as many stripes as CPUs the process may use (rounded up to a
+    /// power of two, at least 2 and at most 16), and each takes a cache-line
+    /// pair (128 bytes on x86-64) per 16 words of state (a counter's 8-byte
+    /// total; a histogram's bucket counts and sum), plus up to 120 bytes to
+    /// align the first: a striped counter or histogram (up to 15 buckets, `+Inf`
+    /// included) takes `120 + 128 × stripes` bytes more than an unstriped one
+    /// (376 with 2 stripes, 2,168 with 16; a counter without history 16 more).
     /// Worth it for the few series that several threads record into all the
     /// time; for the others one copy costs less and is as fast (see
     /// `docs/architecture.md`, "Striped series").

@@ -20,28 +20,7 @@ pub fn counter_striped(g: Geometry, now: u64, stripes: usize) -> CounterCore {
     CounterCore::new(crate::family::Shared::detached_striped(g, stripes), now)
 }
 
-/// The slot of a writer that owns no stripe: it adds to the shared stripe.
-pub const SHARED_SLOT: usize = crate::storage::stripes::SHARED;
-
-/// A pool of stripe slots (the process has one; each model makes its own).
-pub struct LoomSlots(crate::storage::stripes::Slots);
-
-/// A pool with only the slots in `free` (bits) free.
-pub fn slots_with_free(free: u64) -> LoomSlots {
-    LoomSlots(crate::storage::stripes::Slots::with_taken(!free))
-}
-
-/// Takes the lowest free slot, or [`SHARED_SLOT`] if none is free.
-pub fn take_slot(p: &LoomSlots) -> usize {
-    p.0.take().unwrap_or(SHARED_SLOT)
-}
-
-/// Gives slot `k` back (nothing for [`SHARED_SLOT`]).
-pub fn give_back_slot(p: &LoomSlots, k: usize) {
-    p.0.give_back(k);
-}
-
-/// Adds `n` at `now` for the holder of slot `k` of a striped counter.
+/// Adds `n` at `now` to stripe `k` of a striped counter.
 pub fn inc_on(c: &CounterCore, k: usize, n: u64, now: u64, clock: &AtomicU64) {
     c.inc_striped(n, now, k, fresh(clock));
 }
@@ -102,7 +81,7 @@ pub fn histogram_striped(bounds: &[f64], g: Geometry, now: u64, stripes: usize) 
     HistogramCore::with_bins(b, g, now, bounds.len() + 1, s)
 }
 
-/// Observes `v` at `now` for the holder of slot `k`.
+/// Observes `v` at `now` into stripe `k`.
 pub fn observe_on(h: &HistogramCore, k: usize, v: f64, now: u64, clock: &AtomicU64) {
     h.observe_striped(v, now, k, fresh(clock));
 }

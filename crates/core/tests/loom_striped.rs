@@ -12,9 +12,8 @@
 mod loom_common;
 
 use lakemetrics_core::loom_hooks::{
-    counter_increases, counter_striped, counter_view, give_back_slot, histogram_striped,
-    histogram_view, inc_on, observe_on, slots_with_free, take_slot, CounterCore, Geometry,
-    HistogramCore, SHARED_SLOT,
+    counter_increases, counter_striped, counter_view, histogram_striped, histogram_view, inc_on,
+    observe_on, CounterCore, Geometry, HistogramCore,
 };
 use loom::sync::Arc;
 use loom::thread;
@@ -197,95 +196,6 @@ fn a_stripe_stalled_for_a_lap_leaves_the_newer_lap_alone() {
     });
 }
 
-/// A writer on the shared stripe before an owner starts the next epoch stays
-/// in its own epoch (the base counts the shared stripe too), and readers, in
-/// their own thread and after, count it.
-#[test]
-fn an_epoch_base_counts_the_shared_stripe() {
-    model(|| {
-        let s = counter(4);
-        add(&s, SHARED_SLOT, 1, 5);
-        let b = {
-            let s = s.clone();
-            thread::spawn(move || add(&s, 1, 10, 10))
-        };
-        let r = {
-            let s = s.clone();
-            thread::spawn(move || check_counter_reader(&counter_view(&s.s, 10), 4, 1, &[1, 10]))
-        };
-        b.join().unwrap();
-        r.join().unwrap();
-        let view = counter_view(&s.s, 10);
-        check_counter_reader(&view, 4, 1, &[1, 10]);
-        assert_eq!(view.2, 11, "{view:?}");
-        assert_eq!(increases(&view), [(0, 1), (1, 10)], "{view:?}");
-    });
-}
-
-/// An owner adding with a load and a store beside a writer on the shared
-/// stripe (`fetch_add`), the owner racing an epoch boundary the shared writer
-/// starts, and a reader in its own thread: both counted once, the starter in
-/// the epoch it starts. Were the shared writer to add to the owner's stripe
-/// with the owner's load and store, one add could be lost.
-#[test]
-fn an_owner_and_a_shared_writer_are_counted_once() {
-    model(|| {
-        let s = counter(4);
-        let a = {
-            let s = s.clone();
-            thread::spawn(move || add(&s, 0, 1, 9))
-        };
-        let b = {
-            let s = s.clone();
-            thread::spawn(move || add(&s, SHARED_SLOT, 10, 10))
-        };
-        let r = {
-            let s = s.clone();
-            thread::spawn(move || check_counter_reader(&counter_view(&s.s, 10), 4, 1, &[1, 10]))
-        };
-        a.join().unwrap();
-        b.join().unwrap();
-        r.join().unwrap();
-        let view = counter_view(&s.s, 10);
-        check_counter_reader(&view, 4, 1, &[1, 10]);
-        assert_eq!((view.0, view.2), (1, 11), "{view:?}");
-        let inc = increases(&view);
-        assert!(inc[1].1 == 10 || inc[1].1 == 11, "{view:?}");
-    });
-}
-
-/// A slot handed over: a thread takes the pool's one free slot, adds with a
-/// load and a store to its stripe, and gives the slot back as it exits; a
-/// second thread takes the slot after it (or, while it is held, owns none and
-/// adds to the shared stripe) and continues from the value the first left.
-/// Both adds are counted; each writer starts its epoch with its own add in it.
-#[test]
-fn a_slot_handed_to_a_new_thread_continues_its_stripe() {
-    model(|| {
-        let s = counter(4);
-        let pool = Arc::new(slots_with_free(1));
-        let writer = |n: u64, now: u64| {
-            let (s, pool) = (s.clone(), pool.clone());
-            thread::spawn(move || {
-                let k = take_slot(&pool);
-                add(&s, k, n, now);
-                give_back_slot(&pool, k);
-            })
-        };
-        let a = writer(1, 5);
-        let b = writer(10, 10);
-        a.join().unwrap();
-        b.join().unwrap();
-        let view = counter_view(&s.s, 10);
-        check_counter_reader(&view, 4, 1, &[1, 10]);
-        assert_eq!((view.0, view.2), (1, 11), "{view:?}");
-        let inc = increases(&view);
-        assert!(inc[1].1 == 10 || inc[1].1 == 11, "{view:?}");
-        // Both gave the slot back.
-        assert_eq!(take_slot(&pool), 0);
-    });
-}
-
 /// Buckets `(0, 1]` and `+Inf`, two stripes.
 fn histogram(slots: usize) -> Arc<Histogram> {
     Clocked::new(histogram_striped(&[1.0], Geometry::new(W, slots), 0, 2), 0)
@@ -365,31 +275,5 @@ fn stripes_racing_a_close_are_counted_once() {
         assert_eq!(inc[0].1[1] + inc[1].1[1], 1, "{view:?}");
         assert_eq!(inc[1].1[1], 1, "{view:?}");
         assert_eq!(inc[0].1[0] + inc[1].1[0], 1, "{view:?}");
-    });
-}
-
-/// An owner observing with loads and stores beside a writer on the shared
-/// stripe, both in one bucket, the shared writer starting epoch 1: both are
-/// counted once, and the bucket's history holds both.
-#[test]
-fn an_owner_and_a_shared_observer_are_counted_once() {
-    model(|| {
-        let s = histogram(4);
-        let a = {
-            let s = s.clone();
-            thread::spawn(move || observe(&s, 0, 0.5, 9))
-        };
-        let b = {
-            let s = s.clone();
-            thread::spawn(move || observe(&s, SHARED_SLOT, 0.5, 10))
-        };
-        a.join().unwrap();
-        b.join().unwrap();
-        let view = histogram_view(&s.s, 10);
-        check_histogram_reader(&view, 4, 1);
-        assert_eq!((view.0, &view.2), (1, &vec![2, 0]), "{view:?}");
-        let inc = &view.1;
-        assert_eq!(inc[0].1[0] + inc[1].1[0], 2, "{view:?}");
-        assert!(inc[1].1[0] >= 1, "{view:?}");
     });
 }

@@ -25,9 +25,8 @@ const MISSING: u64 = u64::MAX;
 ///
 /// A counter of a striped family (`Describe::striped`) counts in its stripes
 /// instead of `total` (see [`super::stripes`]): they follow the rows in its
-/// ring block, one cache-line pair each (128 bytes on x86-64) for each owned
-/// stripe and the shared one, and up to one less a word of padding, and it
-/// allocates that block even without history.
+/// ring block, one cache-line pair each (128 bytes on x86-64) and up to one
+/// less a word of padding, and it allocates that block even without history.
 #[derive(Debug)]
 pub struct CounterCore {
     total: AtomicU64,
@@ -115,39 +114,22 @@ impl CounterCore {
         self.inc_striped(n, now, stripe_index(), fresh);
     }
 
-    /// Adds `n` at time `now` for the holder of slot `k` of a striped counter:
-    /// to its own stripe with a load and a store, or, a slot past the count,
-    /// to the shared stripe with `fetch_add` (the loom models name the slot;
-    /// recordings take their thread's).
+    /// Adds `n` at time `now` to stripe `k` of a striped counter (the loom
+    /// models name the stripe; recordings take their thread's).
     #[inline]
     pub(crate) fn inc_striped(&self, n: u64, now: u64, k: usize, fresh: impl FnOnce() -> u64) {
         let current = self.rows.current(&self.shared.geometry, now).is_some();
         let stripes = self.shared.stripes;
-        let (k, owns) = if mutant("stripes.shared.as_owner") {
-            // Every slot owns stripe `k mod count`: two writers can share one.
-            (k % stripes.count().max(1), true)
-        } else {
-            (k, stripes.owns(k))
-        };
         let tail = self.tail();
         let Some(cell) = stripes.stripe(tail, k).first() else {
             return;
         };
-        let prev = if owns {
-            // Relaxed: no other thread writes this stripe (the slot is this
-            // thread's, see `stripes`), so a load and a store add exactly.
-            let prev = cell.load(Ordering::Relaxed);
-            cell.store(prev.saturating_add(n), Ordering::Relaxed);
-            prev
-        } else {
-            // Relaxed: each stripe is one word, as the total (see `stripes`).
-            let prev = cell.fetch_add(n, Ordering::Relaxed);
-            if prev.checked_add(n).is_none() {
-                // As `saturate`, for this stripe; the sum saturates too.
-                cell.store(u64::MAX, Ordering::Relaxed);
-            }
-            prev
-        };
+        // Relaxed: each stripe is one word, as the total (see `stripes`).
+        let prev = cell.fetch_add(n, Ordering::Relaxed);
+        if prev.checked_add(n).is_none() {
+            // As `saturate`, for this stripe; the sum saturates too.
+            cell.store(u64::MAX, Ordering::Relaxed);
+        }
         if !current {
             self.start(now, self.striped_base(k, prev), fresh);
         }
@@ -210,13 +192,11 @@ impl CounterCore {
         } else if mutant("stripes.read.first_only") {
             stripes.stripe(self.tail(), 0)[0].load(Ordering::Relaxed)
         } else {
-            // Every stripe, the shared one included.
             sum_word(stripes, self.tail(), 0)
         }
     }
 
-    /// How many stripes threads own in this counter (0: unstriped); it also
-    /// counts in one shared stripe then.
+    /// How many stripes the counter counts in (0: unstriped).
     pub fn stripes(&self) -> usize {
         self.shared.stripes.count()
     }
@@ -461,9 +441,7 @@ impl CounterCore {
         let stripes = self.shared.stripes;
         if stripes.is_none() {
             self.total.store(*total, Ordering::Relaxed);
-        } else if let Some(w) = stripes.shared(self.tail()).first() {
-            // Into the shared stripe, which no thread owns: a store there
-            // overwrites no owner's load-and-store add.
+        } else if let Some(w) = stripes.stripe(self.tail(), 0).first() {
             w.store(*total, Ordering::Relaxed);
         }
         true

@@ -40,10 +40,9 @@ pub const HISTOGRAM_BINS: usize = 4;
 /// the open epoch started) plus, per epoch, 8 bytes for the sum and 8 per bin
 /// ([`HISTOGRAM_BINS`]). A histogram of a striped family (`Describe::striped`)
 /// counts in its stripes instead (see [`super::stripes`]): after the counts, in
-/// their allocation, one stripe per thread slot and the shared one, each holding
-/// a count per bucket and the sum, each a whole number of cache-line pairs (128
-/// bytes on x86-64 per 16 words), plus up to one such line less a word to align
-/// them.
+/// their allocation, one stripe per thread slot holding a count per bucket and
+/// the sum, each a whole number of cache-line pairs (128 bytes on x86-64 per 16
+/// words), plus up to one such line less a word to align them.
 #[derive(Debug)]
 pub struct HistogramCore {
     buckets: Buckets,
@@ -213,7 +212,6 @@ impl HistogramCore {
             let first = self.stripes.stripe(self.tail(), 0);
             first.get(j).map_or(0, |c| c.load(Ordering::Relaxed))
         } else {
-            // Every stripe, the shared one included.
             sum_word(self.stripes, self.tail(), j)
         }
     }
@@ -232,8 +230,7 @@ impl HistogramCore {
         })
     }
 
-    /// How many stripes threads own in this histogram (0: unstriped); it also
-    /// counts in one shared stripe then.
+    /// How many stripes the histogram counts in (0: unstriped).
     pub fn stripes(&self) -> usize {
         self.stripes.count()
     }
@@ -264,44 +261,21 @@ impl HistogramCore {
         self.observe_striped(v, now, stripe_index(), fresh);
     }
 
-    /// Records `v` at time `now` for the holder of slot `k` of a striped
-    /// histogram: into its own stripe with loads and stores, or, a slot past
-    /// the count, into the shared stripe with `fetch_add` and a CAS loop for
-    /// the sum (the loom models name the slot; recordings take their thread's).
+    /// Records `v` at time `now` into stripe `k` of a striped histogram (the
+    /// loom models name the stripe; recordings take their thread's).
     #[inline]
     pub(crate) fn observe_striped(&self, v: f64, now: u64, k: usize, fresh: impl FnOnce() -> u64) {
         if self.rows.current(&self.geometry, now).is_none() {
             self.start(now, fresh);
         }
         let b = self.buckets.index(v);
-        let (k, owns) = if mutant("stripes.hist.shared_as_owner") {
-            // Every slot owns stripe `k mod count`: two writers can share one.
-            (k % self.stripes.count().max(1), true)
-        } else {
-            (k, self.stripes.owns(k))
-        };
         let st = self.stripes.stripe(self.tail(), k);
-        if owns {
-            // Relaxed: no other thread writes this stripe (the slot is this
-            // thread's, see `stripes`), so loads and stores add exactly.
-            if let Some(c) = st.get(b) {
-                c.store(
-                    c.load(Ordering::Relaxed).saturating_add(1),
-                    Ordering::Relaxed,
-                );
-            }
-            if let Some(s) = st.get(self.n()) {
-                let sum = f64::from_bits(s.load(Ordering::Relaxed)) + v;
-                s.store(sum.to_bits(), Ordering::Relaxed);
-            }
-        } else {
-            // Relaxed: as unstriped, per stripe (see `stripes`).
-            if let Some(c) = st.get(b) {
-                c.fetch_add(1, Ordering::Relaxed);
-            }
-            if let Some(s) = st.get(self.n()) {
-                f64_add(s, v);
-            }
+        // Relaxed: as unstriped, per stripe (see `stripes`).
+        if let Some(c) = st.get(b) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(s) = st.get(self.n()) {
+            f64_add(s, v);
         }
     }
 
@@ -690,13 +664,11 @@ impl HistogramCore {
                 }
             }
         }
-        // A striped histogram keeps the restored state in its shared stripe,
-        // which no thread owns: a store there overwrites no owner's
-        // load-and-store add.
+        // A striped histogram keeps the restored state in its first stripe.
         let (cells, sum_cell) = if self.stripes.is_none() {
             (self.counts(), Some(&self.sum))
         } else {
-            let first = self.stripes.shared(self.tail());
+            let first = self.stripes.stripe(self.tail(), 0);
             (first.get(..n).unwrap_or(&[]), first.get(n))
         };
         for (dst, src) in cells.iter().zip(counts) {
