@@ -196,6 +196,37 @@ fn a_stripe_stalled_for_a_lap_leaves_the_newer_lap_alone() {
     });
 }
 
+/// More writers than stripes: slot 2 of a two-stripe counter is stripe 0
+/// again, so two writers add to one stripe (`fetch_add`) while one of them
+/// starts epoch 1, and a reader in its own thread races them. Both are
+/// counted once, the starter in the epoch it starts.
+#[test]
+fn writers_sharing_a_stripe_are_counted_once() {
+    model(|| {
+        let s = counter(4);
+        let a = {
+            let s = s.clone();
+            thread::spawn(move || add(&s, 0, 1, 9))
+        };
+        let b = {
+            let s = s.clone();
+            thread::spawn(move || add(&s, 2, 10, 10))
+        };
+        let r = {
+            let s = s.clone();
+            thread::spawn(move || check_counter_reader(&counter_view(&s.s, 10), 4, 1, &[1, 10]))
+        };
+        a.join().unwrap();
+        b.join().unwrap();
+        r.join().unwrap();
+        let view = counter_view(&s.s, 10);
+        check_counter_reader(&view, 4, 1, &[1, 10]);
+        assert_eq!((view.0, view.2), (1, 11), "{view:?}");
+        let inc = increases(&view);
+        assert!(inc[1].1 == 10 || inc[1].1 == 11, "{view:?}");
+    });
+}
+
 /// Buckets `(0, 1]` and `+Inf`, two stripes.
 fn histogram(slots: usize) -> Arc<Histogram> {
     Clocked::new(histogram_striped(&[1.0], Geometry::new(W, slots), 0, 2), 0)
@@ -275,5 +306,32 @@ fn stripes_racing_a_close_are_counted_once() {
         assert_eq!(inc[0].1[1] + inc[1].1[1], 1, "{view:?}");
         assert_eq!(inc[1].1[1], 1, "{view:?}");
         assert_eq!(inc[0].1[0] + inc[1].1[0], 1, "{view:?}");
+    });
+}
+
+/// More observers than stripes: slots 0 and 2 share stripe 0 of a
+/// two-stripe histogram; both observe into one bucket, the second starting
+/// epoch 1. Both are counted once, and the bucket's history holds both, the
+/// starter's in epoch 1.
+#[test]
+fn observers_sharing_a_stripe_are_counted_once() {
+    model(|| {
+        let s = histogram(4);
+        let a = {
+            let s = s.clone();
+            thread::spawn(move || observe(&s, 0, 0.5, 9))
+        };
+        let b = {
+            let s = s.clone();
+            thread::spawn(move || observe(&s, 2, 0.5, 10))
+        };
+        a.join().unwrap();
+        b.join().unwrap();
+        let view = histogram_view(&s.s, 10);
+        check_histogram_reader(&view, 4, 1);
+        assert_eq!((view.0, &view.2), (1, &vec![2, 0]), "{view:?}");
+        let inc = &view.1;
+        assert_eq!(inc[0].1[0] + inc[1].1[0], 2, "{view:?}");
+        assert!(inc[1].1[0] >= 1, "{view:?}");
     });
 }

@@ -193,3 +193,102 @@ fn striped_memory_is_as_stated() {
         assert_eq!(h.memory_bytes(), plain_h + extra);
     }
 }
+
+/// More threads than stripes, in waves: each epoch is opened by this thread,
+/// then a wave of threads records and exits, then a second wave of new
+/// threads (new tickets, so new stripe choices) records, while one long-lived
+/// thread records through every epoch. With more threads than stripes, some
+/// share a stripe. Totals and per-epoch history (counter increases, histogram
+/// counts per bucket and sums) are exactly what the threads recorded.
+#[test]
+fn more_threads_than_stripes_and_new_threads_keep_exact_history() {
+    let start = 1_700_000_000_000_000_000;
+    let clock = Arc::new(ManualClock::new(start));
+    let reg = registry(&clock);
+    reg.register(Describe::counter("waves_total").striped())
+        .unwrap();
+    reg.register(Describe::histogram("waves_seconds").striped())
+        .unwrap();
+    let c = reg.counter("waves_total", &[]).unwrap();
+    let h = reg.histogram("waves_seconds", &[]).unwrap();
+    let stripes = c.core().stripes() as u64;
+    // A wave has more threads than there are stripes.
+    let wave = 2 * stripes + 1;
+    let record = |n: u64, by: u64| {
+        for i in 0..n {
+            c.inc_by(by);
+            h.observe(VALUES[(i % 4) as usize]);
+        }
+    };
+
+    // Per epoch: (counter increase, counts per bucket, sum).
+    let mut want: Vec<(u64, Vec<u64>, f64)> = Vec::new();
+    let (to_long, from_main) = std::sync::mpsc::channel::<Option<u64>>();
+    let (to_main, from_long) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        // The long-lived thread: records `n` when told, for every epoch.
+        s.spawn(move || {
+            while let Ok(Some(n)) = from_main.recv() {
+                record(n, 2);
+                to_main.send(()).unwrap();
+            }
+        });
+        for e in 0..EPOCHS {
+            c.inc();
+            h.observe(VALUES[0]);
+            let mut counts = vec![0; 12];
+            counts[VALUE_BUCKETS[0]] += 1;
+            let (mut inc, mut sum) = (1, VALUES[0]);
+            let mut expect = |n: u64, by: u64| {
+                inc += n * by;
+                for i in 0..n {
+                    counts[VALUE_BUCKETS[(i % 4) as usize]] += 1;
+                    sum += VALUES[(i % 4) as usize];
+                }
+            };
+            let long_n = 50 + e;
+            to_long.send(Some(long_n)).unwrap();
+            expect(long_n, 2);
+            for w in 0..2 {
+                std::thread::scope(|ws| {
+                    for t in 0..wave {
+                        let (n, by) = plan(e + w, t);
+                        ws.spawn(move || record(n, by));
+                    }
+                });
+                for t in 0..wave {
+                    let (n, by) = plan(e + w, t);
+                    expect(n, by);
+                }
+            }
+            from_long.recv().unwrap();
+            want.push((inc, counts, sum));
+            clock.advance(Duration::from_secs(1));
+        }
+        to_long.send(None).unwrap();
+    });
+    clock.advance(Duration::from_millis(500));
+
+    let (history, total) = counter_history(&reg, "waves_total");
+    let want_counter: Vec<(u64, u64)> = want
+        .iter()
+        .enumerate()
+        .map(|(e, w)| (start + e as u64 * 1_000_000_000, w.0))
+        .collect();
+    assert_eq!(history, want_counter);
+    assert_eq!(total, want.iter().map(|w| w.0).sum::<u64>());
+    assert_eq!(c.get(), total);
+
+    let hist = histogram_history(&reg, "waves_seconds");
+    assert_eq!(hist.len(), EPOCHS as usize);
+    for (k, ((at, counts, sum), w)) in hist.iter().zip(&want).enumerate() {
+        assert_eq!(*at, start + k as u64 * 1_000_000_000, "epoch {k}");
+        assert_eq!(counts, &w.1, "epoch {k}");
+        assert_eq!(*sum, w.2, "epoch {k}");
+    }
+    let snap = h.snapshot();
+    assert_eq!(
+        snap.count(),
+        want.iter().map(|w| w.1.iter().sum::<u64>()).sum::<u64>()
+    );
+}
