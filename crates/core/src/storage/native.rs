@@ -1,7 +1,8 @@
 //! Native (exponential) histograms: sparse buckets of [`crate::native_index`] in
 //! a fixed table of atomic words, a zero bucket, a schema that halves its
 //! resolution when the buckets outgrow their limit, and per epoch of the ring the
-//! epoch's observations in the shared sparse bins (see [`super::bins`]).
+//! epoch's per-bucket increases, written when it closes into the shared sparse
+//! bins (see [`super::bins`]) at a schema of its own.
 //!
 //! A native histogram lives beside a classic histogram's state (a native-only
 //! histogram is a classic one with only the `+Inf` bucket): the classic part
@@ -34,7 +35,7 @@
 //!   observation in the nearest bucket of its sign that has an entry (counts stay
 //!   exact; only its place is approximate), or the zero bucket if none.
 //! * **Read** (a seqlock, as in [`super::seqlock`]): `t1` = schema word
-//!   (Acquire; odd: a migration runs, retry), the entries (Acquire), `t2`
+//!   (Acquire; odd: a migration or a close runs, retry), the entries (Acquire), `t2`
 //!   (Relaxed): the copy is taken iff `t1 == t2`. A copy that saw any write of a
 //!   migration synchronizes with it (Release), so the odd word that migration
 //!   stored before it is visible to `t2` and the copy is thrown away; a reader
@@ -43,29 +44,71 @@
 //!
 //! # History
 //!
-//! Per epoch, the epoch's observations as keys of 14 bits in [`NATIVE_BINS`]
-//! bins, through the ring protocol of summaries (a fill resets the slot's bins).
-//! Keys use the history schema `h = min(schema, 5)` (fixed at creation, so
-//! reductions of the cumulative schema do not touch history). With `r = 64 · 2^h`
-//! and `i` a value's index at `h` clamped to `1-r..=r` (`|v|` from 2^-64 to 2^64;
-//! values beyond are filed at the ends), key `2r` is the zero bucket, `2r + r + i`
-//! a positive value and `2r - (r + i)` a negative one: at most `4r + 1 <= 8193`
-//! keys, which increase
-//! with the value, so a rank over keys is a rank over values.
+//! An observation costs what it costs without history, plus the head check:
+//! the epoch's per-bucket increases are written when it closes, as classic
+//! histograms do (see [`super::histogram`]). With history the table has a
+//! second half: per entry its *base*, its count when the open epoch started
+//! (and `zero_base` for the zero bucket), and `open` names that epoch.
 //!
-//! A windowed quantile takes the key at the asked nearest rank over the window's
-//! bins and answers its bucket's geometric middle `base^(i - 1/2)`: the true value
-//! `v` is in `(base^(i-1), base^i]`, so the answer is off by a factor of at most
-//! `sqrt(base)`, a relative error of at most `sqrt(base) - 1` (<= `base - 1`,
-//! see [`native_quantile_error`]), while each epoch's observations fall in at
-//! most [`NATIVE_BINS`] keys and inside the clamped range.
+//! * **Close** (the writer that starts an epoch): a writer whose clock is past
+//!   the head takes the schema word as a migration does (`(v, s)` to `(v+1, s)`
+//!   by an Acquire CAS, so it reads what the last owner left), credits each
+//!   entry's count minus its base to the open epoch's bins and makes the count
+//!   its base, opens the new epoch, fills the ring (publishing the head), and
+//!   stores `(v+2, s)` (Release). It closes *before* the fill publishes the
+//!   head: a writer that finds the head at the new epoch records after the
+//!   close read the count it credits, so its observation is the new epoch's. A
+//!   writer that finds the schema word taken (a close or a migration runs)
+//!   does not wait: it records, and its observation is credited by the next
+//!   close to the epoch open then, the one being closed or its own (an
+//!   observation racing an epoch boundary lands in one epoch or the other,
+//!   never both or neither; after an idle gap, "the other" is the newest epoch
+//!   with observations, not the one just before).
+//! * **Reduce** (a migration, which also owns the schema word, so no close runs
+//!   meanwhile): a freed entry's base moves with its count to the entry that
+//!   takes it, so the open epoch's increases stay counted once, at the coarser
+//!   bucket. Its CAS is Acquire for the same reason as a close's.
+//! * **Read** (a seqlock on the schema word, as for the buckets): the open
+//!   epoch, the closed epochs' bins, the entries and their bases are copied
+//!   between two equal even schema words; the open epoch's buckets are the
+//!   entries' counts over their bases. A close's writes are Release and a
+//!   reader's loads of them Acquire, so a reader that sees one retries.
+//!
+//! Per-epoch counts are exact in total: every increase is credited once, to the
+//! epoch open when its close ran (a bin's count stops at `u32::MAX`, four
+//! billion observations of one bucket in one epoch). When the clock goes back
+//! and history restarts, the open epoch's increases leave history (the
+//! cumulative buckets keep them).
+//!
+//! ## Per-epoch schema
+//!
+//! An epoch keeps its buckets in [`NATIVE_BINS`] bins at its own *history
+//! schema*: it starts at `min(schema, 5)` (or the entries' coarser schema
+//! after reductions) and halves, merging buckets, while they do not fit; at
+//! -4 every bucket fits (17 buckets over the kept range, zero included). The
+//! schema is recorded in the bins' keys: keys of 14 bits, each schema from -4
+//! to 5 owning a block of `4r + 1` keys (16,378 in all), where with
+//! `r = 64 · 2^h` and `i` a value's index at `h` clamped to `1-r..=r`
+//! (`|v|` from 2^-64 to 2^64; values beyond are filed at the ends), `2r` is the
+//! zero bucket, `2r + r + i` a positive value and `2r - (r + i)` a negative
+//! one: within a block keys increase with the value.
+//!
+//! A windowed quantile (`NativeCore::quantile`, through
+//! `NativeCore::for_each_epoch_bins`) brings every epoch of the window to the
+//! coarsest epoch schema `m` among them, takes the key at the asked nearest
+//! rank, and answers its bucket's geometric middle `base^(i - 1/2)`: the true
+//! value `v` is in `(base^(i-1), base^i]`, so the answer is off by a factor of
+//! at most `sqrt(base)`, a relative error of at most `sqrt(base_m) - 1` (see
+//! [`native_quantile_error`]), for values inside the clamped range, however
+//! many buckets an epoch's observations fall in.
 //!
 //! # Memory
 //!
 //! Per series: 8 bytes per table entry (256 entries for the default limit of 160
-//! buckets: 2,048 bytes), the inline state (`size_of::<NativeCore>()`), and with
-//! history 8 bytes of rows and 8 per bin per epoch: `60 * (8 + 16 * 8) = 8,160`
-//! bytes for 60 epochs. `NativeCore::memory_bytes` gives the exact figure.
+//! buckets: 2,048 bytes) and, with history, 8 more per entry for its base
+//! (2,048), the inline state (`size_of::<NativeCore>()`), and 8 bytes of rows
+//! and 8 per bin per epoch: `60 * (8 + 17 * 8) = 8,640` bytes for 60 epochs.
+//! `NativeCore::memory_bytes` gives the exact figure.
 
 use std::time::Duration;
 
@@ -267,6 +310,8 @@ fn spin() {
 #[derive(Debug)]
 pub struct NativeCore {
     config: NativeConfig,
+    /// Bins per epoch (`NATIVE_BINS` but in loom models).
+    k: u8,
     /// Schema and migration version.
     state: AtomicU64,
     /// Table entries in use.
@@ -303,11 +348,23 @@ impl NativeCore {
     /// Empty buckets for `config` (validated), with history per `geometry`,
     /// created at `now`.
     pub(crate) fn new(config: NativeConfig, geometry: Geometry, now: u64) -> NativeCore {
+        NativeCore::with_bins(config, geometry, now, NATIVE_BINS)
+    }
+
+    /// [`NativeCore::new`] with `k` bins per epoch (at most [`NATIVE_BINS`]:
+    /// the loom models use fewer, so that a reader's loads stay few enough to
+    /// explore; with fewer than 17 an epoch at schema -4 may merge buckets).
+    pub(crate) fn with_bins(
+        config: NativeConfig,
+        geometry: Geometry,
+        now: u64,
+        k: usize,
+    ) -> NativeCore {
         let now_e = geometry.epoch(now);
         let k = if geometry.is_lifetime() {
             1
         } else {
-            NATIVE_BINS
+            k.clamp(1, NATIVE_BINS)
         };
         NativeCore {
             state: AtomicU64::new(state(0, config.schema)),
@@ -320,6 +377,7 @@ impl NativeCore {
             zero_base: AtomicU64::new(0),
             rows: Rows::new(&geometry, now_e, |_| 0, None),
             bins: Bins::new(&geometry, k, now_e),
+            k: k as u8,
             config,
             geometry,
         }
@@ -726,23 +784,25 @@ impl NativeCore {
         let g = &self.geometry;
         let e = g.epoch(now);
         // Relaxed: the CAS below decides.
-        let st = self.state.load(Ordering::Relaxed);
-        let (v, s) = (state_version(st), state_schema(st));
-        // Acquire: pairs with the Release store that ended the last close or
-        // migration, so this close reads the bases it left.
-        if v % 2 == 1
-            || self
-                .state
-                .compare_exchange(
-                    st,
-                    state(v + 1, s),
-                    ord!(Acquire, "native.start.acquire"),
-                    Ordering::Relaxed,
-                )
-                .is_err()
-        {
-            return;
-        }
+        let mut st = self.state.load(Ordering::Relaxed);
+        let (v, s) = loop {
+            let (v, s) = (state_version(st), state_schema(st));
+            if v % 2 == 1 {
+                return;
+            }
+            // Acquire: pairs with the Release store that ended the last close
+            // or migration, so this close reads the bases it left.
+            match self.state.compare_exchange(
+                st,
+                state(v + 1, s),
+                ord!(Acquire, "native.start.acquire"),
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break (v, s),
+                // A stale load, or an owner that has finished: try again.
+                Err(now) => st = now,
+            }
+        };
         // The open epoch closes before the fill publishes the head: a writer
         // that finds the head at `e` records after this close read the counts
         // it credits to the old epoch, so its observation lands in `e` (as for
@@ -768,6 +828,12 @@ impl NativeCore {
         // owner and to readers that Acquire the schema word.
         self.state
             .store(state(v + 2, s), ord!(Release, "native.start.publish"));
+        // A writer whose claim passed the limit while this close held the
+        // schema word could not reduce: reduce for it.
+        // Relaxed: as in `record`.
+        if self.used.load(Ordering::Relaxed) > u64::from(self.config.max_buckets) {
+            self.reduce();
+        }
     }
 
     /// Credits every bucket's increase over its base to the open epoch's bins
@@ -784,7 +850,7 @@ impl NativeCore {
         // Release (every write of the close): a reader whose Acquire load sees
         // one then sees the odd schema word, and retries (module docs).
         let rel = ord!(Release, "native.close.release");
-        let mut acc = EpochAcc::new(self.history_schema());
+        let mut acc = EpochAcc::new(self.history_schema(), self.k);
         for (w, b) in self.entries().iter().zip(self.bases()) {
             // Relaxed: a count read here is credited to `o`, a later one to a
             // later epoch (see `start`).
@@ -832,7 +898,7 @@ impl NativeCore {
 
     /// The open epoch's increases so far, as its close would credit them.
     fn open_increases(&self) -> EpochAcc {
-        let mut acc = EpochAcc::new(self.history_schema());
+        let mut acc = EpochAcc::new(self.history_schema(), self.k);
         // Acquire (bases, zero base, the open epoch in `read_epochs`): pairs
         // with a close's Release writes, so that a reader that sees one sees
         // the odd schema word it stored before them (module docs).
@@ -1001,6 +1067,24 @@ impl NativeCore {
     pub(crate) fn loom_view(&self) -> NativeSnapshot {
         self.snapshot(0, 0.0)
     }
+
+    /// What a history reader sees at `now`: per epoch with observations, its
+    /// schema and `(value, count)` of each bin.
+    #[cfg(loom)]
+    pub(crate) fn loom_epochs(&self, now: u64) -> Vec<(u64, i8, Vec<(f64, u64)>)> {
+        let mut out = Vec::new();
+        self.for_each_epoch_bins(now, 0, u64::MAX, |x, s, bins| {
+            let bins = bins.iter().map(|b| (self.key_value(b.lo, s), b.count));
+            out.push((x, s, bins.collect()));
+        });
+        out
+    }
+
+    /// The head as a writer's fast path reads it.
+    #[cfg(loom)]
+    pub(crate) fn loom_head(&self) -> u64 {
+        self.rows.head_hint()
+    }
 }
 
 /// The first stored key of history schema `h`: the keys of each schema from
@@ -1075,15 +1159,18 @@ fn rekey(k: usize, h: i8, m: i8) -> usize {
 /// index `i`, indexes clamped to `1 - r..=r` (`key_range`).
 pub(crate) struct EpochAcc {
     h: i8,
+    /// Bins in use, and the most there may be.
     n: usize,
+    k: usize,
     bins: [(i32, u64); NATIVE_BINS],
 }
 
 impl EpochAcc {
-    fn new(h: i8) -> EpochAcc {
+    fn new(h: i8, k: u8) -> EpochAcc {
         EpochAcc {
             h,
             n: 0,
+            k: usize::from(k).min(NATIVE_BINS),
             bins: [(0, 0); NATIVE_BINS],
         }
     }
@@ -1130,12 +1217,12 @@ impl EpochAcc {
                 b.1 += n;
                 return;
             }
-            if self.n < NATIVE_BINS {
+            if self.n < self.k {
                 self.bins[self.n] = (p, n);
                 self.n += 1;
                 return;
             }
-            if self.h <= MIN_SCHEMA || mutant("native.epoch.no_halve") {
+            if self.h <= MIN_SCHEMA {
                 // Unreachable at -4 (every bucket fits); kept counted in the
                 // nearest bucket rather than lost.
                 if let Some(b) = self.bins[..self.n]
