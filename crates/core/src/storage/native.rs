@@ -1398,6 +1398,43 @@ mod tests {
     }
 
     #[test]
+    fn every_bucket_of_the_kept_range_fits_an_epoch_at_schema_minus_four() {
+        // 2^(16 i) and 2^(16 i - 8) for i in -3..=4 (one bucket at -4, two at
+        // -3), both signs, and zero: 33 buckets at -3, 17 at -4, from a
+        // history schema of 5 down.
+        let h = core(8, 160);
+        let mut vs = vec![0.0];
+        for i in -3..=4 {
+            for v in [2f64.powi(16 * i), 2f64.powi(16 * i - 8)] {
+                vs.extend([v, -v]);
+            }
+        }
+        for &v in &vs {
+            h.observe(v, 0, || 0);
+        }
+        h.observe(1.0, 1_000, || 1_000);
+        let mut seen = Vec::new();
+        h.for_each_epoch_bins(1_500, 0, 0, |x, s, bins| {
+            let mut keys: Vec<usize> = bins.iter().map(|b| b.lo).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            seen.push((x, s, keys.len(), bins.iter().map(|b| b.count).sum::<u64>()))
+        });
+        assert_eq!(seen, [(0, -4, 17, 33)]);
+        for q in [0.0, 0.3, 0.5, 0.8, 1.0] {
+            let mut sorted = vs.clone();
+            sorted.sort_by(f64::total_cmp);
+            let want = sorted[((q * 33.0f64).ceil() as usize).clamp(1, 33) - 1];
+            let got = h.quantile(q, 500, Duration::from_nanos(1));
+            let err = native_quantile_error(-4);
+            assert!(
+                (got - want).abs() <= err * want.abs(),
+                "q={q}: {got} vs {want}"
+            );
+        }
+    }
+
+    #[test]
     fn a_reduction_moves_the_open_epochs_increases_with_their_buckets() {
         let h = core(2, 4);
         h.observe(native_upper_bound(4, 2), 0, || 0);
