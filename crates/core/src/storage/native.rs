@@ -240,6 +240,8 @@ const IDX_OFFSET: i32 = 1 << 19;
 const NEG_BIT: u64 = 1 << (COUNT_BITS + IDX_BITS);
 const TAG_SHIFT: u32 = COUNT_BITS + IDX_BITS + 1;
 const KEY_MASK: u64 = !MAX_COUNT;
+/// A base: the low 32 bits of a count.
+const BASE_MASK: u64 = u32::MAX as u64;
 
 /// The key bits of bucket `i` (negative values if `neg`) at schema `s`.
 #[inline]
@@ -383,21 +385,17 @@ impl NativeCore {
         }
     }
 
-    /// Words of the table: the entries, and with history their bases.
+    /// Words of the table: the entries, and with history their bases (two
+    /// 32-bit bases a word).
     fn table_words(g: &Geometry, config: &NativeConfig) -> usize {
-        config.capacity() * if g.is_lifetime() { 1 } else { 2 }
+        let cap = config.capacity();
+        cap + if g.is_lifetime() { 0 } else { cap.div_ceil(2) }
     }
 
     /// The entries (the first half of the table).
     #[inline]
     fn entries(&self) -> &[AtomicU64] {
         self.table.get(..self.config.capacity()).unwrap_or(&[])
-    }
-
-    /// Per entry, its base (empty without history).
-    #[inline]
-    fn bases(&self) -> &[AtomicU64] {
-        self.table.get(self.config.capacity()..).unwrap_or(&[])
     }
 
     /// The configuration.
@@ -635,20 +633,48 @@ impl NativeCore {
         }
     }
 
+    /// The word holding entry `j`'s base (`None` without history), and the
+    /// base's shift in it.
+    #[inline]
+    fn base_word(&self, j: usize) -> Option<(&AtomicU64, u32)> {
+        let w = self.table.get(self.config.capacity() + j / 2)?;
+        Some((w, 32 * (j % 2) as u32))
+    }
+
+    /// Entry `j`'s base: the low 32 bits of its count when the open epoch
+    /// started (an entry's increase in one epoch is below 2^32: bases and
+    /// increases are taken modulo 2^32).
+    #[inline]
+    fn base(&self, j: usize, ord: Ordering) -> u64 {
+        self.base_word(j)
+            .map_or(0, |(w, sh)| (w.load(ord) >> sh) & BASE_MASK)
+    }
+
+    /// Sets entry `j`'s base to `v` (modulo 2^32). Only the owner of the
+    /// schema word writes bases, so the word's other half is not raced.
+    #[inline]
+    fn set_base(&self, j: usize, v: u64, rel: Ordering) {
+        if let Some((w, sh)) = self.base_word(j) {
+            // Relaxed: only the owner writes (see above).
+            let old = w.load(Ordering::Relaxed);
+            w.store((old & !(BASE_MASK << sh)) | ((v & BASE_MASK) << sh), rel);
+        }
+    }
+
     /// Moves entry `from`'s base to `to` (the zero bucket's if `None`).
     fn move_base(&self, from: usize, to: Option<usize>, rel: Ordering) {
-        let Some(b) = self.bases().get(from) else {
+        if self.base_word(from).is_none() {
             return;
-        };
+        }
         // Relaxed loads: only the owner of the schema word writes bases.
-        let moved = b.load(Ordering::Relaxed);
-        b.store(0, rel);
-        let to = match to {
-            Some(j) => self.bases().get(j),
-            None => Some(&self.zero_base),
-        };
-        if let Some(t) = to {
-            t.store(t.load(Ordering::Relaxed) + moved, rel);
+        let moved = self.base(from, Ordering::Relaxed);
+        self.set_base(from, 0, rel);
+        match to {
+            Some(j) => self.set_base(j, self.base(j, Ordering::Relaxed) + moved, rel),
+            None => {
+                let z = self.zero_base.load(Ordering::Relaxed);
+                self.zero_base.store((z + moved) & BASE_MASK, rel);
+            }
         }
     }
 
@@ -851,7 +877,7 @@ impl NativeCore {
         // one then sees the odd schema word, and retries (module docs).
         let rel = ord!(Release, "native.close.release");
         let mut acc = EpochAcc::new(self.history_schema(), self.k);
-        for (w, b) in self.entries().iter().zip(self.bases()) {
+        for (j, w) in self.entries().iter().enumerate() {
             // Relaxed: a count read here is credited to `o`, a later one to a
             // later epoch (see `start`).
             let cur = w.load(Ordering::Relaxed);
@@ -859,19 +885,17 @@ impl NativeCore {
                 continue;
             }
             let c = entry_count(cur);
-            let base = b.load(Ordering::Relaxed);
+            let base = self.base(j, Ordering::Relaxed);
             if !mutant("native.close.keep_base") {
-                b.store(c, rel);
+                self.set_base(j, c, rel);
             }
             let bucket = (entry_schema(cur), entry_neg(cur), entry_index(cur));
-            acc.add(Some(bucket), c.saturating_sub(base));
+            acc.add(Some(bucket), c.wrapping_sub(base) & BASE_MASK);
         }
         let z = self.zero.load(Ordering::Relaxed);
-        acc.add(
-            None,
-            z.saturating_sub(self.zero_base.load(Ordering::Relaxed)),
-        );
-        self.zero_base.store(z, rel);
+        let zb = self.zero_base.load(Ordering::Relaxed);
+        acc.add(None, z.wrapping_sub(zb) & BASE_MASK);
+        self.zero_base.store(z & BASE_MASK, rel);
         self.open.store(e, rel);
         // An epoch that has left the ring takes nothing (its slot's 4-bit lap
         // tag could alias a newer lap's).
@@ -889,10 +913,11 @@ impl NativeCore {
     /// open epoch.
     fn reopen(&self, back: u64) {
         let rel = ord!(Release, "native.close.release");
-        for (w, b) in self.entries().iter().zip(self.bases()) {
-            b.store(entry_count(w.load(Ordering::Relaxed)), rel);
+        for (j, w) in self.entries().iter().enumerate() {
+            self.set_base(j, entry_count(w.load(Ordering::Relaxed)), rel);
         }
-        self.zero_base.store(self.zero.load(Ordering::Relaxed), rel);
+        let z = self.zero.load(Ordering::Relaxed);
+        self.zero_base.store(z & BASE_MASK, rel);
         self.open.store(back, rel);
     }
 
@@ -903,19 +928,22 @@ impl NativeCore {
         // with a close's Release writes, so that a reader that sees one sees
         // the odd schema word it stored before them (module docs).
         let acq = ord!(Acquire, "native.read.base.acquire");
-        for (w, b) in self.entries().iter().zip(self.bases()) {
+        for (j, w) in self.entries().iter().enumerate() {
             // Acquire: as in `read`.
             let cur = w.load(ord!(Acquire, "native.read.entry.acquire"));
             if cur == 0 {
                 continue;
             }
-            let base = b.load(acq);
+            let base = self.base(j, acq);
             let bucket = (entry_schema(cur), entry_neg(cur), entry_index(cur));
-            acc.add(Some(bucket), entry_count(cur).saturating_sub(base));
+            acc.add(
+                Some(bucket),
+                entry_count(cur).wrapping_sub(base) & BASE_MASK,
+            );
         }
         // Relaxed: `zero` is its own exact counter.
         let z = self.zero.load(Ordering::Relaxed);
-        acc.add(None, z.saturating_sub(self.zero_base.load(acq)));
+        acc.add(None, z.wrapping_sub(self.zero_base.load(acq)) & BASE_MASK);
         acc
     }
 
