@@ -47,8 +47,9 @@
 //! An observation costs what it costs without history, plus the head check:
 //! the epoch's per-bucket increases are written when it closes, as classic
 //! histograms do (see [`super::histogram`]). With history the table has a
-//! second half: per entry its *base*, its count when the open epoch started
-//! (and `zero_base` for the zero bucket), and `open` names that epoch.
+//! second part: per entry its *base*, its count when the open epoch started
+//! (its low 32 bits, two a word; `zero_base` for the zero bucket), and `open`
+//! names that epoch.
 //!
 //! * **Close** (the writer that starts an epoch): a writer whose clock is past
 //!   the head takes the schema word as a migration does (`(v, s)` to `(v+1, s)`
@@ -75,8 +76,9 @@
 //!   reader's loads of them Acquire, so a reader that sees one retries.
 //!
 //! Per-epoch counts are exact in total: every increase is credited once, to the
-//! epoch open when its close ran (a bin's count stops at `u32::MAX`, four
-//! billion observations of one bucket in one epoch). When the clock goes back
+//! epoch open when its close ran, as long as one bucket takes fewer than 2^32
+//! observations in one epoch (a base is a count's low 32 bits, and a bin's
+//! count stops at `u32::MAX`). When the clock goes back
 //! and history restarts, the open epoch's increases leave history (the
 //! cumulative buckets keep them).
 //!
@@ -105,10 +107,11 @@
 //! # Memory
 //!
 //! Per series: 8 bytes per table entry (256 entries for the default limit of 160
-//! buckets: 2,048 bytes) and, with history, 8 more per entry for its base
-//! (2,048), the inline state (`size_of::<NativeCore>()`), and 8 bytes of rows
-//! and 8 per bin per epoch: `60 * (8 + 17 * 8) = 8,640` bytes for 60 epochs.
-//! `NativeCore::memory_bytes` gives the exact figure.
+//! buckets: 2,048 bytes) and, with history, 4 more per entry for its base (the
+//! low 32 bits of its count, two a word: 1,024), the inline state
+//! (`size_of::<NativeCore>()`), and 8 bytes of rows and 8 per bin per epoch:
+//! `60 * (8 + 17 * 8) = 8,640` bytes for 60 epochs. `NativeCore::memory_bytes`
+//! gives the exact figure.
 
 use std::time::Duration;
 
