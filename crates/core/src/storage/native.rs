@@ -68,7 +68,10 @@
 //! * **Reduce** (a migration, which also owns the schema word, so no close runs
 //!   meanwhile): a freed entry's base moves with its count to the entry that
 //!   takes it, so the open epoch's increases stay counted once, at the coarser
-//!   bucket. Its CAS is Acquire for the same reason as a close's.
+//!   bucket. Its CAS is Acquire for the same reason as a close's. A claim that
+//!   passes the limit while a close holds the schema word cannot reduce; the
+//!   close reduces when it ends if the entries in use are still over the
+//!   limit, and otherwise the next claim does.
 //! * **Read** (a seqlock on the schema word, as for the buckets): the open
 //!   epoch, the closed epochs' bins, the entries and their bases are copied
 //!   between two equal even schema words; the open epoch's buckets are the
