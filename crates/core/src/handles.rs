@@ -245,9 +245,11 @@ impl Histogram {
     }
 
     /// The `q`-quantile over the last `window` from the native buckets' history,
-    /// within `native_quantile_error(min(schema, 5))` relative error (see
-    /// `NativeCore::quantile`); `None` without native buckets, NaN when nothing
-    /// was observed then.
+    /// within `native_quantile_error(m)` relative error, `m` the coarsest
+    /// history schema of the window's epochs (`min(schema, 5)`, lower for an
+    /// epoch whose observations fell in more than `NATIVE_BINS` buckets at it,
+    /// or after the buckets' schema was reduced; see `NativeCore::quantile`);
+    /// `None` without native buckets, NaN when nothing was observed then.
     pub fn native_quantile(&self, q: f64, window: Duration) -> Option<f64> {
         let s = &*self.0;
         let n = s.core.native()?;

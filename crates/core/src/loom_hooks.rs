@@ -172,6 +172,22 @@ pub fn native(schema: i8, max_buckets: u32, g: Geometry, now: u64) -> crate::Nat
     crate::NativeCore::new(cfg, g, now)
 }
 
+/// [`native`] with `k` bins per epoch of history.
+pub fn native_with_bins(
+    schema: i8,
+    max_buckets: u32,
+    g: Geometry,
+    now: u64,
+    k: usize,
+) -> crate::NativeCore {
+    let cfg = crate::NativeConfig {
+        schema,
+        zero_threshold: 0.0,
+        max_buckets,
+    };
+    crate::NativeCore::with_bins(cfg, g, now, k)
+}
+
 /// Records `v` at `now` into native buckets.
 pub fn observe_native(n: &crate::NativeCore, v: f64, now: u64, clock: &AtomicU64) {
     n.observe(v, now, fresh(clock));
@@ -180,4 +196,15 @@ pub fn observe_native(n: &crate::NativeCore, v: f64, now: u64, clock: &AtomicU64
 /// What a reader of native buckets sees.
 pub fn native_view(n: &crate::NativeCore) -> crate::NativeSnapshot {
     n.loom_view()
+}
+
+/// What a reader of native history sees at `now`: per epoch with
+/// observations, `(epoch, schema, [(bucket middle, count)])`.
+pub fn native_epochs(n: &crate::NativeCore, now: u64) -> Vec<(u64, i8, Vec<(f64, u64)>)> {
+    n.loom_epochs(now)
+}
+
+/// The head of native history, as a writer reads it before recording.
+pub fn native_head(n: &crate::NativeCore) -> u64 {
+    n.loom_head()
 }

@@ -403,9 +403,9 @@ fn prometheus_reads_our_native_histogram_encoding() {
 /// 1,062 positive observations of 12 values from 0.003 to about 10 (each
 /// 2.1 times the last, so in a bucket of its own at schemas 2 and 3), the
 /// `k`-th observed `50 + 7k` times. Twelve buckets: within [`NATIVE_BINS`]
-/// (16), the most distinct buckets an epoch of core's history keeps exactly;
-/// beyond that, bins merge neighbouring buckets and `native_quantile` is no
-/// longer within the schema's bound (`docs/formats.md`).
+/// (17), the most distinct buckets an epoch of core's history keeps at its
+/// schema; beyond that, the epoch's schema is halved and `native_quantile` is
+/// within the coarser schema's bound (`docs/architecture.md`).
 ///
 /// [`NATIVE_BINS`]: lakemetrics_core::NATIVE_BINS
 fn native_observations() -> Vec<f64> {

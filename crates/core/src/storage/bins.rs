@@ -291,6 +291,21 @@ impl Bins {
         }
     }
 
+    /// Writes the whole of `slot` for lap `lap` from one writer that owns it
+    /// (a native histogram's close, see `super::native`): `(key, count)` of each
+    /// bin, one word each while words remain (counts stop at `u32::MAX`), the
+    /// rest empty; `rel` orders each store.
+    pub(crate) fn store_slot(&self, slot: usize, lap: u64, bins: &[(usize, u64)], rel: Ordering) {
+        let t = lap_tag(lap);
+        for (i, w) in self.slot_words(slot).iter().enumerate() {
+            let v = match bins.get(i) {
+                Some(&(key, n)) => word(t, key, key, n.min(MAX_COUNT)),
+                None => word(t, 0, 0, 0),
+            };
+            w.store(v, rel);
+        }
+    }
+
     /// Empties `slot` for lap `lx` (a rewind, after the clock went back).
     pub(crate) fn empty(&self, slot: usize, lx: u64) {
         for w in self.slot_words(slot) {
