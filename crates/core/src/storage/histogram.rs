@@ -176,6 +176,22 @@ impl HistogramCore {
         self.native.as_deref()
     }
 
+    /// [`NativeCore::for_each_window_quantiles`] of the native buckets: per
+    /// epoch `range` selects, the `objectives`' quantiles over the trailing
+    /// `window`. Nothing for a histogram without native buckets or history.
+    pub fn for_each_native_window_quantiles(
+        &self,
+        now: u64,
+        range: TimeRange,
+        window: Duration,
+        objectives: &[f64],
+        f: impl FnMut(super::summary::SummaryWindow<'_>),
+    ) {
+        if let Some(n) = self.native() {
+            n.for_each_window_quantiles(now, range, window, objectives, f);
+        }
+    }
+
     /// Buckets, `+Inf` included.
     #[inline]
     fn n(&self) -> usize {

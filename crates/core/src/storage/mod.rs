@@ -13,6 +13,7 @@ pub(crate) mod counter;
 pub(crate) mod gauge;
 pub(crate) mod histogram;
 pub(crate) mod native;
+pub(crate) mod native_window;
 pub(crate) mod ring;
 pub(crate) mod seqlock;
 pub(crate) mod slab;

@@ -609,8 +609,19 @@ impl NativeCore {
         out.count = out.count.max(out.bucket_total());
     }
 
+    /// The ring, its rows and the history bins, for readers of history beside
+    /// [`NativeCore::quantile`] (see `super::native_window`).
+    pub(crate) fn history(&self) -> (&Geometry, &Rows<1>, &Bins) {
+        (&self.geometry, &self.rows, &self.bins)
+    }
+
+    /// How many history keys there are (module docs): `4r + 1`.
+    pub(crate) fn history_keys(&self) -> usize {
+        2 * key_range(self.history_schema()).1 + 1
+    }
+
     /// The history schema (module docs).
-    fn history_schema(&self) -> i8 {
+    pub(crate) fn history_schema(&self) -> i8 {
         self.config.schema.min(MAX_HISTORY_SCHEMA)
     }
 
@@ -630,7 +641,7 @@ impl NativeCore {
     }
 
     /// The value a history key stands for: its bucket's geometric middle.
-    fn key_value(&self, key: usize) -> f64 {
+    pub(crate) fn key_value(&self, key: usize) -> f64 {
         let s = self.history_schema();
         let (r, zero) = key_range(s);
         if key == zero {
