@@ -611,6 +611,7 @@ impl HistogramCore {
             }
             snap
         });
+        let native = self.native().map(|n| Box::new(n.capture(now, &out_epochs)));
         (
             out_epochs,
             StateData::Histogram {
@@ -618,6 +619,7 @@ impl HistogramCore {
                 sum: snap.sum,
                 bases,
                 sum_bases,
+                native,
             },
         )
     }
@@ -632,6 +634,7 @@ impl HistogramCore {
             sum,
             bases,
             sum_bases,
+            native,
         } = &state.data
         else {
             return false;
@@ -640,6 +643,13 @@ impl HistogramCore {
         let k = state.epochs.len();
         if counts.len() != n || bases.len() != k * n || sum_bases.len() != k {
             return false;
+        }
+        // Native buckets saved for a histogram that has none now (or none
+        // saved: an older checkpoint) leave that part as it is.
+        if let (Some(part), Some(saved)) = (self.native(), native) {
+            if !part.restore(saved, &state.epochs, history) {
+                return false;
+            }
         }
         {
             let g = &self.geometry;

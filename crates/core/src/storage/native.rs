@@ -239,12 +239,12 @@ fn state_version(st: u64) -> u64 {
 }
 
 /// The finest history schema.
-const MAX_HISTORY_SCHEMA: i8 = 5;
+pub(crate) const MAX_HISTORY_SCHEMA: i8 = 5;
 
 /// History keys at schema `h` (module docs): `(r, zero key)`, `r` the indexes
 /// kept on each side, `64 · 2^h` (the powers of two from 2^-64 to 2^64).
 #[inline]
-fn key_range(h: i8) -> (i32, usize) {
+pub(crate) fn key_range(h: i8) -> (i32, usize) {
     let r = if h >= 0 { 64 << h } else { 64 >> -h };
     (r, 2 * r as usize)
 }
@@ -746,6 +746,37 @@ impl NativeCore {
             }
         }
         f64::NAN
+    }
+
+    /// Loads saved buckets into this fresh, unshared part (restore): schema
+    /// `schema` (checked by the caller to be in range and at most the
+    /// configured one), the zero count, and `(negative, index, count)` buckets,
+    /// filed as writers file them (a table that cannot hold them all keeps the
+    /// counts exact in the nearest buckets; no reduction starts). False, and
+    /// nothing loaded, if an index is beyond what an entry holds.
+    pub(crate) fn load_buckets(
+        &self,
+        schema: i8,
+        zero_count: u64,
+        buckets: impl Iterator<Item = (bool, i32, u64)> + Clone,
+    ) -> bool {
+        if buckets
+            .clone()
+            .any(|(_, i, _)| !(-IDX_OFFSET..IDX_OFFSET).contains(&i))
+        {
+            return false;
+        }
+        self.state.store(state(0, schema), Ordering::Relaxed);
+        self.zero.store(zero_count, Ordering::Relaxed);
+        for (neg, i, mut n) in buckets {
+            // An entry's count stops at MAX_COUNT: larger ones take more entries.
+            while n > 0 {
+                let c = n.min(MAX_COUNT);
+                self.record(key(schema, neg, i), c, Ordering::Relaxed, false);
+                n -= c;
+            }
+        }
+        true
     }
 
     /// What a reader sees: the snapshot's schema, zero count and buckets.
