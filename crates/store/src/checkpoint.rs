@@ -1237,15 +1237,6 @@ impl Decoder {
                 let b_at = r.offset();
                 let n = r.count(r.remaining() as u64 / 8, "more bucket bounds than bytes")?;
                 let bounds = (0..n).map(|_| r.f64()).collect::<Res<Vec<f64>>>()?;
-                buckets = Some(Buckets::new(bounds).map_err(|e| {
-                    corrupt(
-                        b_at,
-                        Corruption::Invalid {
-                            what: "buckets",
-                            detail: e.to_string(),
-                        },
-                    )
-                })?);
                 if self.version >= 2 {
                     native = match r.u8()? {
                         0 => None,
@@ -1268,6 +1259,18 @@ impl Decoder {
                         }
                         _ => return Err(malformed(r.offset() - 1, "bad option flag")),
                     };
+                }
+                // A native-only histogram has no finite bound (only `+Inf`).
+                if !(bounds.is_empty() && native.is_some()) {
+                    buckets = Some(Buckets::new(bounds).map_err(|e| {
+                        corrupt(
+                            b_at,
+                            Corruption::Invalid {
+                                what: "buckets",
+                                detail: e.to_string(),
+                            },
+                        )
+                    })?);
                 }
             }
             MetricKind::Summary => {
@@ -1430,7 +1433,8 @@ impl Decoder {
                 }
             }
             MetricKind::Histogram => {
-                let b = fam.buckets.as_ref().map_or(0, |x| x.bounds().len() + 1);
+                // Native-only: `+Inf` alone.
+                let b = fam.buckets.as_ref().map_or(1, |x| x.bounds().len() + 1);
                 let counts: Vec<u64> = column(r, "counts", mul(n64, b))?;
                 let sum: Vec<f64> = column(r, "sum", Some(n64))?;
                 let bases: Vec<u64> = column(r, "bucket_bases", mul(p, b))?;

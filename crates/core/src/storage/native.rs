@@ -138,7 +138,7 @@ impl NativeConfig {
     }
 
     /// Entries of the bucket table: a power of two above 1.5 times the limit.
-    fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         (self.max_buckets as usize * 3 / 2 + 1).next_power_of_two()
     }
 }
@@ -187,7 +187,7 @@ pub fn native_quantile_error(schema: i8) -> f64 {
 }
 
 const COUNT_BITS: u32 = 39;
-const MAX_COUNT: u64 = (1 << COUNT_BITS) - 1;
+pub(crate) const MAX_COUNT: u64 = (1 << COUNT_BITS) - 1;
 const IDX_BITS: u32 = 20;
 const IDX_OFFSET: i32 = 1 << 19;
 const NEG_BIT: u64 = 1 << (COUNT_BITS + IDX_BITS);

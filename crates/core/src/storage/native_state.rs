@@ -7,7 +7,7 @@
 //! the writers' own filing ([`NativeCore::load_buckets`]).
 
 use super::bins::{spread, Bin};
-use super::native::{key_range, NativeConfig, NativeCore, MAX_HISTORY_SCHEMA};
+use super::native::{key_range, NativeConfig, NativeCore, MAX_COUNT, MAX_HISTORY_SCHEMA};
 use super::ring::PAYLOAD_MASK;
 use super::state::{restored_epochs, NativeState, Restored};
 use crate::native_index::MIN_SCHEMA;
@@ -15,7 +15,7 @@ use crate::native_index::MIN_SCHEMA;
 /// Whether `state` fits a native part configured as `config` whose histogram
 /// saved `epochs` epochs; the reason if not: a schema outside `-4..=` the
 /// configured one, buckets not in strictly increasing index order, with a zero
-/// count or an index no entry holds, per-epoch bin counts that disagree with
+/// count or an index no entry holds, or more than the table can hold, per-epoch bin counts that disagree with
 /// the epochs or the bins, or bins outside the history keys or the 32-bit
 /// count of a bin.
 pub(crate) fn check(
@@ -41,6 +41,21 @@ pub(crate) fn check(
         {
             return Err(format!("a {side} native bucket is empty or out of range"));
         }
+    }
+    // Each entry of the table holds at most MAX_COUNT: a live histogram never
+    // needs more entries than its table has (this also bounds the work of a
+    // restore, whatever the counts say).
+    let entries: u64 = state
+        .positive
+        .iter()
+        .chain(&state.negative)
+        .map(|b| b.1.div_ceil(MAX_COUNT))
+        .sum();
+    if entries > config.capacity() as u64 {
+        return Err(format!(
+            "native buckets need {entries} table entries, the family's table has {}",
+            config.capacity()
+        ));
     }
     if state.bins_per_epoch.len() != epochs
         || state
@@ -243,6 +258,11 @@ mod tests {
             {
                 let mut s = saved.clone();
                 s.positive = vec![(1 << 20, 1)];
+                s
+            },
+            {
+                let mut s = saved.clone();
+                s.positive = vec![(3, u64::MAX)]; // more than the table holds
                 s
             },
             {
