@@ -132,11 +132,13 @@ pub fn populate(reg: &Registry, clock: &ManualClock) {
                 .observe(1e6 * (i + 1) as f64);
         }
         reg.counter("slow", &[]).unwrap().inc_by(1000 * i);
-        let v = (i as f64 - 12.0) * 0.37;
+        // Values with short mantissas, so that sums round-trip through the
+        // saved 48-bit sum bases exactly.
+        let v = (i as f64 - 12.0) * 0.375;
         reg.histogram("nat", &[("path", "/a")]).unwrap().observe(v);
         reg.histogram("nat", &[("path", "/a")])
             .unwrap()
-            .observe(v * 1e-4);
+            .observe(v / 1024.0);
         reg.histogram("natc", &[])
             .unwrap()
             .observe(f64::from(i as u32 % 5) + 0.5);
