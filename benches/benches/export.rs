@@ -23,7 +23,8 @@
 //! `export_summary_history` prices the JSON API's `quantile_window` (summaries'
 //! per-epoch quantiles over a sliding window, which no peer keeps): 100 summary
 //! series with 60 one-second epochs of history, 50 observations of 25 distinct
-//! values an epoch, as plain JSON and with 5 s and 60 s windows.
+//! values an epoch, as plain JSON and with 5 s and 60 s windows;
+//! `export_native_history` the same for 100 native histograms.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -137,9 +138,62 @@ fn summary_history(c: &mut Criterion<ThreadCpuTime>) {
     g.finish();
 }
 
+/// The same for native histograms: 100 native-only series (schema 3), 60
+/// one-second epochs of 50 observations in 12 distinct buckets each (within the
+/// 16 bins an epoch keeps exactly).
+fn native_history(c: &mut Criterion<ThreadCpuTime>) {
+    let clock = std::sync::Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = Registry::builder()
+        .clock(clock.clone())
+        .retention(Retention::new(Duration::from_secs(1), Duration::from_secs(60)).unwrap())
+        .build();
+    reg.register(lakemetrics_core::Describe::histogram("batch_seconds").native(3))
+        .unwrap();
+    let series: Vec<_> = (0..100)
+        .map(|i| {
+            reg.histogram("batch_seconds", &[("service", &format!("s{i}"))])
+                .unwrap()
+        })
+        .collect();
+    for t in 0..60u64 {
+        for (i, h) in series.iter().enumerate() {
+            for k in 0..50u64 {
+                h.observe(0.001 * 1.5f64.powi(((t + i as u64 + k) % 12) as i32));
+            }
+        }
+        clock.advance(Duration::from_secs(1));
+    }
+    let all = Filter::all();
+    let mut g = c.benchmark_group("export_native_history");
+    let mut buf = Vec::new();
+    for (name, window) in [
+        ("lakemetrics_json", None),
+        ("lakemetrics_json_window_5s", Some(Duration::from_secs(5))),
+        ("lakemetrics_json_window_60s", Some(Duration::from_secs(60))),
+    ] {
+        peers::bench_render(
+            &mut g,
+            name,
+            &mut buf,
+            |o| {
+                let text = String::from_utf8_lossy(o);
+                let windowed = text.matches("\"window_quantiles\":[[").count();
+                assert_eq!(windowed, if window.is_some() { 100 } else { 0 });
+                eprintln!("native {name}: {} bytes", o.len());
+            },
+            |b| {
+                let mut e = Exporter::new(Format::Json, b).quantile_window(window);
+                e.write_registry(black_box(&reg), &all).unwrap();
+                e.finish().unwrap();
+            },
+        );
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(ThreadCpuTime).configure_from_args();
-    targets = export, summary_history
+    targets = export, summary_history, native_history
 }
 criterion_main!(benches);

@@ -67,8 +67,8 @@ pub use retention::{Geometry, Retention, MAX_SLOTS};
 pub use sketch::{SketchMapping, MAX_SKETCH_BUCKETS};
 pub use storage::{
     bucket_quantile, CounterCore, CounterPoint, GaugeCore, GaugePoint, HistogramCore,
-    HistogramPoint, HistogramSnapshot, SeriesState, Span, StateData, SummaryCore, SummaryPoint,
-    SummaryWindow, TimeRange, HISTOGRAM_BINS, SUMMARY_BINS,
+    HistogramPoint, HistogramSnapshot, NativeState, SeriesState, Span, StateData, SummaryCore,
+    SummaryPoint, SummaryWindow, TimeRange, HISTOGRAM_BINS, SUMMARY_BINS,
 };
 pub use storage::{
     native_quantile_error, NativeConfig, NativeCore, NativeSnapshot, DEFAULT_NATIVE_MAX_BUCKETS,

@@ -1278,6 +1278,7 @@ fn fits(family: &Family, name: &str, state: &SeriesState) -> Result<()> {
             counts,
             bases,
             sum_bases,
+            native,
             ..
         } => {
             let b = family.buckets.bounds().len() + 1;
@@ -1288,6 +1289,9 @@ fn fits(family: &Family, name: &str, state: &SeriesState) -> Result<()> {
                 ))
             } else if bases.len() != n * b || sum_bases.len() != n {
                 bad("histogram columns disagree".into())
+            } else if let (Some(config), Some(saved)) = (&family.native, native) {
+                // Native buckets for a family without them now are left out.
+                crate::storage::native_state::check(config, saved, n).or_else(bad)
             } else {
                 Ok(())
             }

@@ -68,6 +68,12 @@ impl<'a> FamilyView<'a> {
         self.family.buckets.bounds()
     }
 
+    /// A histogram family's native bucket configuration, if it has native
+    /// buckets (`Describe::native`).
+    pub fn native(&self) -> Option<crate::NativeConfig> {
+        self.family.native
+    }
+
     /// Summary objectives.
     pub fn objectives(&self) -> &'a [f64] {
         &self.family.objectives

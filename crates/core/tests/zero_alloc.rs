@@ -296,3 +296,47 @@ fn windowed_summary_history_allocates_nothing_once_warm() {
     assert_eq!(windows, 10 * 60);
     assert_eq!(n, 0, "windowed summary history allocated {n} times");
 }
+
+#[test]
+fn windowed_native_histogram_history_allocates_nothing_once_warm() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = registry(&clock);
+    reg.register(Describe::histogram("nh").native(3)).unwrap();
+    let h = reg.histogram("nh", &[]).unwrap();
+    // 60 epochs of observations over 12 buckets each, both signs and zero.
+    for i in 0..600 {
+        clock.advance(Duration::from_millis(100));
+        let v = f64::from(i % 11) * 1.7 + 0.5;
+        h.observe(if i % 5 == 0 { -v } else { v });
+        h.observe(0.0);
+    }
+    let objectives = [0.5, 0.9, 0.99];
+    let w = Duration::from_secs(15);
+    let (mut n, mut windows) = (0, 0);
+    reg.visit(&Filter::all(), |fam| {
+        for series in fam.series() {
+            let SeriesData::Histogram(core) = series.data() else {
+                continue;
+            };
+            let now = series.now();
+            // Warm: the per-thread scratch buffers grow once.
+            core.for_each_native_window_quantiles(now, TimeRange::ALL, w, &objectives, |_| {});
+            n += allocations(|| {
+                for _ in 0..10 {
+                    core.for_each_native_window_quantiles(
+                        now,
+                        TimeRange::ALL,
+                        w,
+                        &objectives,
+                        |x| {
+                            windows += 1;
+                            std::hint::black_box(x.quantiles);
+                        },
+                    );
+                }
+            });
+        }
+    });
+    assert_eq!(windows, 10 * 60);
+    assert_eq!(n, 0, "windowed native history allocated {n} times");
+}

@@ -90,8 +90,11 @@ impl<W: Write> Exporter<W> {
     /// epoch - window, end of the epoch]` touches, as far back as history is
     /// retained; see
     /// [`SummaryCore::for_each_window_quantiles`](lakemetrics_core::SummaryCore::for_each_window_quantiles)),
-    /// and `window_count`, the observations in that window. `None` (the
-    /// default) writes neither.
+    /// and `window_count`, the observations in that window. Histogram
+    /// families with native buckets do the same from their native history
+    /// ([`NativeCore::for_each_window_quantiles`](lakemetrics_core::NativeCore::for_each_window_quantiles)),
+    /// with `objectives` [`NATIVE_WINDOW_OBJECTIVES`](crate::NATIVE_WINDOW_OBJECTIVES)
+    /// beside `quantile_window_ms`. `None` (the default) writes neither.
     ///
     /// ```
     /// use std::time::Duration;

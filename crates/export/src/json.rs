@@ -30,7 +30,10 @@ use std::io::{self, Write};
 use std::ops::Range;
 use std::time::Duration;
 
-use lakemetrics_core::{FamilyView, Geometry, MetricKind, SeriesData, SeriesView, TimeRange};
+use lakemetrics_core::{
+    FamilyView, Geometry, MetricKind, NativeSnapshot, SeriesData, SeriesView, SummaryWindow,
+    TimeRange,
+};
 
 use crate::escape::{put_json_string, write_json_string};
 use crate::number::non_finite;
@@ -49,7 +52,14 @@ const STAGE_BYTES: usize = FLUSH_BYTES + 8 * 1024;
 pub(crate) struct Scratch {
     stage: Vec<u8>,
     cols: Columns,
+    /// Native buckets are read into this (`NativeCore::snapshot_into`), so
+    /// that a reused exporter allocates nothing per native series.
+    native: NativeSnapshot,
 }
+
+/// The quantiles a native histogram family's windowed columns give (with
+/// `quantile_window`): the ones the dashboard offers for histograms.
+pub const NATIVE_WINDOW_OBJECTIVES: [f64; 5] = [0.5, 0.9, 0.95, 0.99, 0.999];
 
 /// What a series' history columns are written through.
 #[derive(Debug)]
@@ -108,7 +118,9 @@ pub(crate) fn write_footer<W: Write + ?Sized>(out: &mut W) -> io::Result<()> {
 /// With `quantile_window`, a summary family says it (`quantile_window_ms`) and
 /// each of its series' history has two more columns: per epoch, the
 /// objectives' quantiles over the window ending with the epoch
-/// (`window_quantiles`) and the observations in it (`window_count`).
+/// (`window_quantiles`) and the observations in it (`window_count`). A
+/// histogram family with native buckets does the same from its native
+/// history, with [`NATIVE_WINDOW_OBJECTIVES`] as its `objectives`.
 pub(crate) fn write_family<W: Write + ?Sized>(
     out: &mut W,
     fam: &FamilyView<'_>,
@@ -116,7 +128,11 @@ pub(crate) fn write_family<W: Write + ?Sized>(
     quantile_window: Option<Duration>,
     scratch: &mut Scratch,
 ) -> io::Result<()> {
-    let Scratch { stage, cols } = scratch;
+    let Scratch {
+        stage,
+        cols,
+        native,
+    } = scratch;
     stage.clear();
     // One allocation for the common case, rather than a doubling series.
     stage.reserve(STAGE_BYTES);
@@ -143,6 +159,12 @@ pub(crate) fn write_family<W: Write + ?Sized>(
         MetricKind::Histogram => {
             stage.extend_from_slice(b",\"bounds\":");
             put_f64_array(stage, fam.bucket_bounds().iter().copied());
+            if let (Some(qw), Some(_)) = (quantile_window, fam.native()) {
+                stage.extend_from_slice(b",\"objectives\":");
+                put_f64_array(stage, NATIVE_WINDOW_OBJECTIVES.iter().copied());
+                stage.extend_from_slice(b",\"quantile_window_ms\":");
+                put_millis(stage, qw.as_nanos().min(u64::MAX as u128) as u64);
+            }
         }
         MetricKind::Summary => {
             stage.extend_from_slice(b",\"objectives\":");
@@ -227,7 +249,8 @@ pub(crate) fn write_family<W: Write + ?Sized>(
                     stage.extend_from_slice(b",\"sum\":");
                     put_f64(stage, sum);
                     if let Some(n) = h.native() {
-                        write_native(stage, &n.snapshot(count, sum));
+                        n.snapshot_into(count, sum, native);
+                        write_native(stage, native);
                     }
                 });
             }
@@ -268,7 +291,7 @@ pub(crate) fn write_family<W: Write + ?Sized>(
 /// (`[offset, length]`, the first offset the first bucket's index, each next one
 /// the gap since the previous span's end, as Prometheus' protobuf has them) and
 /// the buckets' counts (absolute, not deltas), in index order.
-fn write_native(stage: &mut Vec<u8>, n: &lakemetrics_core::NativeSnapshot) {
+fn write_native(stage: &mut Vec<u8>, n: &NativeSnapshot) {
     let mut itoa = itoa::Buffer::new();
     stage.extend_from_slice(b",\"native\":{\"schema\":");
     stage.extend_from_slice(itoa.format(n.schema).as_bytes());
@@ -408,6 +431,12 @@ fn write_history(
             close_column(stage);
             append_column(stage, b",\"count\":[", count);
             append_column(stage, b",\"sum\":[", sum);
+            if let (Some(window), Some(n)) = (quantile_window, h.native()) {
+                let objectives = &NATIVE_WINDOW_OBJECTIVES;
+                put_window_columns(stage, count, &g, &epochs, objectives.len(), |f| {
+                    n.for_each_window_quantiles(now, range, window, objectives, f)
+                });
+            }
         }
         SeriesData::Summary(s) => {
             let [count, sum] = &mut cols.other;
@@ -439,34 +468,50 @@ fn write_history(
             append_column(stage, b",\"count\":[", count);
             append_column(stage, b",\"sum\":[", sum);
             if let Some(window) = quantile_window {
-                // Every epoch of the columns gets a window (the core reports
-                // each one, with NaN when its window is empty); `Dense` keeps
-                // the columns aligned all the same.
-                let mut d = Dense::new(&g, &epochs);
-                count.clear();
-                stage.extend_from_slice(b",\"window_quantiles\":[");
-                s.for_each_window_quantiles(now, range, window, objectives, |w| {
-                    if let Some(gap) = d.point(w.start) {
-                        for _ in 0..gap {
-                            put_nan_quantiles(stage, objectives.len());
-                        }
-                        put_repeated(count, b"0,", gap);
-                        put_f64_array(stage, w.quantiles.iter().copied());
-                        stage.push(b',');
-                        put_u64_comma(count, w.count);
-                    }
+                put_window_columns(stage, count, &g, &epochs, objectives.len(), |f| {
+                    s.for_each_window_quantiles(now, range, window, objectives, f)
                 });
-                let rest = d.rest();
-                for _ in 0..rest {
-                    put_nan_quantiles(stage, objectives.len());
-                }
-                put_repeated(count, b"0,", rest);
-                close_column(stage);
-                append_column(stage, b",\"window_count\":[", count);
             }
         }
     }
     stage.push(b'}');
+}
+
+/// Writes `,"window_quantiles":[..],"window_count":[..]` for the epochs
+/// `epochs` from the windows `for_each` reports (`n` objectives each), with
+/// `count` as the second column's buffer.
+fn put_window_columns(
+    stage: &mut Vec<u8>,
+    count: &mut Vec<u8>,
+    g: &Geometry,
+    epochs: &Range<u64>,
+    n: usize,
+    for_each: impl FnOnce(&mut dyn FnMut(SummaryWindow<'_>)),
+) {
+    // Every epoch of the columns gets a window (the core reports each one,
+    // with NaN when its window is empty); `Dense` keeps the columns aligned
+    // all the same.
+    let mut d = Dense::new(g, epochs);
+    count.clear();
+    stage.extend_from_slice(b",\"window_quantiles\":[");
+    for_each(&mut |w| {
+        if let Some(gap) = d.point(w.start) {
+            for _ in 0..gap {
+                put_nan_quantiles(stage, n);
+            }
+            put_repeated(count, b"0,", gap);
+            put_f64_array(stage, w.quantiles.iter().copied());
+            stage.push(b',');
+            put_u64_comma(count, w.count);
+        }
+    });
+    let rest = d.rest();
+    for _ in 0..rest {
+        put_nan_quantiles(stage, n);
+    }
+    put_repeated(count, b"0,", rest);
+    close_column(stage);
+    append_column(stage, b",\"window_count\":[", count);
 }
 
 /// Tells, for each of a series' history points in order, how many epochs

@@ -68,6 +68,7 @@ mod text;
 
 pub use exporter::Exporter;
 pub use format::{Format, JSON_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE};
+pub use json::NATIVE_WINDOW_OBJECTIVES;
 pub use protobuf::{
     native_layout, NativeBuckets, NativeEncoder, NativeError, Span, MAX_SPAN_GAP,
     PROTOBUF_CONTENT_TYPE,

@@ -254,3 +254,62 @@ fn native_histograms_in_protobuf_allocate_only_the_visit() {
     );
     assert_eq!(n, visit, "allocations beyond the core visit's");
 }
+
+/// Native histograms in JSON: the native buckets are read into a snapshot the
+/// exporter keeps (`NativeCore::snapshot_into`), and their windowed quantile
+/// columns merged in the core's per-thread scratch, so a reused JSON exporter
+/// allocates only what the visit does.
+#[test]
+fn native_histograms_in_json_allocate_only_the_visit() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+    let reg = Registry::builder()
+        .clock(clock.clone())
+        .retention(
+            lakemetrics_core::Retention::new(Duration::from_secs(1), Duration::from_secs(60))
+                .unwrap(),
+        )
+        .build();
+    reg.register(Describe::histogram("native_only_seconds").native(3))
+        .unwrap();
+    reg.register(
+        Describe::histogram("both_seconds")
+            .buckets(lakemetrics_core::Buckets::new(vec![0.01, 0.1, 1.0]).unwrap())
+            .native(2),
+    )
+    .unwrap();
+    let hs: Vec<_> = (0..300)
+        .flat_map(|i| [(i, "native_only_seconds"), (i, "both_seconds")])
+        .map(|(i, name)| {
+            let h = reg
+                .histogram(name, &[("handler", &format!("h{i}"))])
+                .unwrap();
+            (i, h)
+        })
+        .collect();
+    for t in 0..90 {
+        clock.advance(Duration::from_millis(700));
+        for (i, h) in &hs {
+            // A different number of buckets per series, both signs and zero.
+            for k in 0..(i % 13) {
+                h.observe((k as f64 - 3.0) * 0.37 * (1 + (i + t) % 7) as f64);
+            }
+        }
+    }
+    for window in [None, Some(Duration::from_secs(10))] {
+        let mut exporter = Exporter::new(Format::Json, Vec::new()).quantile_window(window);
+        exporter.write_registry(&reg, &Filter::all()).unwrap();
+        exporter.get_mut().clear();
+        let (result, n) = counted(|| exporter.write_registry(&reg, &Filter::all()));
+        result.unwrap();
+        let text = String::from_utf8_lossy(exporter.get_ref());
+        assert_eq!(text.matches("\"native\":{").count(), 600);
+        let windows = text.matches("\"window_quantiles\":[[").count();
+        assert_eq!(windows, if window.is_some() { 600 } else { 0 });
+        let visit = visit_allocations(&reg);
+        println!(
+            "JSON with native histograms, quantile window {window:?}: {n} allocations per export of {} series; the visit alone: {visit}",
+            reg.series_count()
+        );
+        assert_eq!(n, visit, "allocations beyond the core visit's");
+    }
+}

@@ -159,6 +159,92 @@ fn windowed_summary_quantiles_match_the_core() {
     server.shutdown();
 }
 
+/// A native histogram's history gets the same columns, from its native
+/// history, with the documented objectives, equal to the core's.
+#[test]
+fn windowed_native_histogram_quantiles_match_the_core() {
+    let (reg, clock) = manual_registry();
+    reg.register(lakemetrics_core::Describe::histogram("batch_seconds").native(4))
+        .unwrap();
+    let h = reg
+        .histogram("batch_seconds", &[("handler", "csv")])
+        .unwrap();
+    // Four one-second epochs: 1..=10 ms, nothing, 100 ms twice and 0, 1 s.
+    for ms in 1..=10 {
+        h.observe(f64::from(ms) / 1000.0);
+    }
+    clock.advance(Duration::from_secs(2));
+    h.observe(0.1);
+    h.observe(0.1);
+    h.observe(0.0);
+    clock.advance(Duration::from_secs(1));
+    h.observe(1.0);
+    let server = HttpExporter::builder(&reg)
+        .listen(([127, 0, 0, 1], 0))
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    let resp = get(
+        addr,
+        "/api/v1/series?name=batch_seconds&quantile_window=2s",
+        &[],
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let v = resp.json();
+    let fam = &v["families"][0];
+    assert_eq!(fam["quantile_window_ms"], 2000);
+    let objectives: Vec<f64> = fam["objectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(float)
+        .collect();
+    assert_eq!(objectives, lakemetrics_export::NATIVE_WINDOW_OBJECTIVES);
+    let mut want = Vec::new();
+    reg.visit(&Filter::all(), |f| {
+        for s in f.series() {
+            let SeriesData::Histogram(core) = s.data() else {
+                panic!("not a histogram")
+            };
+            let since = TimeRange {
+                start: Some(s.created()),
+                end: None,
+            };
+            core.for_each_native_window_quantiles(
+                s.now(),
+                since,
+                Duration::from_secs(2),
+                &objectives,
+                |w| want.push((w.count, w.quantiles.to_vec())),
+            );
+        }
+    });
+    let h = &fam["series"][0]["history"];
+    let counts: Vec<u64> = h["window_count"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [10, 10, 3, 4]);
+    let qs = h["window_quantiles"].as_array().unwrap();
+    assert_eq!(qs.len(), want.len());
+    for (i, (count, quantiles)) in want.iter().enumerate() {
+        assert_eq!(counts[i], *count);
+        let got: Vec<f64> = qs[i].as_array().unwrap().iter().map(float).collect();
+        let want: Vec<f64> = quantiles.iter().map(|&q| through_json(q)).collect();
+        assert_eq!(got, want, "epoch {i}");
+    }
+    // Without the parameter, neither the fields nor the columns.
+    let v = get(addr, "/api/v1/series?name=batch_seconds", &[]).json();
+    assert!(v["families"][0].get("quantile_window_ms").is_none());
+    assert!(v["families"][0].get("objectives").is_none());
+    assert!(v["families"][0]["series"][0]["history"]
+        .get("window_quantiles")
+        .is_none());
+    server.shutdown();
+}
+
 #[test]
 fn bad_windows_are_refused() {
     let (reg, _clock) = manual_registry();

@@ -348,6 +348,7 @@ fn values(
                 sum,
                 bases,
                 sum_bases,
+                ..
             } = state.data
             else {
                 return out;

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lakemetrics_core::{
-    Buckets, Describe, FamilyView, Filter, Geometry, ManualClock, MetricKind, Registry, Retention,
-    SeriesState, SketchMapping, StateData, MAX_SLOTS, OVERFLOW_LABEL,
+    Buckets, Describe, FamilyView, Filter, Geometry, ManualClock, MetricKind, NativeConfig,
+    NativeState, Registry, Retention, SeriesState, SketchMapping, StateData, MAX_SLOTS,
+    OVERFLOW_LABEL,
 };
 
 use crate::column::{column, put_column, Value};
@@ -22,7 +23,7 @@ use crate::format::{
     block_header, corrupt, crc32, header, malformed, put_duration, put_f64, put_str, put_u32,
     put_u64, put_u8, put_varint, trailer, Bad, Reader, Res, Totals, BLOCK_FAMILY, BLOCK_HEADER_LEN,
     BLOCK_SERIES, BLOCK_SERIES_MAX, BLOCK_VALUES, FLAGS_KNOWN, FLAG_INTERIM, HEADER_LEN, MAGIC,
-    MAX_BLOCK_BYTES, TRAILER_LEN, TRAILER_MAGIC, VERSION,
+    MAX_BLOCK_BYTES, OLDEST_VERSION, TRAILER_LEN, TRAILER_MAGIC, VERSION,
 };
 
 /// Everything one checkpoint file holds, decoded and verified.
@@ -61,6 +62,9 @@ pub struct SavedFamily {
     pub idle_ttl: Option<Duration>,
     /// Bucket layout (histograms only).
     pub buckets: Option<Buckets>,
+    /// Native bucket configuration (histograms with native buckets only;
+    /// never in format version 1).
+    pub native: Option<NativeConfig>,
     /// Exported quantiles (summaries only; empty otherwise).
     pub objectives: Vec<f64>,
     /// Sketch shape (summaries only).
@@ -96,6 +100,12 @@ impl SavedFamily {
         }
         if let Some(b) = &self.buckets {
             d = d.buckets(b.clone());
+        }
+        if let Some(n) = self.native {
+            d = d
+                .native(n.schema)
+                .native_zero_threshold(n.zero_threshold)
+                .native_max_buckets(n.max_buckets);
         }
         if self.kind == MetricKind::Summary {
             d = d.objectives(self.objectives.clone());
@@ -341,7 +351,7 @@ impl<W: Write> Encoder<W> {
         put_u64(&mut p, g.width_nanos());
         put_u32(&mut p, g.len() as u32);
         put_u64(&mut p, series.len() as u64);
-        let (mut buckets, mut sketch_len) = (0, 0);
+        let (mut buckets, mut sketch_len, mut native) = (0, 0, false);
         match kind {
             MetricKind::Histogram => {
                 let bounds = fam.bucket_bounds();
@@ -350,6 +360,16 @@ impl<W: Write> Encoder<W> {
                     put_f64(&mut p, *b);
                 }
                 buckets = bounds.len() + 1;
+                match fam.native() {
+                    Some(n) => {
+                        put_u8(&mut p, 1);
+                        put_u8(&mut p, n.schema as u8);
+                        put_f64(&mut p, n.zero_threshold);
+                        put_u32(&mut p, n.max_buckets);
+                        native = true;
+                    }
+                    None => put_u8(&mut p, 0),
+                }
             }
             MetricKind::Summary => {
                 let o = fam.objectives();
@@ -368,7 +388,7 @@ impl<W: Write> Encoder<W> {
         self.block(BLOCK_FAMILY, &p)?;
         self.totals.families += 1;
 
-        let mut chunk = Chunk::new(kind, buckets, sketch_len);
+        let mut chunk = Chunk::new(kind, buckets, sketch_len, native);
         for s in &series {
             chunk.push(s.labels(), s.state())?;
             if chunk.full() {
@@ -416,6 +436,8 @@ enum Columns {
         /// run), so every run is non-decreasing and deltas stay small.
         bases: Vec<u64>,
         sum_bases: Vec<f64>,
+        /// The native buckets and history, for a family with native buckets.
+        native: Option<Box<NativeColumns>>,
     },
     Summary {
         count: Vec<u64>,
@@ -431,11 +453,67 @@ enum Columns {
     },
 }
 
+/// The native columns of a histogram series block (`docs/formats.md`).
+#[derive(Default)]
+struct NativeColumns {
+    /// Per series: its schema + 4.
+    schema: Vec<u32>,
+    /// Per series: the zero bucket's count.
+    zero: Vec<u64>,
+    /// Per series: its positive buckets, then its negative ones.
+    lens: Vec<u32>,
+    /// Per bucket, per side: the first's index zigzagged, then each index
+    /// minus the previous one minus one.
+    index: Vec<u32>,
+    /// Per bucket: its count.
+    counts: Vec<u64>,
+    /// Per epoch: its history bins.
+    bins: Vec<u32>,
+    /// Per bin: its lowest key, its highest minus its lowest, its count.
+    lo: Vec<u32>,
+    width: Vec<u32>,
+    bin_counts: Vec<u64>,
+}
+
+impl NativeColumns {
+    fn push(&mut self, st: &NativeState) {
+        self.schema.push((i32::from(st.schema) + 4) as u32);
+        self.zero.push(st.zero_count);
+        self.lens.push(st.positive.len() as u32);
+        self.lens.push(st.negative.len() as u32);
+        for side in [&st.positive, &st.negative] {
+            let mut prev: Option<i32> = None;
+            for &(i, c) in side {
+                self.index.push(match prev {
+                    None => ((i << 1) ^ (i >> 31)) as u32,
+                    Some(p) => (i64::from(i) - i64::from(p) - 1) as u32,
+                });
+                self.counts.push(c);
+                prev = Some(i);
+            }
+        }
+        self.bins.extend_from_slice(&st.bins_per_epoch);
+        for &(lo, hi, c) in &st.bins {
+            self.lo.push(lo);
+            self.width.push(hi - lo);
+            self.bin_counts.push(c);
+        }
+    }
+
+    /// Values held, as the block's budget counts them.
+    fn values(st: &NativeState) -> usize {
+        3 + 2 * (st.positive.len() + st.negative.len())
+            + st.bins_per_epoch.len()
+            + 3 * st.bins.len()
+    }
+}
+
 /// A series block being built: labels through a string table, then columns.
 struct Chunk<'a> {
     kind: MetricKind,
     buckets: usize,
     sketch_len: usize,
+    native: bool,
     n: usize,
     strings: HashMap<&'a str, u64>,
     table: Vec<u8>,
@@ -449,7 +527,7 @@ struct Chunk<'a> {
 }
 
 impl<'a> Chunk<'a> {
-    fn new(kind: MetricKind, buckets: usize, sketch_len: usize) -> Chunk<'a> {
+    fn new(kind: MetricKind, buckets: usize, sketch_len: usize, native: bool) -> Chunk<'a> {
         let cols = match kind {
             MetricKind::Counter => Columns::Counter {
                 total: Vec::new(),
@@ -467,6 +545,7 @@ impl<'a> Chunk<'a> {
                 sum: Vec::new(),
                 bases: Vec::new(),
                 sum_bases: Vec::new(),
+                native: native.then(Box::default),
             },
             MetricKind::Summary => Columns::Summary {
                 count: Vec::new(),
@@ -482,6 +561,7 @@ impl<'a> Chunk<'a> {
             kind,
             buckets,
             sketch_len,
+            native,
             n: 0,
             strings: HashMap::new(),
             table: Vec::new(),
@@ -501,7 +581,7 @@ impl<'a> Chunk<'a> {
     }
 
     fn clear(&mut self) {
-        *self = Chunk::new(self.kind, self.buckets, self.sketch_len);
+        *self = Chunk::new(self.kind, self.buckets, self.sketch_len, self.native);
     }
 
     fn string(&mut self, s: &'a str) -> u64 {
@@ -536,12 +616,20 @@ impl<'a> Chunk<'a> {
                 counts,
                 bases,
                 sum_bases,
+                native,
                 ..
             } => {
                 self.kind == MetricKind::Histogram
                     && counts.len() == b
                     && bases.len() == m * b
                     && sum_bases.len() == m
+                    && native.as_ref().map_or(!self.native, |n| {
+                        self.native
+                            && n.bins_per_epoch.len() == m
+                            && n.bins_per_epoch.iter().map(|&x| x as usize).sum::<usize>()
+                                == n.bins.len()
+                            && n.bins.iter().all(|b| b.0 <= b.1)
+                    })
             }
             StateData::Summary {
                 count_bases,
@@ -618,12 +706,14 @@ impl<'a> Chunk<'a> {
                     sum: s,
                     bases: bs,
                     sum_bases: sb,
+                    native: nc,
                 },
                 StateData::Histogram {
                     counts,
                     sum,
                     bases,
                     sum_bases,
+                    native,
                 },
             ) => {
                 c.extend_from_slice(&counts);
@@ -633,6 +723,10 @@ impl<'a> Chunk<'a> {
                 }
                 sb.extend_from_slice(&sum_bases);
                 self.values += b + 1 + m * (b + 1);
+                if let (Some(nc), Some(n)) = (nc, native) {
+                    nc.push(&n);
+                    self.values += NativeColumns::values(&n);
+                }
             }
             (
                 Columns::Summary {
@@ -721,11 +815,26 @@ impl<'a> Chunk<'a> {
                 sum,
                 bases,
                 sum_bases,
+                native,
             } => {
                 put_column(&mut p, counts, level);
                 put_column(&mut p, sum, level);
                 history(&mut p, bases);
                 history(&mut p, sum_bases);
+                if let Some(n) = native {
+                    put_column(&mut p, &n.schema, level);
+                    put_column(&mut p, &n.zero, level);
+                    put_column(&mut p, &n.lens, level);
+                    put_column(&mut p, &n.index, level);
+                    put_column(&mut p, &n.counts, level);
+                    // The bins' counts are the history's values; how many
+                    // per epoch and where they sit is overhead.
+                    let (a, _) = n.bins.put(&mut p, level);
+                    let (b, _) = n.lo.put(&mut p, level);
+                    let (c, _) = n.width.put(&mut p, level);
+                    history(&mut p, &n.bin_counts);
+                    hist.bytes += (a + b + c) as u64;
+                }
             }
             Columns::Summary {
                 count,
@@ -771,6 +880,8 @@ pub(crate) struct Header {
     pub seq: u64,
     pub taken_at_nanos: u64,
     pub interim: bool,
+    /// The format version, `OLDEST_VERSION..=VERSION`.
+    pub version: u16,
 }
 
 /// Decodes and checks the header at the start of `bytes` (which may hold only
@@ -789,7 +900,7 @@ pub(crate) fn decode_header(bytes: &[u8], verify: bool) -> Res<Header> {
     let stored = r.u32()?;
     let computed = crc32(&[&bytes[..HEADER_LEN - 4]]);
     let crc_ok = !verify || stored == computed;
-    if version != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
         // A header that checks out under version 1's layout names its version;
         // anything else is damage.
         return Err(if crc_ok {
@@ -811,6 +922,7 @@ pub(crate) fn decode_header(bytes: &[u8], verify: bool) -> Res<Header> {
         seq,
         taken_at_nanos,
         interim: flags & FLAG_INTERIM != 0,
+        version,
     })
 }
 
@@ -821,6 +933,7 @@ pub(crate) fn decode(bytes: &[u8], verify: bool) -> Res<Checkpoint> {
         seq,
         taken_at_nanos,
         interim,
+        version,
     } = decode_header(bytes, verify)?;
     let mut r = Reader::new(bytes, 0);
     r.take(HEADER_LEN)?;
@@ -835,6 +948,7 @@ pub(crate) fn decode(bytes: &[u8], verify: bool) -> Res<Checkpoint> {
         names: HashSet::new(),
         current: None,
         totals: Totals::default(),
+        version,
     };
     loop {
         let at = r.offset();
@@ -966,6 +1080,72 @@ fn sketch_in_range(a: f64, lo: f64, hi: f64) -> bool {
         .all(|v| (v.log2().abs() + 2.0) * multiplier < 1e18)
 }
 
+/// Reads the native columns of a histogram series block of `n` series whose
+/// slot counts are `slots` (`p` in all): one [`NativeState`] per series, its
+/// fields in range for their types (the core checks them against the family).
+fn decode_native(r: &mut Reader<'_>, n: u64, slots: &[u32], p: u64) -> Res<Vec<NativeState>> {
+    let schema_at = r.offset();
+    let schema: Vec<u32> = column(r, "native_schema", Some(n))?;
+    if schema.iter().any(|&s| s > 12) {
+        return Err(malformed(schema_at, "native schema out of range"));
+    }
+    let zero: Vec<u64> = column(r, "native_zero", Some(n))?;
+    let lens: Vec<u32> = column(r, "native_lens", n.checked_mul(2))?;
+    let buckets: u64 = lens.iter().map(|&l| u64::from(l)).sum();
+    let index_at = r.offset();
+    let index: Vec<u32> = column(r, "native_index", Some(buckets))?;
+    let counts: Vec<u64> = column(r, "native_counts", Some(buckets))?;
+    let bins: Vec<u32> = column(r, "native_bins", Some(p))?;
+    let total: u64 = bins.iter().map(|&b| u64::from(b)).sum();
+    let lo_at = r.offset();
+    let lo: Vec<u32> = column(r, "native_bin_lo", Some(total))?;
+    let width: Vec<u32> = column(r, "native_bin_width", Some(total))?;
+    let bin_counts: Vec<u64> = column(r, "native_bin_counts", Some(total))?;
+    let mut out = Vec::with_capacity(slots.len());
+    let (mut at, mut epoch, mut bin) = (0usize, 0usize, 0usize);
+    for (i, &m) in slots.iter().enumerate() {
+        let mut sides: [Vec<(i32, u64)>; 2] = Default::default();
+        for (side, dst) in sides.iter_mut().enumerate() {
+            let len = lens[2 * i + side] as usize;
+            let mut prev: Option<i64> = None;
+            for _ in 0..len {
+                let v = index[at];
+                let idx = match prev {
+                    None => i64::from((v >> 1) as i32 ^ -((v & 1) as i32)),
+                    Some(p) => p + 1 + i64::from(v),
+                };
+                let idx = i32::try_from(idx)
+                    .map_err(|_| malformed(index_at, "native bucket index out of range"))?;
+                dst.push((idx, counts[at]));
+                prev = Some(i64::from(idx));
+                at += 1;
+            }
+        }
+        let m = m as usize;
+        let per: Vec<u32> = bins[epoch..epoch + m].to_vec();
+        epoch += m;
+        let k: usize = per.iter().map(|&x| x as usize).sum();
+        let mut saved = Vec::with_capacity(k);
+        for j in bin..bin + k {
+            let hi = lo[j]
+                .checked_add(width[j])
+                .ok_or_else(|| malformed(lo_at, "native history bin out of range"))?;
+            saved.push((lo[j], hi, bin_counts[j]));
+        }
+        bin += k;
+        let [positive, negative] = sides;
+        out.push(NativeState {
+            schema: (schema[i] as i32 - 4) as i8,
+            zero_count: zero[i],
+            positive,
+            negative,
+            bins_per_epoch: per,
+            bins: saved,
+        });
+    }
+    Ok(out)
+}
+
 struct Decoder {
     /// Applies the core's rules (names, options, labels, column shapes) to every
     /// saved family and series without touching the registry restored into.
@@ -976,6 +1156,8 @@ struct Decoder {
     /// label sets seen so far, and its sketch size.
     current: Option<Current>,
     totals: Totals,
+    /// The file's format version (version 1 has no native buckets).
+    version: u16,
 }
 
 struct Current {
@@ -1049,21 +1231,47 @@ impl Decoder {
         }
         let geometry = Geometry::new(width, len);
         let declared = r.u64()?;
-        let (mut buckets, mut objectives, mut sketch) = (None, Vec::new(), None);
+        let (mut buckets, mut objectives, mut sketch, mut native) = (None, Vec::new(), None, None);
         match kind {
             MetricKind::Histogram => {
                 let b_at = r.offset();
                 let n = r.count(r.remaining() as u64 / 8, "more bucket bounds than bytes")?;
                 let bounds = (0..n).map(|_| r.f64()).collect::<Res<Vec<f64>>>()?;
-                buckets = Some(Buckets::new(bounds).map_err(|e| {
-                    corrupt(
-                        b_at,
-                        Corruption::Invalid {
-                            what: "buckets",
-                            detail: e.to_string(),
-                        },
-                    )
-                })?);
+                if self.version >= 2 {
+                    native = match r.u8()? {
+                        0 => None,
+                        1 => {
+                            let n_at = r.offset();
+                            let config = NativeConfig {
+                                schema: r.u8()? as i8,
+                                zero_threshold: r.f64()?,
+                                max_buckets: r.u32()?,
+                            };
+                            Some(config.validated().map_err(|e| {
+                                corrupt(
+                                    n_at,
+                                    Corruption::Invalid {
+                                        what: "native buckets",
+                                        detail: e.to_string(),
+                                    },
+                                )
+                            })?)
+                        }
+                        _ => return Err(malformed(r.offset() - 1, "bad option flag")),
+                    };
+                }
+                // A native-only histogram has no finite bound (only `+Inf`).
+                if !(bounds.is_empty() && native.is_some()) {
+                    buckets = Some(Buckets::new(bounds).map_err(|e| {
+                        corrupt(
+                            b_at,
+                            Corruption::Invalid {
+                                what: "buckets",
+                                detail: e.to_string(),
+                            },
+                        )
+                    })?);
+                }
             }
             MetricKind::Summary => {
                 let n = r.count(r.remaining() as u64 / 8, "more objectives than bytes")?;
@@ -1105,6 +1313,7 @@ impl Decoder {
             max_series,
             idle_ttl,
             buckets,
+            native,
             objectives,
             sketch,
             geometry,
@@ -1224,11 +1433,16 @@ impl Decoder {
                 }
             }
             MetricKind::Histogram => {
-                let b = fam.buckets.as_ref().map_or(0, |x| x.bounds().len() + 1);
+                // Native-only: `+Inf` alone.
+                let b = fam.buckets.as_ref().map_or(1, |x| x.bounds().len() + 1);
                 let counts: Vec<u64> = column(r, "counts", mul(n64, b))?;
                 let sum: Vec<f64> = column(r, "sum", Some(n64))?;
                 let bases: Vec<u64> = column(r, "bucket_bases", mul(p, b))?;
                 let sum_bases: Vec<f64> = column(r, "sum_bases", Some(p))?;
+                let mut natives = match fam.native {
+                    Some(_) => decode_native(r, n64, &slots, p)?.into_iter(),
+                    None => Vec::new().into_iter(),
+                };
                 let (mut o, mut so) = (0, 0);
                 for (i, &m) in slots.iter().enumerate() {
                     let m = m as usize;
@@ -1245,6 +1459,7 @@ impl Decoder {
                         sum: sum[i],
                         bases: rows,
                         sum_bases: sum_bases[so..so + m].to_vec(),
+                        native: natives.next().map(Box::new),
                     });
                     so += m;
                 }
@@ -1366,6 +1581,7 @@ mod tests {
             max_series: 10,
             idle_ttl: None,
             buckets: None,
+            native: None,
             objectives: Vec::new(),
             sketch: None,
             geometry,

@@ -34,8 +34,9 @@ pub enum Error {
     },
     /// The file is a checkpoint of a format version this build cannot read.
     #[error(
-        "{}: checkpoint format version {version}; this build reads version {}",
+        "{}: checkpoint format version {version}; this build reads versions {} to {}",
         path.display(),
+        crate::format::OLDEST_VERSION,
         crate::format::VERSION
     )]
     UnsupportedVersion {

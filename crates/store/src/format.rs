@@ -11,8 +11,11 @@ use crate::error::Corruption;
 pub const MAGIC: [u8; 8] = *b"\x89LMC\r\n\x1a\n";
 /// First eight bytes of the trailer.
 pub const TRAILER_MAGIC: [u8; 8] = *b"\x89LMCEND\n";
-/// The format version this build writes and reads.
-pub const VERSION: u16 = 1;
+/// The format version this build writes; it reads this one and every one from
+/// [`OLDEST_VERSION`] on.
+pub const VERSION: u16 = 2;
+/// The oldest format version this build reads (version 1: no native buckets).
+pub const OLDEST_VERSION: u16 = 1;
 
 /// Header: magic, version u16, flags u16, reserved u32, seq u64, taken_at u64, crc u32.
 pub(crate) const HEADER_LEN: usize = 36;

@@ -60,7 +60,7 @@ pub use checkpoint::{Checkpoint, HistoryStats, SavedFamily, SavedSeries};
 pub use checkpointer::{Checkpointer, CheckpointerBuilder, CheckpointerStats, DEFAULT_INTERVAL};
 pub use error::{Corruption, Error, Result, Skipped};
 pub use file::{DEFAULT_MAX_CHECKPOINT_BYTES, DEFAULT_READ_TIMEOUT};
-pub use format::{MAGIC, VERSION};
+pub use format::{MAGIC, OLDEST_VERSION, VERSION};
 pub use store::{
     CheckpointFile, CheckpointInfo, Loaded, RestoreReport, Restored, Store, StoreBuilder,
     DEFAULT_COMPRESSION_LEVEL, DEFAULT_KEEP,

@@ -581,6 +581,7 @@ fn fresh(state: &SeriesState, now: u64) -> Option<SeriesState> {
             sum: 0.0,
             bases: Vec::new(),
             sum_bases: Vec::new(),
+            native: None,
         },
         StateData::Summary { .. } => StateData::Summary {
             count: 0,

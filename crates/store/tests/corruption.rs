@@ -121,15 +121,19 @@ fn other_files_versions_and_trailing_bytes() {
     );
     assert!(err.to_string().contains("checkpoint-"), "{err}");
 
-    // A later version, with a header that checks out.
-    let mut b = full.clone();
-    b[8..10].copy_from_slice(&2u16.to_le_bytes());
-    let crc = crc32fast::hash(&b[..32]);
-    b[32..36].copy_from_slice(&crc.to_le_bytes());
-    assert!(matches!(
-        Checkpoint::decode(&b, &path),
-        Err(Error::UnsupportedVersion { version: 2, .. })
-    ));
+    // A later version, and one before the first, with a header that checks out.
+    for version in [lakemetrics_store::VERSION + 1, 0] {
+        let mut b = full.clone();
+        b[8..10].copy_from_slice(&version.to_le_bytes());
+        let crc = crc32fast::hash(&b[..32]);
+        b[32..36].copy_from_slice(&crc.to_le_bytes());
+        let err = Checkpoint::decode(&b, &path).unwrap_err();
+        assert!(
+            matches!(err, Error::UnsupportedVersion { version: v, .. } if v == version),
+            "{err}"
+        );
+        assert!(err.to_string().contains("reads versions 1 to 2"), "{err}");
+    }
 
     let mut b = full.clone();
     b.extend_from_slice(b"junk");

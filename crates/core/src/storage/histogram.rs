@@ -176,6 +176,22 @@ impl HistogramCore {
         self.native.as_deref()
     }
 
+    /// [`NativeCore::for_each_window_quantiles`] of the native buckets: per
+    /// epoch `range` selects, the `objectives`' quantiles over the trailing
+    /// `window`. Nothing for a histogram without native buckets or history.
+    pub fn for_each_native_window_quantiles(
+        &self,
+        now: u64,
+        range: TimeRange,
+        window: Duration,
+        objectives: &[f64],
+        f: impl FnMut(super::summary::SummaryWindow<'_>),
+    ) {
+        if let Some(n) = self.native() {
+            n.for_each_window_quantiles(now, range, window, objectives, f);
+        }
+    }
+
     /// Buckets, `+Inf` included.
     #[inline]
     fn n(&self) -> usize {
@@ -595,6 +611,7 @@ impl HistogramCore {
             }
             snap
         });
+        let native = self.native().map(|n| Box::new(n.capture(now, &out_epochs)));
         (
             out_epochs,
             StateData::Histogram {
@@ -602,6 +619,7 @@ impl HistogramCore {
                 sum: snap.sum,
                 bases,
                 sum_bases,
+                native,
             },
         )
     }
@@ -616,6 +634,7 @@ impl HistogramCore {
             sum,
             bases,
             sum_bases,
+            native,
         } = &state.data
         else {
             return false;
@@ -624,6 +643,13 @@ impl HistogramCore {
         let k = state.epochs.len();
         if counts.len() != n || bases.len() != k * n || sum_bases.len() != k {
             return false;
+        }
+        // Native buckets saved for a histogram that has none now (or none
+        // saved: an older checkpoint) leave that part as it is.
+        if let (Some(part), Some(saved)) = (self.native(), native) {
+            if !part.restore(saved, &state.epochs, history) {
+                return false;
+            }
         }
         {
             let g = &self.geometry;

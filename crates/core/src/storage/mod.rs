@@ -13,6 +13,8 @@ pub(crate) mod counter;
 pub(crate) mod gauge;
 pub(crate) mod histogram;
 pub(crate) mod native;
+pub(crate) mod native_state;
+pub(crate) mod native_window;
 pub(crate) mod ring;
 pub(crate) mod seqlock;
 pub(crate) mod slab;
@@ -42,6 +44,6 @@ pub use native::{
     native_quantile_error, NativeConfig, NativeCore, NativeSnapshot, DEFAULT_NATIVE_MAX_BUCKETS,
     DEFAULT_ZERO_THRESHOLD, MAX_NATIVE_BUCKETS, NATIVE_BINS,
 };
-pub use state::{SeriesState, StateData};
+pub use state::{NativeState, SeriesState, StateData};
 pub use summary::{SummaryCore, SummaryPoint, SummaryWindow, SUMMARY_BINS};
 pub use window::{Span, TimeRange};

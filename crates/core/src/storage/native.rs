@@ -191,7 +191,7 @@ impl NativeConfig {
     }
 
     /// Entries of the bucket table: a power of two above 1.5 times the limit.
-    fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         (self.max_buckets as usize * 3 / 2 + 1).next_power_of_two()
     }
 }
@@ -240,7 +240,7 @@ pub fn native_quantile_error(schema: i8) -> f64 {
 }
 
 const COUNT_BITS: u32 = 39;
-const MAX_COUNT: u64 = (1 << COUNT_BITS) - 1;
+pub(crate) const MAX_COUNT: u64 = (1 << COUNT_BITS) - 1;
 const IDX_BITS: u32 = 20;
 const IDX_OFFSET: i32 = 1 << 19;
 const NEG_BIT: u64 = 1 << (COUNT_BITS + IDX_BITS);
@@ -294,12 +294,12 @@ fn state_version(st: u64) -> u64 {
 }
 
 /// The finest history schema.
-const MAX_HISTORY_SCHEMA: i8 = 5;
+pub(crate) const MAX_HISTORY_SCHEMA: i8 = 5;
 
 /// History keys at schema `h` (module docs): `(r, zero key)`, `r` the indexes
 /// kept on each side, `64 · 2^h` (the powers of two from 2^-64 to 2^64).
 #[inline]
-fn key_range(h: i8) -> (i32, usize) {
+pub(crate) fn key_range(h: i8) -> (i32, usize) {
     let r = if h >= 0 { 64 << h } else { 64 >> -h };
     (r, 2 * r as usize)
 }
@@ -772,8 +772,14 @@ impl NativeCore {
         out.count = out.count.max(out.bucket_total());
     }
 
+    /// The ring, its rows and the history bins, for the readers and the
+    /// restore beside this module (`native_window`, `native_state`).
+    pub(crate) fn history(&self) -> (&Geometry, &Rows<1>, &Bins) {
+        (&self.geometry, &self.rows, &self.bins)
+    }
+
     /// The finest history schema (module docs): `min(schema, 5)`.
-    fn history_schema(&self) -> i8 {
+    pub(crate) fn history_schema(&self) -> i8 {
         self.config.schema.min(MAX_HISTORY_SCHEMA)
     }
 
@@ -913,6 +919,72 @@ impl NativeCore {
             }
             self.bins.store_slot(slot, lap, &keys[..acc.n], rel);
         }
+    }
+
+    /// After buckets were loaded into a fresh, unshared part (a restore):
+    /// every base becomes its count, so the loaded counts are no increase of
+    /// the open epoch.
+    pub(crate) fn rebase_loaded(&self) {
+        // Relaxed: the part is not shared yet.
+        self.reopen(self.open.load(Ordering::Relaxed));
+    }
+
+    /// After [`NativeCore::rebase_loaded`]: gives the open epoch back its saved
+    /// increases, `bins` (stored keys, see [`key_offset`], and counts), by
+    /// lowering the bases of the entries (and the zero bucket) whose buckets
+    /// fall in each bin's key, so that the open epoch reads, and its close
+    /// credits, what it held when it was saved. An increase with no loaded
+    /// count to take it from is dropped (the buckets stay exact).
+    pub(crate) fn reopen_loaded(&self, bins: &[(usize, u64)]) {
+        // Relaxed throughout: the part is not shared yet.
+        let r = Ordering::Relaxed;
+        for &(key, c) in bins {
+            let (h, local) = split_key(key);
+            let p = local as i32 - 2 * key_range(h).0;
+            let mut left = c;
+            if p == 0 {
+                let (z, zb) = (self.zero.load(r), self.zero_base.load(r));
+                let take = left.min(z);
+                self.zero_base.store((zb.wrapping_sub(take)) & BASE_MASK, r);
+                continue;
+            }
+            for (j, w) in self.entries().iter().enumerate() {
+                let cur = w.load(r);
+                let es = entry_schema(cur);
+                if left == 0 {
+                    break;
+                }
+                if cur == 0 || es < h {
+                    continue;
+                }
+                let at_h = position(
+                    h,
+                    entry_neg(cur),
+                    reduce_index(entry_index(cur), (es - h) as u32),
+                );
+                if at_h != p {
+                    continue;
+                }
+                let take = left.min(entry_count(cur));
+                self.set_base(j, entry_count(cur) - take, r);
+                left -= take;
+            }
+        }
+    }
+
+    /// The open epoch (see the module docs), for a restore into a fresh,
+    /// unshared part.
+    pub(crate) fn open_epoch(&self) -> u64 {
+        // Relaxed: the part is not shared yet.
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Writes a closed epoch `x`'s bins (stored keys, see [`key_offset`]) into
+    /// a fresh, unshared part (a restore); at most the slot's bins are kept.
+    pub(crate) fn put_epoch_bins(&self, x: u64, bins: &[(usize, u64)]) {
+        let (lap, slot) = self.geometry.lap_slot(x);
+        // Relaxed: the part is not shared yet.
+        self.bins.store_slot(slot, lap, bins, Ordering::Relaxed);
     }
 
     /// After a rewind to `back`: every base becomes its count, and `back` the
@@ -1096,6 +1168,37 @@ impl NativeCore {
         f64::NAN
     }
 
+    /// Loads saved buckets into this fresh, unshared part (restore): schema
+    /// `schema` (checked by the caller to be in range and at most the
+    /// configured one), the zero count, and `(negative, index, count)` buckets,
+    /// filed as writers file them (a table that cannot hold them all keeps the
+    /// counts exact in the nearest buckets; no reduction starts). False, and
+    /// nothing loaded, if an index is beyond what an entry holds.
+    pub(crate) fn load_buckets(
+        &self,
+        schema: i8,
+        zero_count: u64,
+        buckets: impl Iterator<Item = (bool, i32, u64)> + Clone,
+    ) -> bool {
+        if buckets
+            .clone()
+            .any(|(_, i, _)| !(-IDX_OFFSET..IDX_OFFSET).contains(&i))
+        {
+            return false;
+        }
+        self.state.store(state(0, schema), Ordering::Relaxed);
+        self.zero.store(zero_count, Ordering::Relaxed);
+        for (neg, i, mut n) in buckets {
+            // An entry's count stops at MAX_COUNT: larger ones take more entries.
+            while n > 0 {
+                let c = n.min(MAX_COUNT);
+                self.record(key(schema, neg, i), c, Ordering::Relaxed, false);
+                n -= c;
+            }
+        }
+        true
+    }
+
     /// What a reader sees: the snapshot's schema, zero count and buckets.
     #[cfg(loom)]
     pub(crate) fn loom_view(&self) -> NativeSnapshot {
@@ -1124,7 +1227,7 @@ impl NativeCore {
 /// The first stored key of history schema `h`: the keys of each schema from
 /// -4 to 5 (`4r + 1` of them, see `key_range`) follow those of the schemas
 /// below it, 16,378 keys in all, so a stored key names its epoch's schema.
-fn key_offset(h: i8) -> usize {
+pub(crate) fn key_offset(h: i8) -> usize {
     (MIN_SCHEMA..h.min(MAX_HISTORY_SCHEMA + 1))
         .map(|g| 4 * key_range(g).0 as usize + 1)
         .sum()
@@ -1144,7 +1247,7 @@ fn local_key(h: i8, p: i32) -> usize {
 }
 
 /// A stored key's schema and its key at that schema.
-fn split_key(key: usize) -> (i8, usize) {
+pub(crate) fn split_key(key: usize) -> (i8, usize) {
     let mut h = MIN_SCHEMA;
     let mut off = 0;
     loop {
@@ -1181,7 +1284,7 @@ fn coarser(h: i8, p: i32, d: u32) -> i32 {
 }
 
 /// Key `k` at schema `h` (value order, `local_key`), at schema `m <= h`.
-fn rekey(k: usize, h: i8, m: i8) -> usize {
+pub(crate) fn rekey(k: usize, h: i8, m: i8) -> usize {
     let p = k as i32 - 2 * key_range(h).0;
     local_key(m, coarser(h, p, (h - m).max(0) as u32))
 }

@@ -62,6 +62,9 @@ pub enum StateData {
         bases: Vec<u64>,
         /// The sum when each epoch started.
         sum_bases: Vec<f64>,
+        /// The native buckets and their history, for a histogram with native
+        /// buckets (`None` otherwise, and in checkpoints of format version 1).
+        native: Option<Box<NativeState>>,
     },
     /// A summary.
     Summary {
@@ -76,6 +79,27 @@ pub enum StateData {
         /// Per epoch, the sketch's bucket counts (row-major, `mapping.len()` each).
         sketches: Vec<u32>,
     },
+}
+
+/// The saved native part of a histogram (see [`crate::NativeCore`]): its
+/// cumulative buckets merged to one schema, and per saved epoch the epoch's
+/// observations as history bins.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NativeState {
+    /// The buckets' schema (at most the family's; it only decreases).
+    pub schema: i8,
+    /// Observations in the zero bucket.
+    pub zero_count: u64,
+    /// `(index, count)` of the positive buckets, by strictly increasing index.
+    pub positive: Vec<(i32, u64)>,
+    /// The same for negative values.
+    pub negative: Vec<(i32, u64)>,
+    /// Per epoch of [`SeriesState::epochs`], how many of `bins` are its.
+    pub bins_per_epoch: Vec<u32>,
+    /// The epochs' history bins, epoch after epoch: `(lo, hi, count)`, the
+    /// count of observations whose history key is in `lo..=hi` (keys at the
+    /// history schema `min(schema, 5)` of the family, see [`crate::NativeCore`]).
+    pub bins: Vec<(u32, u32, u64)>,
 }
 
 /// Where a restored epoch's bases come from.

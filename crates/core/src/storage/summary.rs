@@ -97,12 +97,12 @@ pub struct SummaryWindow<'a> {
 
 /// Most objectives [`SummaryCore::for_each_window_quantiles`] answers without
 /// allocating.
-const INLINE_OBJECTIVES: usize = 16;
+pub(super) const INLINE_OBJECTIVES: usize = 16;
 
 /// Epochs a window of `window` ending with an epoch covers: the epoch and the
 /// ones before it that `(end of the epoch - window, end of the epoch]`
 /// touches, `ceil(window / width)` in all, at least 1.
-fn window_len(g: &Geometry, window: Duration) -> u64 {
+pub(super) fn window_len(g: &Geometry, window: Duration) -> u64 {
     let w = window.as_nanos().min(u64::MAX as u128) as u64;
     w.div_ceil(g.width_nanos().max(1)).max(1)
 }
@@ -113,7 +113,7 @@ fn window_len(g: &Geometry, window: Duration) -> u64 {
 /// `r`-th of `c` at offset `round(r·span / (c - 1))`), so that a window of
 /// one epoch ranks as [`SummaryPoint::quantile`] does, and taking a bin away
 /// undoes adding it exactly. Costs one tree update per key of the bin.
-fn fenwick_spread(tree: &mut [u64], bin: Bin, add: bool) {
+pub(super) fn fenwick_spread(tree: &mut [u64], bin: Bin, add: bool) {
     let Some(last) = tree.len().checked_sub(2) else {
         return;
     };
@@ -159,7 +159,7 @@ fn fenwick_spread(tree: &mut [u64], bin: Bin, add: bool) {
 /// Fenwick tree `tree` (the smallest key with more than `ceil(q·total) - 1`
 /// observations at or below it, as [`SketchMapping::quantile`] ranks); `None`
 /// when empty.
-fn fenwick_rank(tree: &[u64], q: f64, total: u64) -> Option<usize> {
+pub(super) fn fenwick_rank(tree: &[u64], q: f64, total: u64) -> Option<usize> {
     if total == 0 || q.is_nan() {
         return None;
     }

@@ -299,7 +299,9 @@
   // (asked for with quantile_window, see summaryWindowMs), the quantiles over
   // the window ending with each epoch, computed by the server from the
   // summary's sketch; a window that covered less than half an epoch is left
-  // out, as for histograms. Without them, the per-epoch quantiles.
+  // out, as for histograms. Without them, the per-epoch quantiles. A native
+  // histogram's windowed columns have the same shape (its family's
+  // objectives, from the server's native buckets) and are read the same way.
   function summaryLine(fam, s, now, q) {
     var objectives = (fam.objectives || []).map(num);
     var j = objectives.indexOf(q);
@@ -327,14 +329,20 @@
     return windowEpochs(width) * width;
   }
 
-  // What a summary chart's quantiles are over, from the answer.
+  // What a summary chart's (or a native histogram's) quantiles are over,
+  // from the answer.
   function summaryHow(fam) {
     var width = num(fam.resolution_ms);
     var qw = num(fam.quantile_window_ms);
     if (!(qw > 0) || !(width > 0)) return 'quantiles per epoch, as the summary keeps them';
     var k = Math.max(1, Math.round(qw / width));
     return 'quantiles ' + (k === 1 ? 'per epoch' : 'over ' + spanText(k * width) + ' windows') +
-      ', merged from the summary\'s sketch';
+      (fam.kind === 'histogram' ? ', merged from the native buckets' : ', merged from the summary\'s sketch');
+  }
+
+  // Whether a histogram family's answer has native windowed quantiles.
+  function nativeWindowed(fam) {
+    return fam.kind === 'histogram' && fam.quantile_window_ms !== undefined && Array.isArray(fam.objectives);
   }
 
   // ---- charts -----------------------------------------------------------------
@@ -729,7 +737,11 @@
     q.set('name', fam0.name);
     rangeParams(q, now);
     var w0 = num(fam0.resolution_ms);
-    if (fam0.kind === 'summary' && w0 > 0) q.set('quantile_window', String(summaryWindowMs(w0)) + 'ms');
+    // Summaries, and histograms with native buckets (the server adds the
+    // columns only for those; classic histograms are windowed here).
+    if ((fam0.kind === 'summary' || fam0.kind === 'histogram') && w0 > 0) {
+      q.set('quantile_window', String(summaryWindowMs(w0)) + 'ms');
+    }
     var data = await getJSON('api/v1/series?' + q.toString());
     var fam = (data.families || [])[0];
     var at = num(data.timestamp_ms);
@@ -784,6 +796,15 @@
           lines.push({ name: 'min', values: g.min, band: 'min', group: k, color: color, quiet: quiet });
         }
       });
+    } else if (fam.kind === 'histogram' && nativeWindowed(fam)) {
+      // Native buckets: the server's quantiles over the sliding window.
+      unit = unitOf(fam, false);
+      what = qs.map(quantileName).join(', ');
+      how = summaryHow(fam);
+      c.box.setAttribute('data-quantile-window-ms', String(num(fam.quantile_window_ms)));
+      list.forEach(function (s) {
+        qs.forEach(function (q) { lines.push({ name: qname(s, q), values: summaryLine(fam, s, at, q) }); });
+      });
     } else if (fam.kind === 'histogram') {
       unit = unitOf(fam, false);
       what = qs.map(quantileName).join(', ');
@@ -802,7 +823,7 @@
         qs.forEach(function (q) { lines.push({ name: qname(s, q), values: summaryLine(fam, s, at, q) }); });
       });
     }
-    if (fam.kind !== 'summary' || fam.quantile_window_ms === undefined) c.box.removeAttribute('data-quantile-window-ms');
+    if (fam.quantile_window_ms === undefined) c.box.removeAttribute('data-quantile-window-ms');
     c.title.textContent = fam.name + ' · ' + fam.kind + ' · ' + what;
     var note = '';
     if (all.length > list.length) note = 'showing ' + list.length + ' of ' + all.length + ' series: narrow them with the label filter';

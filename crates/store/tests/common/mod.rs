@@ -78,6 +78,21 @@ pub fn populate(reg: &Registry, clock: &ManualClock) {
     .unwrap();
     reg.register(Describe::gauge("depth").idle_ttl(Duration::from_secs(3600)))
         .unwrap();
+    // Native buckets: one family native only (a small bucket limit, so that its
+    // schema is reduced), one with classic buckets too.
+    reg.register(
+        Describe::histogram("nat")
+            .native(4)
+            .native_max_buckets(12)
+            .native_zero_threshold(1e-3),
+    )
+    .unwrap();
+    reg.register(
+        Describe::histogram("natc")
+            .buckets(Buckets::new(vec![1.0]).unwrap())
+            .native(1),
+    )
+    .unwrap();
     reg.register(
         Describe::counter("slow")
             .retention(Retention::new(Duration::from_secs(5), Duration::from_secs(60)).unwrap()),
@@ -117,6 +132,16 @@ pub fn populate(reg: &Registry, clock: &ManualClock) {
                 .observe(1e6 * (i + 1) as f64);
         }
         reg.counter("slow", &[]).unwrap().inc_by(1000 * i);
+        // Values with short mantissas, so that sums round-trip through the
+        // saved 48-bit sum bases exactly.
+        let v = (i as f64 - 12.0) * 0.375;
+        reg.histogram("nat", &[("path", "/a")]).unwrap().observe(v);
+        reg.histogram("nat", &[("path", "/a")])
+            .unwrap()
+            .observe(v / 1024.0);
+        reg.histogram("natc", &[])
+            .unwrap()
+            .observe(f64::from(i as u32 % 5) + 0.5);
     }
     // A series created but never recorded into.
     reg.counter("rows", &[("handler", "new")]).ok();
@@ -125,8 +150,12 @@ pub fn populate(reg: &Registry, clock: &ManualClock) {
 /// A small registry (one series of each kind, a few points), for tests that
 /// damage every byte of a file.
 pub fn populate_small(reg: &Registry, clock: &ManualClock) {
-    reg.register(Describe::histogram("lat").buckets(Buckets::new(vec![1.0]).unwrap()))
-        .unwrap();
+    reg.register(
+        Describe::histogram("lat")
+            .buckets(Buckets::new(vec![1.0]).unwrap())
+            .native(0),
+    )
+    .unwrap();
     reg.register(Describe::summary("size").sketch(SketchMapping::new(0.1, 1.0, 1000.0).unwrap()))
         .unwrap();
     for i in 0..3u64 {
@@ -174,6 +203,16 @@ pub fn dump(reg: &Registry) -> Vec<String> {
                 }
                 SeriesData::Histogram(h) => {
                     line += &format!("{:?}", h.snapshot());
+                    if let Some(n) = h.native() {
+                        line += &format!(" {:?}", n.snapshot(0, 0.0));
+                        n.for_each_window_quantiles(
+                            now,
+                            TimeRange::ALL,
+                            Duration::from_secs(3),
+                            &[0.1, 0.5, 0.9],
+                            |w| line += &format!(" {}:{}/{:?}", w.start, w.count, w.quantiles),
+                        );
+                    }
                     h.for_each_point(now, TimeRange::ALL, |p| {
                         line += &format!(" {}:{:?}/{:x}", p.start, p.counts, p.sum.to_bits())
                     });

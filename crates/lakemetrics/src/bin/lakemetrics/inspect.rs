@@ -144,6 +144,13 @@ fn family(out: &mut String, f: &SavedFamily, series: bool) {
     if let Some(b) = &f.buckets {
         let _ = write!(out, ", buckets {:?}", b.bounds());
     }
+    if let Some(n) = &f.native {
+        let _ = write!(
+            out,
+            ", native schema {} (zero threshold {:e}, at most {} buckets)",
+            n.schema, n.zero_threshold, n.max_buckets
+        );
+    }
     if let Some(m) = &f.sketch {
         let _ = write!(
             out,
@@ -173,8 +180,23 @@ fn series_line(out: &mut String, s: &SavedSeries, g: Geometry) {
     let value = match &s.state.data {
         StateData::Counter { total, .. } => format!("total {total}"),
         StateData::Gauge { value, .. } => format!("value {value}"),
-        StateData::Histogram { counts, sum, .. } => {
-            format!("count {} sum {sum}", counts.iter().sum::<u64>())
+        StateData::Histogram {
+            counts,
+            sum,
+            native,
+            ..
+        } => {
+            let mut v = format!("count {} sum {sum}", counts.iter().sum::<u64>());
+            if let Some(n) = native {
+                let _ = write!(
+                    v,
+                    ", native schema {} zero {} buckets {}",
+                    n.schema,
+                    n.zero_count,
+                    n.positive.len() + n.negative.len()
+                );
+            }
+            v
         }
         StateData::Summary { count, sum, .. } => format!("count {count} sum {sum}"),
     };
