@@ -13,6 +13,9 @@ use super::ring::PAYLOAD_MASK;
 use super::state::{restored_epochs, NativeState, Restored};
 use crate::native_index::MIN_SCHEMA;
 
+/// A saved history bin: stored key, stored key again (one bucket a bin), count.
+type SavedBin = (u32, u32, u64);
+
 /// Whether `state` fits a native part configured as `config` whose histogram
 /// saved `epochs` epochs; the reason if not: a schema outside `-4..=` the
 /// configured one, buckets not in strictly increasing index order, with a zero
@@ -112,7 +115,7 @@ impl NativeCore {
             return out;
         };
         // Each epoch's bins at its own history schema, as stored keys.
-        let mut read: Vec<(u64, Vec<(u32, u32, u64)>)> = Vec::new();
+        let mut read: Vec<(u64, Vec<SavedBin>)> = Vec::new();
         self.for_each_epoch_bins(now, lo, hi, |x, h, bins| {
             let at = key_offset(h);
             let v = bins
