@@ -16,7 +16,9 @@ use smallvec::SmallVec;
 
 use super::bins::Bin;
 use super::native::{key_offset, key_range, rekey, NativeCore};
-use super::summary::{fenwick_rank, fenwick_spread, window_len, SummaryWindow, INLINE_OBJECTIVES};
+use super::summary::{
+    fenwick_rank, fenwick_spread, listed_epochs, window_len, SummaryWindow, INLINE_OBJECTIVES,
+};
 use super::window::{with_scratch, TimeRange};
 use crate::native_index::MIN_SCHEMA;
 
@@ -53,18 +55,9 @@ impl NativeCore {
             return;
         }
         let n = window_len(&g, window);
-        let now_e = g.epoch(now);
-        let mut first = g.oldest_retained(now_e);
-        let mut last = now_e;
-        if let Some(s) = range.start {
-            first = first.max(g.epoch(s));
-        }
-        if let Some(e) = range.end {
-            last = last.min(g.epoch(e));
-        }
-        if first > last {
+        let Some((first, last)) = listed_epochs(&g, now, range) else {
             return;
-        }
+        };
         let mut qs: SmallVec<[f64; INLINE_OBJECTIVES]> = SmallVec::new();
         qs.resize(objectives.len(), f64::NAN);
         // Per objective, the (schema, key) its quantile was last taken from.

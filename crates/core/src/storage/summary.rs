@@ -99,6 +99,21 @@ pub struct SummaryWindow<'a> {
 /// allocating.
 pub(super) const INLINE_OBJECTIVES: usize = 16;
 
+/// The epochs a windowed reader lists for `range` at `now`: from the oldest
+/// retained to the current one, clipped to the range; `None` if none.
+pub(super) fn listed_epochs(g: &Geometry, now: u64, range: TimeRange) -> Option<(u64, u64)> {
+    let now_e = g.epoch(now);
+    let mut first = g.oldest_retained(now_e);
+    let mut last = now_e;
+    if let Some(s) = range.start {
+        first = first.max(g.epoch(s));
+    }
+    if let Some(e) = range.end {
+        last = last.min(g.epoch(e));
+    }
+    (first <= last).then_some((first, last))
+}
+
 /// Epochs a window of `window` ending with an epoch covers: the epoch and the
 /// ones before it that `(end of the epoch - window, end of the epoch]`
 /// touches, `ceil(window / width)` in all, at least 1.
@@ -431,17 +446,9 @@ impl SummaryCore {
         }
         let n = window_len(&g, window);
         let now_e = g.epoch(now);
-        let mut first = g.oldest_retained(now_e);
-        let mut last = now_e;
-        if let Some(s) = range.start {
-            first = first.max(g.epoch(s));
-        }
-        if let Some(e) = range.end {
-            last = last.min(g.epoch(e));
-        }
-        if first > last {
+        let Some((first, last)) = listed_epochs(&g, now, range) else {
             return;
-        }
+        };
         // The epochs whose bins any of the windows reads, clipped as `slots`
         // clips them: to the retained epochs and to the head read (Acquire)
         // before the rows.
