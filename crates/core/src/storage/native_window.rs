@@ -2,13 +2,15 @@
 //! [`NativeCore::for_each_window_quantiles`], the native counterpart of
 //! [`SummaryCore::for_each_window_quantiles`](super::summary::SummaryCore::for_each_window_quantiles).
 //!
-//! It reads the epochs' bins exactly as [`NativeCore::quantile`] does (the rows'
-//! run from the oldest retained epoch to the head, each epoch's bins by its lap),
-//! once per epoch, and slides the window over that copy with the summaries'
-//! Fenwick tree over the history keys (`4r + 1` keys, 8,193 at history schema 5:
-//! 64 KiB of per-thread scratch), so its cost grows with the epochs listed and
-//! the keys their bins cover, not with the window's length, and a warm reader
-//! allocates nothing. No atomics of its own: it only loads what `quantile` loads.
+//! It reads each epoch once, through `NativeCore::for_each_epoch_bins` (as
+//! [`NativeCore::quantile`] does: the epoch's schema and bins), and slides the
+//! window with the summaries' Fenwick trees, one per history schema up to the
+//! series' own (16,388 words, 128 KiB of per-thread scratch at schema 5): an
+//! epoch entering or leaving the window updates the tree of its schema and of
+//! every coarser one, and each window is ranked in the tree of the coarsest
+//! schema among its epochs. Its cost grows with the epochs listed and their
+//! bins, not with the window's length, and a warm reader allocates nothing.
+//! No atomics of its own: it only loads what `quantile` loads.
 
 use std::time::Duration;
 
@@ -29,13 +31,12 @@ impl NativeCore {
     /// the epoch: `(end of the epoch - window, end of the epoch]`, which touches
     /// the epoch and the `ceil(window / resolution) - 1` before it.
     ///
-    /// Each quantile is its history bucket's geometric middle, so within
-    /// [`native_quantile_error`](super::native::native_quantile_error) of the
-    /// history schema (`min(schema, 5)`) of the observation at its nearest rank,
-    /// while each epoch's observations fall in at most
-    /// [`NATIVE_BINS`](super::native::NATIVE_BINS) history buckets (as for
-    /// [`NativeCore::quantile`], which a window ending with the current epoch
-    /// answers alike). The windows of the oldest epochs reach back only as far as
+    /// Each quantile is its history bucket's geometric middle at the coarsest
+    /// epoch schema `m` in the window, so within
+    /// [`native_quantile_error`](super::native::native_quantile_error)`(m)` of
+    /// the observation at its nearest rank, however many buckets an epoch's
+    /// observations fall in (as [`NativeCore::quantile`], which a window ending
+    /// with the current epoch answers alike). The windows of the oldest epochs reach back only as far as
     /// the ring retains; epochs without observations in their window get NaN.
     /// `count` is the window's observations as counted by the bins (NaN
     /// observations are in no bucket). Nothing for a histogram without history.
