@@ -673,7 +673,9 @@ fn contended_histogram_observe(c: &mut Criterion<ThreadCpuTime>) {
 fn clock_now(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("clock_now");
 
-    // The default: a vDSO read of CLOCK_MONOTONIC_COARSE plus the wall offset.
+    // The default: CLOCK_MONOTONIC_COARSE read from the kernel's time data page
+    // (or, where that page is not recognised, through the vDSO) plus the wall
+    // offset.
     let coarse = CoarseClock::new();
     g.bench_function("lakemetrics_coarse", |b| {
         b.iter(|| black_box(&coarse).now_nanos())
@@ -685,6 +687,23 @@ fn clock_now(c: &mut Criterion<ThreadCpuTime>) {
         b.iter(|| black_box(&coarse).now_nanos())
     });
     ticker.stop();
+
+    // The call the default clock made before it read the kernel's page: libc's
+    // `clock_gettime(CLOCK_MONOTONIC_COARSE)` (the vDSO behind a wrapper).
+    g.bench_function("libc_clock_gettime_coarse", |b| {
+        b.iter(|| {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: a valid, writable timespec.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, black_box(&mut ts))
+            };
+            ts.tv_nsec
+        })
+    });
 
     g.bench_function("instant_now", |b| b.iter(Instant::now));
     g.bench_function("system_time_now", |b| b.iter(SystemTime::now));

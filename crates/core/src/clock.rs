@@ -2,23 +2,25 @@
 //!
 //! Every recording reads the clock once, so the default clock must be cheap, and it
 //! must not need anything running beside the program. [`CoarseClock`] reads
-//! `CLOCK_MONOTONIC_COARSE` through the vDSO on every call (the kernel's tick
-//! counter, read from a page the kernel shares with the process: no syscall, no
-//! thread) and adds the offset to wall time measured once per process. Its
+//! `CLOCK_MONOTONIC_COARSE` (the kernel's tick clock) on every call and adds the
+//! offset to wall time measured once per process: no syscall, no thread. Its
 //! resolution is the kernel tick (1 to 4 ms), far finer than any sensible retention
 //! resolution, and it keeps time in a child made by `fork` (the child inherits the
 //! offset, and `CLOCK_MONOTONIC` is system-wide).
 //!
-//! The read calls the vDSO's own `clock_gettime`, found once per process (see
-//! `vdso`), not libc's wrapper around it: 4.6 to 4.7 ns per read on the project's
-//! shared VM against 6.5 to 9.1 ns through libc in the same runs (`clock_now` in
-//! `benches/benches/record.rs`). A counter increment hides most of it behind its
-//! `lock xadd`; a gauge set, which has no locked instruction, does not (9.0 to 9.6 ns
-//! against 4.4 to 4.8 ns with the ticker). A program for which that
-//! matters can start a ticker thread with [`start_clock_ticker`]: while it runs, a
-//! read is one load of a word it refreshes every millisecond. Nothing in
-//! lakemetrics starts it; it runs until its [`TickerHandle`] is stopped or dropped,
-//! and never in a forked child. `docs/benchmarks.md` has the figures.
+//! On Linux (x86-64, arm64) the read takes the time straight from the kernel's
+//! time data page, the page the vDSO itself reads, under the kernel's
+//! sequence-count protocol: 2.1 ns per `now_nanos` on the project's VM, against
+//! 4.5 ns for libc's `clock_gettime` in the same run (`clock_now` in
+//! `benches/benches/record.rs`). The page's layout is checked against libc's
+//! answers once per process before it is trusted (see `vdso`); where it is not
+//! recognised, or the process runs in a time namespace, the read calls the vDSO's
+//! own `clock_gettime` (found once per process, not libc's wrapper): about 4.6 ns.
+//! A program for which even that matters can start a ticker thread with
+//! [`start_clock_ticker`]: while it runs, a read is one load of a word it
+//! refreshes every millisecond (0.6 ns). Nothing in lakemetrics starts it; it
+//! runs until its [`TickerHandle`] is stopped or dropped, and never in a forked
+//! child. `docs/benchmarks.md` has the figures.
 //!
 //! [`ManualClock`] is moved by hand, for tests.
 //!
@@ -41,14 +43,15 @@ pub trait Clock: Send + Sync + 'static {
     fn now_nanos(&self) -> u64;
 }
 
-/// The default clock: `CLOCK_MONOTONIC_COARSE`, read through the vDSO on every
-/// call, plus the offset to wall time measured once per process.
+/// The default clock: `CLOCK_MONOTONIC_COARSE`, read on every call, plus the
+/// offset to wall time measured once per process.
 ///
-/// A read is a call into the vDSO (no syscall, about 4.7 ns on the project's VM;
-/// see the module docs for what that adds to a recording). Timestamps never go backwards and lag real time
-/// by at most the kernel's coarse resolution (1 to 4 ms), far below any sensible
-/// retention resolution. On systems other than Linux the clock is `Instant`-based
-/// instead (about 20 ns).
+/// A read takes the time from the kernel's time data page (no syscall, about
+/// 2 ns on the project's VM; through the vDSO's `clock_gettime`, about 4.6 ns,
+/// where the page is not recognised; see the module docs). Timestamps never go
+/// backwards and lag real time by at most the kernel's coarse resolution (1 to
+/// 4 ms), far below any sensible retention resolution. On systems other than
+/// Linux the clock is `Instant`-based instead (about 20 ns).
 ///
 /// Nothing runs in the background: `CoarseClock::new()` only measures the offset
 /// (once per process) and starts no thread. The clock keeps time in a child made
@@ -110,8 +113,8 @@ static OFFSET: StdAtomicU64 = StdAtomicU64::new(0);
 
 /// Wall time minus monotonic time, measured once per process (a forked child
 /// inherits it, which is right: `CLOCK_MONOTONIC` is system-wide). Also finds
-/// the vDSO's `clock_gettime` first, so that the measurement and every later
-/// read use the same function.
+/// the kernel's time data page and the vDSO's `clock_gettime` first, so that the
+/// measurement and every later read go the same way.
 fn offset() -> u64 {
     static ONCE: OnceLock<u64> = OnceLock::new();
     *ONCE.get_or_init(|| {
@@ -134,14 +137,14 @@ fn offset() -> u64 {
 const TICK_INTERVAL: Duration = Duration::from_millis(1);
 
 /// The time the ticker last published (ns since the Unix epoch); 0 while no ticker
-/// runs in this process, and then reads go to the vDSO.
+/// runs in this process, and then reads go to the kernel's clock.
 ///
 /// Relaxed everywhere: it is a single word and readers need nothing published with
 /// it. It is a std atomic on purpose: the clock is outside the protocols loom checks.
 ///
 /// Fork: the ticker thread does not exist in a child, so `after_fork_in_child`
 /// (registered with `pthread_atfork` before the first ticker starts) zeroes it in
-/// the child before `fork` returns there, and the child reads the vDSO. This costs
+/// the child before `fork` returns there, and the child reads the kernel's clock. This costs
 /// readers nothing (they already test for 0), unlike comparing a pid or a fork
 /// generation stored beside the time on every read. It covers every `fork` made
 /// through libc. The child of `vfork` or `posix_spawn` runs no handler, rightly (it
@@ -159,20 +162,20 @@ static TICKER_RUNNING: AtomicBool = AtomicBool::new(false);
 static FORK_GENERATION: StdAtomicU64 = StdAtomicU64::new(0);
 
 /// Starts a thread that publishes the coarse clock every millisecond, so that a
-/// [`CoarseClock`] read is one load of a shared word instead of a vDSO call.
+/// [`CoarseClock`] read is one load of a shared word instead of a read of the kernel's clock.
 ///
-/// Opt-in: nothing in lakemetrics starts it. It is worth it only where the vDSO
+/// Opt-in: nothing in lakemetrics starts it. It is worth it only where the kernel's clock
 /// read shows on the recording path; `docs/benchmarks.md` has the figures. The
 /// thread (named `lakemetrics-clock`) wakes about a thousand times a second until
-/// the returned handle is stopped or dropped; then reads go back to the vDSO.
+/// the returned handle is stopped or dropped; then reads go back to the kernel's clock.
 ///
 /// One ticker runs per process: starting a second while one runs is an error (the
 /// first keeps serving every clock). After `fork`, the child has no ticker (reads
-/// there go to the vDSO) and may start its own; a handle inherited from the parent
+/// there go to the kernel's clock) and may start its own; a handle inherited from the parent
 /// does nothing there when stopped.
 ///
 /// Timestamps never go backwards, with one exception: when the ticker starts, a
-/// read through the vDSO an instant before its first word is published can be
+/// read of the kernel's clock an instant before its first word is published can be
 /// newer than that word, by the time the thread took between reading the clock and
 /// storing it (normally well under a millisecond). The ring protocol takes that in
 /// its stride, as it does recorders on several threads reading slightly different
@@ -248,7 +251,7 @@ pub struct TickerHandle {
 }
 
 impl TickerHandle {
-    /// Stops the ticker and joins its thread; clock reads go back to the vDSO.
+    /// Stops the ticker and joins its thread; clock reads go back to the kernel's clock.
     pub fn stop(mut self) {
         self.shut_down();
     }
@@ -310,7 +313,7 @@ fn watch_forks() -> Result<()> {
 }
 
 /// Runs in the child of every fork, before `fork` returns there: the ticker thread
-/// was not copied, so clock reads go to the vDSO and no ticker runs.
+/// was not copied, so clock reads go to the kernel's clock and no ticker runs.
 #[cfg(unix)]
 extern "C" fn after_fork_in_child() {
     // Relaxed: the child has a single thread.
@@ -322,6 +325,18 @@ extern "C" fn after_fork_in_child() {
 #[cfg(target_os = "linux")]
 #[inline]
 fn monotonic_coarse() -> u64 {
+    match crate::vdso::monotonic_coarse() {
+        Some(t) => t,
+        None => monotonic_coarse_call(),
+    }
+}
+
+/// `monotonic_coarse` through the vDSO's `clock_gettime`: where the time data
+/// page was not recognised, or in a time namespace. Out of line, so that the
+/// page read inlines small.
+#[cfg(target_os = "linux")]
+#[inline(never)]
+fn monotonic_coarse_call() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

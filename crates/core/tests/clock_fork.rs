@@ -1,5 +1,6 @@
 //! The clock keeps time in a child made by `fork`: the default clock reads the
-//! vDSO, which the child shares, and a ticker running in the parent (whose thread
+//! kernel's time data page (or the vDSO), which the child shares at the same
+//! address, and a ticker running in the parent (whose thread
 //! the child does not have) is never read in the child.
 
 #![cfg(target_os = "linux")]
