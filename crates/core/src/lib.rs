@@ -44,6 +44,7 @@ mod native_index;
 mod registry;
 mod retention;
 mod rodata;
+mod seqcount;
 mod sketch;
 mod storage;
 mod sync;

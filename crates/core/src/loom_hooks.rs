@@ -208,3 +208,10 @@ pub fn native_epochs(n: &crate::NativeCore, now: u64) -> Vec<(u64, i8, Vec<(f64,
 pub fn native_head(n: &crate::NativeCore) -> u64 {
     n.loom_head()
 }
+
+/// The time under a kernel-style sequence count: `seq` holds the count (low
+/// half) and the clock mode (high half), `sec` and `nsec` the time (see
+/// `seqcount`).
+pub fn read_seqcount(seq: &AtomicU64, sec: &AtomicU64, nsec: &AtomicU64) -> Option<u64> {
+    crate::seqcount::read(seq, sec, nsec)
+}

@@ -10,10 +10,18 @@
 //! `ord!(Release, "x")` is `Ordering::Release` and `mutant("x")` is `false`.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicU64, Ordering};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicU64, Ordering};
+
+/// A spin-wait hint; under loom, a yield to the model's other threads.
+#[cfg(loom)]
+pub(crate) use loom::hint::spin_loop;
+
+/// A spin-wait hint; under loom, a yield to the model's other threads.
+#[cfg(not(loom))]
+pub(crate) use std::hint::spin_loop;
 
 /// Whether the named mutation is applied: in loom builds, when the
 /// `LAKEMETRICS_MUTANT` environment variable names it; never otherwise.

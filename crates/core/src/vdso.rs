@@ -62,6 +62,7 @@ pub(crate) fn clock_gettime(id: libc::clockid_t, ts: &mut libc::timespec) -> lib
 #[inline]
 pub(crate) fn monotonic_coarse() -> Option<u64> {
     #[cfg(all(
+        not(loom),
         target_endian = "little",
         target_pointer_width = "64",
         any(target_arch = "x86_64", target_arch = "aarch64")
@@ -70,6 +71,7 @@ pub(crate) fn monotonic_coarse() -> Option<u64> {
         page::read()
     }
     #[cfg(not(all(
+        not(loom),
         target_endian = "little",
         target_pointer_width = "64",
         any(target_arch = "x86_64", target_arch = "aarch64")
@@ -86,6 +88,7 @@ pub(crate) fn monotonic_coarse() -> Option<u64> {
 pub(crate) fn resolve() {
     imp::resolve_once();
     #[cfg(all(
+        not(loom),
         target_endian = "little",
         target_pointer_width = "64",
         any(target_arch = "x86_64", target_arch = "aarch64")
@@ -99,6 +102,7 @@ pub(crate) fn resolve() {
 pub(crate) fn reads_page() -> bool {
     resolve();
     #[cfg(all(
+        not(loom),
         target_endian = "little",
         target_pointer_width = "64",
         any(target_arch = "x86_64", target_arch = "aarch64")
@@ -107,6 +111,7 @@ pub(crate) fn reads_page() -> bool {
         page::found()
     }
     #[cfg(not(all(
+        not(loom),
         target_endian = "little",
         target_pointer_width = "64",
         any(target_arch = "x86_64", target_arch = "aarch64")
@@ -304,13 +309,16 @@ mod imp {
 /// The kernel's time data page, read directly (see the module docs).
 #[cfg(all(
     target_os = "linux",
+    not(loom),
     target_endian = "little",
     target_pointer_width = "64",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
 #[allow(unsafe_code)]
 mod page {
-    use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+    use crate::seqcount::read as read_at;
     use std::sync::Once;
 
     /// The address of the first clock's `seq` (a `u32`, with the `i32` clock
@@ -319,14 +327,6 @@ mod page {
     /// The address of that clock's `basetime[CLOCK_MONOTONIC_COARSE]`: `u64`
     /// seconds, then `u64` nanoseconds.
     static COARSE: AtomicUsize = AtomicUsize::new(0);
-
-    /// The kernel's `VDSO_CLOCKMODE_TIMENS`: the page is a time namespace's,
-    /// which holds offsets where the times would be.
-    const CLOCKMODE_TIMENS: i32 = i32::MAX;
-
-    /// Reads that find the page being written before giving up (a write takes
-    /// the kernel a few dozen nanoseconds, once a tick).
-    const TRIES: usize = 64;
 
     /// The layouts of the page's first clock that Linux has used since 5.3
     /// (`struct vdso_data`, then `struct vdso_clock` in `vdso_time_data`):
@@ -345,40 +345,6 @@ mod page {
 
     /// Bytes of the page that may be read.
     const PAGE: usize = 4096;
-
-    /// The time at `ts` under the page's sequence count at `seq`, or `None`
-    /// (a time namespace's page, or written to for [`TRIES`] reads in a row).
-    #[inline]
-    fn read_at(seq: &AtomicU64, sec: &AtomicU64, nsec: &AtomicU64) -> Option<u64> {
-        for _ in 0..TRIES {
-            // Acquire: the kernel's `vdso_read_begin` (its `smp_rmb`): the
-            // time's loads below must not be satisfied before this one. One
-            // load takes the count and the mode (little-endian: the count is
-            // the low half).
-            let head = seq.load(Ordering::Acquire);
-            if (head >> 32) as i32 == CLOCKMODE_TIMENS {
-                return None;
-            }
-            let count = head as u32;
-            if count & 1 != 0 {
-                // The kernel is writing the page (a time namespace's page
-                // keeps an odd count for good, and lands here too).
-                std::hint::spin_loop();
-                continue;
-            }
-            // Relaxed: ordered by the fences around them.
-            let s = sec.load(Ordering::Relaxed);
-            let ns = nsec.load(Ordering::Relaxed);
-            // Acquire fence: `vdso_read_retry`'s `smp_rmb`: the time's loads
-            // come before the count's second load, so an unchanged count
-            // means no write overlapped them.
-            fence(Ordering::Acquire);
-            if seq.load(Ordering::Relaxed) as u32 == count {
-                return Some(s.wrapping_mul(1_000_000_000).wrapping_add(ns));
-            }
-        }
-        None
-    }
 
     /// The word at `at` in the page.
     ///
