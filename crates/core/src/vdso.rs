@@ -316,17 +316,17 @@ mod imp {
 ))]
 #[allow(unsafe_code)]
 mod page {
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     use crate::seqcount::read as read_at;
     use std::sync::Once;
 
-    /// The address of the first clock's `seq` (a `u32`, with the `i32` clock
-    /// mode after it) in the page, or 0: not found, the vDSO is called.
-    static SEQ: AtomicUsize = AtomicUsize::new(0);
-    /// The address of that clock's `basetime[CLOCK_MONOTONIC_COARSE]`: `u64`
-    /// seconds, then `u64` nanoseconds.
-    static COARSE: AtomicUsize = AtomicUsize::new(0);
+    // `CLOCK.page_seq`: the address of the first clock's `seq` (a `u32`, with
+    // the `i32` clock mode after it) in the page, or 0: not found, the vDSO is
+    // called. `CLOCK.page_coarse`: the address of that clock's
+    // `basetime[CLOCK_MONOTONIC_COARSE]` (`u64` seconds, then `u64`
+    // nanoseconds). Beside the clock's other words (see `ClockWords`).
+    use crate::clock::CLOCK;
 
     /// The layouts of the page's first clock that Linux has used since 5.3
     /// (`struct vdso_data`, then `struct vdso_clock` in `vdso_time_data`):
@@ -365,18 +365,18 @@ mod page {
         // Relaxed: the two addresses were stored before `resolve` returned,
         // and the clock that reads them was made after it (as `GETTIME`); a
         // thread that still sees 0 calls the vDSO.
-        let seq = SEQ.load(Ordering::Relaxed);
+        let seq = CLOCK.page_seq.load(Ordering::Relaxed);
         if seq == 0 {
             return None;
         }
-        let ts = COARSE.load(Ordering::Relaxed);
+        let ts = CLOCK.page_coarse.load(Ordering::Relaxed);
         // SAFETY: `resolve` stored these only after reading a matching time
         // there: aligned places in the first page of `[vvar]`.
         unsafe { read_at(word(seq), word(ts), word(ts + 8)) }
     }
 
     pub(super) fn found() -> bool {
-        SEQ.load(Ordering::Relaxed) != 0
+        CLOCK.page_seq.load(Ordering::Relaxed) != 0
     }
 
     pub(super) fn resolve_once() {
@@ -389,8 +389,8 @@ mod page {
                 match probe(page) {
                     Probe::Found { seq, coarse } => {
                         // Relaxed: see `read`.
-                        COARSE.store(coarse, Ordering::Relaxed);
-                        SEQ.store(seq, Ordering::Relaxed);
+                        CLOCK.page_coarse.store(coarse, Ordering::Relaxed);
+                        CLOCK.page_seq.store(seq, Ordering::Relaxed);
                         return;
                     }
                     Probe::Ticked => continue,
