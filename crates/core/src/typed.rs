@@ -23,6 +23,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
+use smallvec::SmallVec;
 
 use crate::family::AnySeries;
 use crate::handles::{Counter, Gauge, Histogram, Summary};
@@ -245,11 +246,15 @@ fn distinct<L: LabelSet>(sets: &[Vec<(&str, &str)>]) -> Result<()> {
     Ok(())
 }
 
+/// Handles a [`TypedFamily`] keeps in itself rather than behind a pointer.
+const INLINE_HANDLES: usize = 8;
+
 /// Every series of label set `L` in one family, created up front: recording
 /// through [`get`](Self::get) is an array index.
 ///
 /// Taken with [`Registry::typed_counter`] (or `typed_gauge`, `typed_histogram`,
-/// `typed_summary`, and their `_or_overflow` forms). Cheap to clone (an `Arc`);
+/// `typed_summary`, and their `_or_overflow` forms). Cloning it clones its
+/// handles (one reference-count increment each);
 /// `Send + Sync`.
 ///
 /// ```
@@ -274,8 +279,10 @@ fn distinct<L: LabelSet>(sets: &[Vec<(&str, &str)>]) -> Result<()> {
 /// assert_eq!(requests.get(&Status::Error).get(), 0);
 /// ```
 pub struct TypedFamily<H: Handle, L: LabelSet> {
-    /// One handle per index of `L`.
-    handles: Arc<[H]>,
+    /// One handle per index of `L`: in the family itself up to
+    /// [`INLINE_HANDLES`], so that `get` reaches a handle with no load of a
+    /// pointer to them first.
+    handles: SmallVec<[H; INLINE_HANDLES]>,
     /// Where a label set whose `index()` is out of range records (a wrong
     /// `LabelSet` implementation): the family's overflow series, made on first
     /// use.
@@ -337,13 +344,16 @@ impl<H: Handle, L: LabelSet> std::fmt::Debug for TypedFamily<H, L> {
 
 impl<H: Handle, L: LabelSet> TypedFamily<H, L> {
     fn new(reg: &Registry, name: &str, fixed: &[(&str, &str)], overflow: bool) -> Result<Self> {
-        let handles: Arc<[H]> = match create_row::<H, L>(reg, name, fixed, None) {
-            Ok(row) => row.into(),
-            Err(Error::CardinalityLimit { .. }) if overflow => {
-                over_limit::<H, L>(reg, name, fixed, None)?.into()
-            }
-            Err(e) => return Err(e),
-        };
+        let handles: SmallVec<[H; INLINE_HANDLES]> =
+            match create_row::<H, L>(reg, name, fixed, None) {
+                Ok(row) => row.into_vec().into(),
+                Err(Error::CardinalityLimit { .. }) if overflow => {
+                    over_limit::<H, L>(reg, name, fixed, None)?
+                        .into_vec()
+                        .into()
+                }
+                Err(e) => return Err(e),
+            };
         let Some(first) = handles.first().cloned() else {
             return Err(bad_label_set::<L>("CARDINALITY is 0".into()));
         };
