@@ -283,6 +283,18 @@ impl<const W: usize> Rows<W> {
         unsafe { std::slice::from_raw_parts(self.block.as_ptr().add(rows), n) }
     }
 
+    /// Word `at` of the block.
+    ///
+    /// # Safety
+    ///
+    /// The rows were made from a slab whose blocks hold more than `at` words.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) unsafe fn block_word(&self, at: usize) -> &AtomicU64 {
+        // SAFETY: the caller's promise; the block lives as long as `self`.
+        unsafe { &*self.block.as_ptr().add(at) }
+    }
+
     /// The head word.
     #[inline]
     fn head_word(&self) -> &AtomicU64 {

@@ -82,8 +82,15 @@ impl Stripes {
     }
 
     /// How many stripes (0 for none).
+    #[inline]
     pub(crate) fn count(self) -> usize {
         self.count as usize
+    }
+
+    /// Words per stripe.
+    #[inline]
+    pub(crate) fn width(self) -> usize {
+        self.width as usize
     }
 
     /// Words the stripes take in the block they live in, padding included: 0
@@ -99,7 +106,7 @@ impl Stripes {
     /// Index in `tail` (the [`Stripes::tail_words`] words set aside for the
     /// stripes) of the first stripe's first word: the first on a line boundary.
     #[inline]
-    fn first(tail: &[AtomicU64]) -> usize {
+    pub(crate) fn first(tail: &[AtomicU64]) -> usize {
         #[cfg(not(loom))]
         {
             let addr = tail.as_ptr() as usize;
