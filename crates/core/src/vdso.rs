@@ -61,24 +61,7 @@ pub(crate) fn clock_gettime(id: libc::clockid_t, ts: &mut libc::timespec) -> lib
 #[cfg(target_os = "linux")]
 #[inline]
 pub(crate) fn monotonic_coarse() -> Option<u64> {
-    #[cfg(all(
-        not(loom),
-        target_endian = "little",
-        target_pointer_width = "64",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
-    {
-        page::read()
-    }
-    #[cfg(not(all(
-        not(loom),
-        target_endian = "little",
-        target_pointer_width = "64",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    )))]
-    {
-        None
-    }
+    page::read()
 }
 
 /// Finds the vDSO's `clock_gettime` and the kernel's time data page (once per
@@ -87,12 +70,6 @@ pub(crate) fn monotonic_coarse() -> Option<u64> {
 #[cfg(target_os = "linux")]
 pub(crate) fn resolve() {
     imp::resolve_once();
-    #[cfg(all(
-        not(loom),
-        target_endian = "little",
-        target_pointer_width = "64",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
     page::resolve_once();
 }
 
@@ -101,24 +78,7 @@ pub(crate) fn resolve() {
 #[allow(dead_code)]
 pub(crate) fn reads_page() -> bool {
     resolve();
-    #[cfg(all(
-        not(loom),
-        target_endian = "little",
-        target_pointer_width = "64",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
-    {
-        page::found()
-    }
-    #[cfg(not(all(
-        not(loom),
-        target_endian = "little",
-        target_pointer_width = "64",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    )))]
-    {
-        false
-    }
+    page::found()
 }
 
 /// Whether [`clock_gettime`] calls the vDSO directly (for tests).
@@ -460,6 +420,30 @@ mod page {
         let end = usize::from_str_radix(end, 16).ok()?;
         (readable && end >= start + PAGE && start % PAGE == 0).then_some(start)
     }
+}
+
+/// Where no layout of the time data page is known (other architectures,
+/// big-endian, loom builds): every read goes to the vDSO.
+#[cfg(all(
+    target_os = "linux",
+    not(all(
+        not(loom),
+        target_endian = "little",
+        target_pointer_width = "64",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))
+))]
+mod page {
+    #[inline]
+    pub(super) fn read() -> Option<u64> {
+        None
+    }
+
+    pub(super) fn found() -> bool {
+        false
+    }
+
+    pub(super) fn resolve_once() {}
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -89,6 +89,7 @@ impl Stripes {
 
     /// Words per stripe.
     #[inline]
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn width(self) -> usize {
         self.width as usize
     }
