@@ -214,6 +214,18 @@ impl Geometry {
     pub fn oldest_retained(&self, now_epoch: u64) -> u64 {
         (now_epoch + 1).saturating_sub(self.len.d)
     }
+
+    /// Epochs `first..=last` clipped to what a reader may list when the
+    /// current epoch is `now_e` and the ring's head (read before the rows)
+    /// is `head`: retained at both, and no later than either. Empty when the
+    /// first returned is past the last.
+    #[inline]
+    pub(crate) fn retained_run(&self, now_e: u64, head: u64, first: u64, last: u64) -> (u64, u64) {
+        let first = first
+            .max(self.oldest_retained(now_e))
+            .max(self.oldest_retained(head));
+        (first, last.min(head).min(now_e))
+    }
 }
 
 /// Division by a run-time constant through a multiply-high and at most two

@@ -64,6 +64,18 @@ fn pow2_approx(x: f64) -> f64 {
     (1.0 + 0.5 * (lo + hi)) * (2.0f64).powi(e as i32)
 }
 
+/// The nearest rank of the `q`-quantile of `total` observations, counted from
+/// 0: the observation with `ceil(q·total) - 1` before it (so q = 0.99 of two
+/// observations is the larger one); `None` when there are none or `q` is NaN.
+/// Every quantile reader ranks with it.
+#[inline]
+pub(crate) fn nearest_rank(q: f64, total: u64) -> Option<u64> {
+    if total == 0 || q.is_nan() {
+        return None;
+    }
+    Some(((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total) - 1)
+}
+
 impl SketchMapping {
     /// 1% relative error over `[1e-9, 1e12]`: nanoseconds to hours in seconds, bytes
     /// to terabytes. About 2,450 buckets.
@@ -178,12 +190,11 @@ impl SketchMapping {
     /// The `q`-quantile of a sketch given as bucket counts by `count(i)`, with `total`
     /// observations; NaN when empty.
     pub fn quantile(&self, q: f64, total: u64, mut count: impl FnMut(usize) -> u64) -> f64 {
-        if total == 0 || q.is_nan() {
-            return f64::NAN;
-        }
         // Nearest rank: the smallest value with at least q·n observations at or
-        // below it (so q = 0.99 of two observations is the larger one).
-        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total) - 1;
+        // below it.
+        let Some(rank) = nearest_rank(q, total) else {
+            return f64::NAN;
+        };
         let mut seen = 0u64;
         for i in 0..self.len {
             seen = seen.saturating_add(count(i));

@@ -43,6 +43,7 @@
 //! the kind's exact cumulative state.
 
 use crate::retention::Geometry;
+use crate::sketch::nearest_rank;
 use crate::sync::{mutant, ord, AtomicU64, Ordering};
 
 /// Bits of a key.
@@ -50,7 +51,7 @@ pub(crate) const KEY_BITS: u32 = 14;
 /// The largest key a bin holds; larger keys are clamped to it.
 pub(crate) const MAX_KEY: usize = (1 << KEY_BITS) - 1;
 const COUNT_BITS: u32 = 32;
-const MAX_COUNT: u64 = u32::MAX as u64;
+pub(crate) const MAX_COUNT: u64 = u32::MAX as u64;
 const LO_SHIFT: u32 = COUNT_BITS + KEY_BITS;
 const TAG_SHIFT: u32 = LO_SHIFT + KEY_BITS;
 
@@ -112,6 +113,12 @@ pub(crate) struct Bins {
 }
 
 impl Bins {
+    /// Bins per slot.
+    #[inline]
+    pub(crate) fn k(&self) -> usize {
+        self.k as usize
+    }
+
     /// Empty bins, `k` per slot, tagged as `Rows::new` tags its rows for a series
     /// created in epoch `now_e`.
     pub(crate) fn new(g: &Geometry, k: usize, now_e: u64) -> Bins {
@@ -539,11 +546,8 @@ pub(crate) fn with_bins<R>(f: impl FnOnce(&mut Vec<Bin>) -> R) -> R {
 /// placed evenly from its lowest key to its highest; `None` when empty. Sorts
 /// `bins`.
 pub(crate) fn rank_key(bins: &mut [Bin], q: f64, total: u64) -> Option<usize> {
-    if total == 0 || q.is_nan() {
-        return None;
-    }
+    let rank = nearest_rank(q, total)?;
     bins.sort_unstable_by_key(|b| (b.lo, b.hi));
-    let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total) - 1;
     let mut seen = 0u64;
     for b in bins.iter() {
         if seen + b.count > rank {

@@ -276,10 +276,7 @@ impl CounterCore {
         let g = &self.shared.geometry;
         let now_e = g.epoch(now);
         let head = self.rows.head();
-        let last = head.min(now_e);
-        let first = from
-            .max(g.oldest_retained(now_e))
-            .max(g.oldest_retained(head));
+        let (first, last) = g.retained_run(now_e, head, from, u64::MAX);
         with_scratch(|buf| {
             self.rows
                 .read_run(g, first, last, |x, row| buf.extend_from_slice(&[x, row[0]]));
@@ -335,11 +332,7 @@ impl CounterCore {
         }
         let now_e = g.epoch(now);
         let head = self.rows.head();
-        let last = head.min(now_e);
-        let first = epochs
-            .start
-            .max(g.oldest_retained(now_e))
-            .max(g.oldest_retained(head));
+        let (first, last) = g.retained_run(now_e, head, epochs.start, u64::MAX);
         if first > last {
             out.clear();
             out.resize(n, 0);

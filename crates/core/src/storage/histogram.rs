@@ -444,10 +444,7 @@ impl HistogramCore {
         let n = self.counts().len();
         let now_e = g.epoch(now);
         let head = self.rows.head();
-        let last = head.min(now_e).min(to);
-        let first = from
-            .max(g.oldest_retained(now_e))
-            .max(g.oldest_retained(head));
+        let (first, last) = g.retained_run(now_e, head, from, to);
         let mut epochs = Epochs::new();
         // A slot holding a newer lap already is skipped.
         self.rows.read_run(g, first, last, |x, row| {

@@ -80,8 +80,9 @@
 //!
 //! Per-epoch counts are exact in total: every increase is credited once, to the
 //! epoch open when its close ran, as long as one bucket takes fewer than 2^32
-//! observations in one epoch (a base is a count's low 32 bits, and a bin's
-//! count stops at `u32::MAX`). When the clock goes back
+//! observations in one epoch (a base is a count's low 32 bits) and so does one
+//! bin (a bin's count stops at `u32::MAX`; a bin can merge several buckets
+//! when the epoch's schema was lowered to fit). When the clock goes back
 //! and history restarts, the open epoch's increases leave history (the
 //! cumulative buckets keep them).
 //!
@@ -120,11 +121,12 @@ use std::time::Duration;
 
 use smallvec::SmallVec;
 
-use super::bins::{with_bins, Bin, Bins, MAX_KEY};
+use super::bins::{with_bins, Bin, Bins, MAX_COUNT as MAX_BIN_COUNT, MAX_KEY};
 use super::ring::{Filled, Rows};
 use super::window::{window_epochs, with_scratch};
 use crate::native_index::{native_index, native_upper_bound, reduce_index, MAX_SCHEMA, MIN_SCHEMA};
 use crate::retention::Geometry;
+use crate::sketch::nearest_rank;
 use crate::sync::{mutant, ord, AtomicU64, Ordering};
 use crate::{Error, Result};
 
@@ -318,8 +320,6 @@ fn spin() {
 #[derive(Debug)]
 pub struct NativeCore {
     config: NativeConfig,
-    /// Bins per epoch (`NATIVE_BINS` but in loom models).
-    k: u8,
     /// Schema and migration version.
     state: AtomicU64,
     /// Table entries in use.
@@ -385,7 +385,6 @@ impl NativeCore {
             zero_base: AtomicU64::new(0),
             rows: Rows::new(&geometry, now_e, |_| 0, None),
             bins: Bins::new(&geometry, k, now_e),
-            k: k as u8,
             config,
             geometry,
         }
@@ -772,10 +771,10 @@ impl NativeCore {
         out.count = out.count.max(out.bucket_total());
     }
 
-    /// The ring, its rows and the history bins, for the readers and the
-    /// restore beside this module (`native_window`, `native_state`).
-    pub(crate) fn history(&self) -> (&Geometry, &Rows<1>, &Bins) {
-        (&self.geometry, &self.rows, &self.bins)
+    /// The ring's shape and rows, for the readers and the restore beside this
+    /// module (`native_window`, `native_state`).
+    pub(crate) fn history(&self) -> (&Geometry, &Rows<1>) {
+        (&self.geometry, &self.rows)
     }
 
     /// The finest history schema (module docs): `min(schema, 5)`.
@@ -888,7 +887,7 @@ impl NativeCore {
         // Release (every write of the close): a reader whose Acquire load sees
         // one then sees the odd schema word, and retries (module docs).
         let rel = ord!(Release, "native.close.release");
-        let mut acc = EpochAcc::new(self.history_schema(), self.k);
+        let mut acc = EpochAcc::new(self.history_schema(), self.bins.k());
         for (j, w) in self.entries().iter().enumerate() {
             // Relaxed: a count read here is credited to `o`, a later one to a
             // later epoch (see `start`).
@@ -1001,7 +1000,7 @@ impl NativeCore {
 
     /// The open epoch's increases so far, as its close would credit them.
     fn open_increases(&self) -> EpochAcc {
-        let mut acc = EpochAcc::new(self.history_schema(), self.k);
+        let mut acc = EpochAcc::new(self.history_schema(), self.bins.k());
         // Acquire (bases, zero base, the open epoch in `read_epochs`): pairs
         // with a close's Release writes, so that a reader that sees one sees
         // the odd schema word it stored before them (module docs).
@@ -1030,7 +1029,8 @@ impl NativeCore {
     /// read: closed epochs from their bins, the open one from the entries'
     /// increases over their bases. A bin's `lo == hi` is a key at the epoch's
     /// `schema` (see [`NativeCore::key_value`]); an epoch holds at most
-    /// [`NATIVE_BINS`] bins.
+    /// [`NATIVE_BINS`] bins, and a bin's count is at most `u32::MAX` (as the
+    /// closed epochs' bins store them).
     pub(crate) fn for_each_epoch_bins(
         &self,
         now: u64,
@@ -1049,10 +1049,7 @@ impl NativeCore {
                 epochs.clear();
                 let now_e = g.epoch(now);
                 let head = self.rows.head();
-                let last = last.min(head).min(now_e);
-                let first = first
-                    .max(g.oldest_retained(now_e))
-                    .max(g.oldest_retained(head));
+                let (first, last) = g.retained_run(now_e, head, first, last);
                 let open = self.open.load(ord!(Acquire, "native.read.base.acquire"));
                 self.rows.read_run(g, first, last, |x, _| {
                     let at = bins.len();
@@ -1065,7 +1062,9 @@ impl NativeCore {
                             bins.push(Bin {
                                 lo: k,
                                 hi: k,
-                                count,
+                                // As a close stores it: a bin that merged
+                                // buckets can pass 2^32 where no bucket does.
+                                count: count.min(MAX_BIN_COUNT),
                             });
                         }
                     } else if x < open {
@@ -1105,7 +1104,8 @@ impl NativeCore {
         }
         let (first, last) = window_epochs(g, now, window);
         // Per bin: its key at its epoch's schema (bits 32..46), the schema + 4
-        // (46..50) and its count (low 32 bits).
+        // (46..50) and its count (low 32 bits: `for_each_epoch_bins` gives
+        // counts of at most `MAX_BIN_COUNT`, open epoch included).
         with_scratch(|packed| {
             packed.clear();
             let mut m = MAX_HISTORY_SCHEMA;
@@ -1121,14 +1121,13 @@ impl NativeCore {
             }
             packed.sort_unstable();
             let total: u64 = packed.iter().map(|w| w & u64::from(u32::MAX)).sum();
-            if total == 0 || q.is_nan() {
+            let Some(rank) = nearest_rank(q, total) else {
                 return f64::NAN;
-            }
-            let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total);
+            };
             let mut seen = 0;
             for w in packed.iter() {
                 seen += w & u64::from(u32::MAX);
-                if seen >= rank {
+                if seen > rank {
                     return self.key_value((w >> 32) as usize, m);
                 }
             }
@@ -1141,27 +1140,26 @@ impl NativeCore {
     fn cumulative_quantile(&self, q: f64) -> f64 {
         let snap = self.snapshot(0, 0.0);
         let total = snap.bucket_total();
-        if total == 0 || q.is_nan() {
+        let Some(rank) = nearest_rank(q, total) else {
             return f64::NAN;
-        }
-        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total);
+        };
         let mid = |i: i32| {
             (native_upper_bound(i, snap.schema) * native_upper_bound(i - 1, snap.schema)).sqrt()
         };
         let mut seen = 0u64;
         for &(i, c) in snap.negative.iter().rev() {
             seen += c;
-            if seen >= rank {
+            if seen > rank {
                 return -mid(i);
             }
         }
         seen += snap.zero_count;
-        if seen >= rank {
+        if seen > rank {
             return 0.0;
         }
         for &(i, c) in &snap.positive {
             seen += c;
-            if seen >= rank {
+            if seen > rank {
                 return mid(i);
             }
         }
@@ -1303,11 +1301,11 @@ pub(crate) struct EpochAcc {
 }
 
 impl EpochAcc {
-    fn new(h: i8, k: u8) -> EpochAcc {
+    fn new(h: i8, k: usize) -> EpochAcc {
         EpochAcc {
             h,
             n: 0,
-            k: usize::from(k).min(NATIVE_BINS),
+            k: k.min(NATIVE_BINS),
             bins: [(0, 0); NATIVE_BINS],
         }
     }

@@ -151,7 +151,7 @@ impl NativeCore {
         // The loaded counts are no increase of the open epoch.
         self.rebase_loaded();
         let open = self.open_epoch();
-        let (g, rows, _) = self.history();
+        let (g, rows) = self.history();
         let head = rows.head_hint();
         // Where each saved epoch's bins start in `state.bins`.
         let starts: Vec<usize> = state

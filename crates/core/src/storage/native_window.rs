@@ -50,7 +50,7 @@ impl NativeCore {
         objectives: &[f64],
         mut f: impl FnMut(SummaryWindow<'_>),
     ) {
-        let (g, _, _) = self.history();
+        let (g, _) = self.history();
         let g = *g;
         if g.is_lifetime() {
             return;
@@ -69,13 +69,14 @@ impl NativeCore {
         with_scratch(|buf| {
             // `buf`: per epoch read (as `quantile` reads them, through
             // `for_each_epoch_bins`), the epoch, its schema + 4 and bin count,
-            // and its bins (key << 32 | count); then one Fenwick tree per
-            // history schema `t` up to `h_max`, over that schema's keys.
+            // and its bins (key << 32 | count: `for_each_epoch_bins` gives
+            // counts that fit 32 bits); then one Fenwick tree per history
+            // schema `t` up to `h_max`, over that schema's keys.
             self.for_each_epoch_bins(now, first.saturating_sub(n - 1), last, |x, h, bins| {
                 buf.push(x);
                 buf.push(((h - MIN_SCHEMA) as u64) << 32 | bins.len() as u64);
                 for b in bins {
-                    buf.push((b.lo as u64) << 32 | b.count.min(u64::from(u32::MAX)));
+                    buf.push((b.lo as u64) << 32 | b.count);
                 }
             });
             let m_end = buf.len();

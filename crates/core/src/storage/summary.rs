@@ -15,7 +15,7 @@ use super::ring::{f64_from_48, f64_to_48, suffix_min, widen, Filled, Rows};
 use super::state::{restored_epochs, Restored, SeriesState, StateData};
 use super::window::{f64_add, window_epochs, with_scratch, TimeRange};
 use crate::retention::Geometry;
-use crate::sketch::SketchMapping;
+use crate::sketch::{nearest_rank, SketchMapping};
 use crate::sync::{AtomicU64, Ordering};
 
 /// Bins per epoch of a summary: an epoch whose observations fall in at most this
@@ -175,11 +175,8 @@ pub(super) fn fenwick_spread(tree: &mut [u64], bin: Bin, add: bool) {
 /// observations at or below it, as [`SketchMapping::quantile`] ranks); `None`
 /// when empty.
 pub(super) fn fenwick_rank(tree: &[u64], q: f64, total: u64) -> Option<usize> {
-    if total == 0 || q.is_nan() {
-        return None;
-    }
+    let mut rank = nearest_rank(q, total)?;
     let keys = tree.len().checked_sub(1)?;
-    let mut rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total) - 1;
     // Descend to the largest `pos` with at most `rank` observations in keys
     // `0..pos`: key `pos` holds the observation at the rank.
     let mut pos = 0usize;
@@ -362,10 +359,7 @@ impl SummaryCore {
         let g = &self.geometry;
         let now_e = g.epoch(now);
         let head = self.rows.head();
-        let last = last.min(head).min(now_e);
-        let first = first
-            .max(g.oldest_retained(now_e))
-            .max(g.oldest_retained(head));
+        let (first, last) = g.retained_run(now_e, head, first, last);
         let mut rows: SmallVec<[(u64, u64, f64); 64]> = SmallVec::new();
         self.rows.read_run(g, first, last, |x, [c, s]| {
             rows.push((x, c, f64_from_48(s)))
